@@ -1,0 +1,3 @@
+from opsconductor.cli.main import main
+
+raise SystemExit(main())

@@ -1,0 +1,95 @@
+"""The Litestar application factory. Nothing starts at import time."""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from litestar import Litestar
+from litestar.config.cors import CORSConfig
+from litestar.datastructures import State
+from litestar.middleware import DefineMiddleware
+from litestar.openapi import OpenAPIConfig
+from litestar.types import ASGIApp, Receive, Scope, Send
+
+from opsconductor import __version__
+from opsconductor.api import alerts, events, health
+from opsconductor.api.auth import ApiKeyMiddleware, KeyCache, scope_guard
+from opsconductor.api.problems import EXCEPTION_HANDLERS
+from opsconductor.config.settings import Settings
+from opsconductor.runtime import Runtime
+
+log = logging.getLogger(__name__)
+
+PUBLIC_PATHS = ["/healthz", "/readyz", "/metrics", "/schema"]
+
+
+def _route_modules() -> list[Any]:
+    """Every route handler; later stages append their module's ROUTES here."""
+    from opsconductor import plugins
+
+    return [*health.ROUTES, *events.ROUTES, *alerts.ROUTES, *plugins.extra_routes()]
+
+
+def _latency_middleware(app: ASGIApp) -> ASGIApp:
+    async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await app(scope, receive, send)
+            return
+        start = time.perf_counter()
+        status = {"code": 500}
+
+        async def send_wrapper(message: Any) -> None:
+            if message["type"] == "http.response.start":
+                status["code"] = message["status"]
+            await send(message)
+
+        try:
+            await app(scope, receive, send_wrapper)
+        finally:
+            handler = scope.get("route_handler")
+            route = getattr(handler, "paths", None)
+            route_name = sorted(route)[0] if route else "unmatched"
+            rt: Runtime | None = getattr(scope["app"].state, "runtime", None)
+            if rt is not None:
+                rt.metrics.request_latency.labels(scope["method"], route_name, str(status["code"])).observe(
+                    time.perf_counter() - start
+                )
+
+    return middleware
+
+
+def create_app(settings: Settings | None = None, runtime: Runtime | None = None) -> Litestar:
+    """Build the app; the runtime (database, pipeline, background tasks) lives in its lifespan."""
+    settings = settings or (runtime.settings if runtime else Settings())
+
+    @asynccontextmanager
+    async def lifespan(app: Litestar) -> AsyncIterator[None]:
+        rt = runtime or Runtime.build(settings)
+        app.state.runtime = rt
+        app.state.key_cache = KeyCache()
+        await rt.start()
+        try:
+            yield
+        finally:
+            await rt.stop()
+
+    return Litestar(
+        route_handlers=_route_modules(),
+        lifespan=[lifespan],
+        exception_handlers=EXCEPTION_HANDLERS,
+        guards=[scope_guard],
+        middleware=[
+            _latency_middleware,
+            DefineMiddleware(ApiKeyMiddleware, exclude=PUBLIC_PATHS),
+        ],
+        state=State({}),
+        request_max_body_size=settings.max_body_bytes,
+        openapi_config=OpenAPIConfig(title="OpsConductor", version=__version__, path="/schema"),
+        cors_config=CORSConfig(allow_origins=[]),
+        debug=os.environ.get("OPSCONDUCTOR_DEBUG") == "1",
+    )

@@ -1,0 +1,51 @@
+"""Event intake: ``POST /api/v1/events`` (one event or an array), durable before 202."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import msgspec
+from litestar import Request, Response, post
+from litestar.datastructures import State
+from litestar.params import QueryParameter
+
+from opsconductor.errors import InputError, Unavailable
+from opsconductor.normalize.validate import validate_events
+from opsconductor.runtime import Runtime
+
+
+def parse_json_body(body: bytes) -> Any:
+    if not body.strip():
+        raise InputError("request body is empty; send a JSON event or array of events")
+    try:
+        return msgspec.json.decode(body)
+    except msgspec.DecodeError as exc:
+        raise InputError(f"malformed JSON: {exc}") from None
+
+
+@post("/api/v1/events", opt={"scope": "write"}, status_code=202, tags=["events"])
+async def post_events(
+    request: Request[Any, Any, Any],
+    state: State,
+    wait: Annotated[bool, QueryParameter(description="Wait until processed")] = False,
+) -> Response[dict[str, Any]]:
+    """Accept events; answer 202 once they are durably stored. ``?wait=true`` returns per-event outcomes."""
+    rt: Runtime = state.runtime
+    events = validate_events(parse_json_body(await request.body()), max_items=rt.settings.max_events_per_request)
+    ids = await rt.pipeline.accept(events)
+    body: dict[str, Any] = {"accepted": len(ids), "ids": ids}
+    if wait:
+        done = await rt.pipeline.wait_results(ids, rt.settings.wait_timeout_s)
+        body["results"] = [
+            {"id": i, "alert_id": done[i].alert_id, "outcome": done[i].outcome.value} if i in done
+            else {"id": i, "alert_id": None, "outcome": "pending"}
+            for i in ids
+        ]
+        if len(done) < len(ids):
+            raise Unavailable(f"{len(ids) - len(done)} events accepted but not processed within "
+                              f"{rt.settings.wait_timeout_s}s; they will be processed")
+        return Response(body, status_code=200)
+    return Response(body, status_code=202)
+
+
+ROUTES = [post_events]

@@ -1,0 +1,1 @@
+"""The ``opsconductor`` command line."""

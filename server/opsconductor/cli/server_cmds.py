@@ -1,0 +1,182 @@
+"""Server-side commands that talk to the database directly: serve, db upgrade, keys, schema."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import os
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from opsconductor.config.settings import Settings
+from opsconductor.errors import Unavailable
+from opsconductor.store.db import Database
+
+log = logging.getLogger("opsconductor")
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    overrides: dict[str, Any] = {}
+    for name in ("host", "port", "workers"):
+        if getattr(args, name, None) is not None:
+            overrides[name] = getattr(args, name)
+    return Settings(**overrides)
+
+
+async def _check_database(settings: Settings) -> None:
+    db = Database(settings.effective_database_url)
+    try:
+        await db.ping()
+    finally:
+        await db.dispose()
+
+
+async def ensure_admin_key(settings: Settings) -> Path | None:
+    """On a fresh install (no keys at all) create the first admin key; return the file holding it."""
+    from opsconductor.store.api_keys import Scope, any_key, create_key
+
+    db = Database(settings.effective_database_url)
+    try:
+        async with db.write() as conn:
+            if await any_key(conn):
+                return None
+            preset = settings.admin_key.get_secret_value() if settings.admin_key else None
+            key = await create_key(conn, "admin", Scope.admin, datetime.now(UTC), key=preset)
+    finally:
+        await db.dispose()
+    if preset:
+        return None
+    path = settings.data_dir / "admin.key"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(key + "\n")
+    return path
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    settings = _settings(args)
+    from opsconductor.store.migrate import upgrade_sync
+
+    try:
+        asyncio.run(_check_database(settings))
+    except Unavailable as exc:
+        print(f"opsconductor: cannot reach the database at {_redact(settings.effective_database_url)}: {exc}",
+              file=sys.stderr)
+        return 2
+    if settings.is_sqlite and settings.workers > 1:
+        print("opsconductor: SQLite supports one server process; use PostgreSQL for --workers > 1", file=sys.stderr)
+        return 2
+    if settings.is_sqlite or args.migrate:
+        upgrade_sync(settings.effective_database_url)
+    key_file = asyncio.run(ensure_admin_key(settings))
+    if key_file:
+        log.info("first admin API key written to %s (read it once, then keep it safe)", key_file)
+    for name, value in (("HOST", settings.host), ("PORT", str(settings.port))):
+        os.environ[f"OPSCONDUCTOR_{name}"] = value
+    uvicorn.run(
+        "opsconductor.api.app:create_app",
+        factory=True,
+        host=settings.host,
+        port=settings.port,
+        workers=settings.workers,
+        log_level=settings.log_level,
+        access_log=False,
+    )
+    return 0
+
+
+def _redact(url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).render_as_string(hide_password=True)
+
+
+def cmd_db_upgrade(args: argparse.Namespace) -> int:
+    from opsconductor.store.migrate import upgrade_sync
+
+    settings = _settings(args)
+    try:
+        asyncio.run(_check_database(settings))
+    except Unavailable as exc:
+        print(f"opsconductor: cannot reach the database at {_redact(settings.effective_database_url)}: {exc}",
+              file=sys.stderr)
+        return 2
+    upgrade_sync(settings.effective_database_url, args.revision)
+    print(f"database at {_redact(settings.effective_database_url)} upgraded to {args.revision}")
+    return 0
+
+
+async def _keys(args: argparse.Namespace) -> int:
+    from opsconductor.store.api_keys import Scope, create_key, list_keys, revoke_key
+
+    settings = _settings(args)
+    db = Database(settings.effective_database_url)
+    try:
+        now = datetime.now(UTC)
+        if args.keys_command == "create":
+            async with db.write() as conn:
+                key = await create_key(conn, args.name, Scope(args.scope), now)
+            print(key)
+        elif args.keys_command == "list":
+            async with db.read() as conn:
+                for k in await list_keys(conn):
+                    state = f"revoked {k['revoked_at']:%Y-%m-%d}" if k["revoked_at"] else "active"
+                    print(f"{k['name']}\t{k['scope']}\t{k['prefix']}…\t{state}")
+        else:
+            async with db.write() as conn:
+                await revoke_key(conn, args.name, now)
+            print(f"revoked {args.name}")
+    finally:
+        await db.dispose()
+    return 0
+
+
+def cmd_keys(args: argparse.Namespace) -> int:
+    return asyncio.run(_keys(args))
+
+
+def cmd_schema_dump(args: argparse.Namespace) -> int:
+    from opsconductor.model.event import event_json_schema
+
+    text = json.dumps(event_json_schema(), indent=2, sort_keys=True) + "\n"
+    if args.output:
+        Path(args.output).write_text(text)
+    else:
+        sys.stdout.write(text)
+    return 0
+
+
+def register(sub: Any) -> None:
+    p = sub.add_parser("serve", help="run the server (applies migrations on the embedded SQLite default)")
+    p.add_argument("--host")
+    p.add_argument("--port", type=int)
+    p.add_argument("--workers", type=int)
+    p.add_argument("--migrate", action="store_true", help="apply migrations first (always on SQLite)")
+    p.set_defaults(func=cmd_serve)
+
+    db = sub.add_parser("db", help="database maintenance").add_subparsers(dest="db_command", required=True)
+    up = db.add_parser("upgrade", help="apply Alembic migrations")
+    up.add_argument("revision", nargs="?", default="head")
+    up.set_defaults(func=cmd_db_upgrade)
+
+    keys = sub.add_parser("keys", help="API keys").add_subparsers(dest="keys_command", required=True)
+    kc = keys.add_parser("create", help="create a key and print it once")
+    kc.add_argument("--name", required=True)
+    kc.add_argument("--scope", choices=["read", "write", "admin"], default="read")
+    kc.set_defaults(func=cmd_keys)
+    keys.add_parser("list", help="list keys (never the keys themselves)").set_defaults(func=cmd_keys)
+    kr = keys.add_parser("revoke", help="revoke a key by name")
+    kr.add_argument("name")
+    kr.set_defaults(func=cmd_keys)
+
+    schema = sub.add_parser("schema", help="JSON Schemas").add_subparsers(dest="schema_command", required=True)
+    sd = schema.add_parser("dump", help="print the normalized event's JSON Schema")
+    sd.add_argument("-o", "--output")
+    sd.set_defaults(func=cmd_schema_dump)

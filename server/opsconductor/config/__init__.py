@@ -1,0 +1,1 @@
+"""Loading user-written configuration (YAML) with positions, and the typed settings."""

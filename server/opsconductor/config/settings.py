@@ -1,0 +1,100 @@
+"""The one typed settings object.
+
+Sources, highest priority first: ``OPSCONDUCTOR_*`` environment variables, then the
+YAML file named by ``OPSCONDUCTOR_CONFIG`` (if any), then the defaults below. There
+is no other configuration source.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic.fields import FieldInfo
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+from opsconductor.config.yaml_source import load_yaml
+from opsconductor.errors import ConfigError
+
+
+class _YamlFileSource(PydanticBaseSettingsSource):
+    """Values from the YAML file named by OPSCONDUCTOR_CONFIG (keys without the prefix)."""
+
+    def __init__(self, settings_cls: type[BaseSettings]):
+        super().__init__(settings_cls)
+        path = os.environ.get("OPSCONDUCTOR_CONFIG")
+        self._data: dict[str, Any] = {}
+        if path:
+            doc = load_yaml(Path(path))
+            if not isinstance(doc.data, dict):
+                raise ConfigError("settings file must be a mapping", doc.positions.at(()))
+            unknown = sorted(set(doc.data) - set(settings_cls.model_fields))
+            if unknown:
+                raise doc.positions.error((unknown[0],), f"unknown setting {unknown[0]!r}")
+            self._data = doc.data
+
+    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
+        return self._data.get(field_name), field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        return dict(self._data)
+
+
+class Settings(BaseSettings):
+    """Everything the server can be told; see docs/configuration.md for each setting."""
+
+    model_config = SettingsConfigDict(env_prefix="OPSCONDUCTOR_", extra="forbid", frozen=True)
+
+    data_dir: Path = Field(default=Path("data"), description="Where the embedded SQLite database lives")
+    database_url: str | None = Field(
+        default=None,
+        description="SQLAlchemy async URL; default sqlite+aiosqlite:///<data_dir>/opsconductor.db",
+    )
+    rules_dir: Path = Path("rules")
+    addons_dir: Path = Path("addons")
+    inventory_file: Path | None = None
+    host: str = "127.0.0.1"
+    port: int = 8080
+    workers: int = 1
+    log_level: str = "info"
+    admin_key: SecretStr | None = Field(
+        default=None, description="Preset the first admin API key (otherwise generated into data_dir)"
+    )
+    max_body_bytes: int = 16 * 1024 * 1024
+    max_events_per_request: int = 10_000
+    alert_timeout_s: int = Field(default=86_400, ge=0, description="Default seconds unseen before expired")
+    housekeeping_interval_s: float = 30.0
+    process_batch_size: int = 1_000
+    wait_timeout_s: float = 30.0
+    scheduler_enabled: bool = True
+    public_url: str = "http://127.0.0.1:8080"
+
+    @field_validator("workers")
+    @classmethod
+    def _workers(cls, v: int) -> int:
+        if v < 1:
+            raise ValueError("must be at least 1")
+        return v
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (init_settings, env_settings, _YamlFileSource(settings_cls))
+
+    @property
+    def effective_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite+aiosqlite:///{(self.data_dir / 'opsconductor.db').resolve()}"
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.effective_database_url.startswith("sqlite")

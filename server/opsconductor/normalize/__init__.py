@@ -1,0 +1,1 @@
+"""The normalize stage: turn what a source produced into NormalizedEvents (validated)."""

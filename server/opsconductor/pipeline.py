@@ -1,0 +1,155 @@
+"""The one module that knows the stage order.
+
+    sources -> normalize -> correlate -> store -> notify
+
+Sources (the poller, trap receiver, webhooks, REST clients) hand normalized events
+to :meth:`Pipeline.accept`, which makes them durable in the event log. The
+processor then takes the log in arrival order, batch by batch, and in ONE
+transaction per batch: correlate (decisions) -> store (alert table, history,
+processed markers) -> notify (outbox rows, via the transition sink). A crash
+anywhere re-runs the batch from the log; nothing is counted twice because the
+processed markers commit with the alert changes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+
+from sqlalchemy import text
+
+from opsconductor.correlate.decision import Correlator, DefaultCorrelator
+from opsconductor.errors import Unavailable
+from opsconductor.metrics import Metrics
+from opsconductor.model.event import NormalizedEvent
+from opsconductor.store.alert_writer import EventResult, NoSink, TransitionSink, apply_decisions
+from opsconductor.store.db import Database
+from opsconductor.store.event_log import append_events, fetch_unprocessed, results_for
+
+log = logging.getLogger(__name__)
+
+PROCESSOR_LOCK_KEY = 0x0C0DE001
+"""PostgreSQL advisory lock that serializes batch processing across server processes."""
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class Pipeline:
+    """Accepts normalized events and drives them through correlate -> store -> notify."""
+
+    def __init__(
+        self,
+        db: Database,
+        *,
+        metrics: Metrics,
+        correlator: Correlator | None = None,
+        sink: TransitionSink | None = None,
+        default_timeout: int = 86_400,
+        batch_size: int = 1_000,
+        clock: Callable[[], datetime] = utcnow,
+    ):
+        self.db = db
+        self.metrics = metrics
+        self.correlator: Correlator = correlator or DefaultCorrelator()
+        self.sink: TransitionSink = sink or NoSink()
+        self.default_timeout = default_timeout
+        self.batch_size = batch_size
+        self.clock = clock
+        self._wake = asyncio.Event()
+        self._processed = asyncio.Condition()
+        self._task: asyncio.Task[None] | None = None
+
+    # -- sources -> event log ------------------------------------------------------------
+    async def accept(self, events: Sequence[NormalizedEvent]) -> list[int]:
+        """Store events durably in the event log; returns their ids. Processing follows."""
+        now = self.clock()
+        async with self.db.write() as conn:
+            ids = await append_events(conn, events, now)
+        for e in events:
+            self.metrics.events_received.labels(source=e.source or "api").inc()
+        self._wake.set()
+        return ids
+
+    # -- event log -> correlate -> store -> notify -----------------------------------------
+    async def process_once(self) -> int:
+        """Process one batch of the oldest unprocessed events; returns how many."""
+        async with self.db.write() as conn:
+            if conn.dialect.name == "postgresql":
+                await conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": PROCESSOR_LOCK_KEY})
+            batch = await fetch_unprocessed(conn, self.batch_size)
+            if not batch:
+                return 0
+            decisions = await self.correlator.decide(batch)
+            now = self.clock()
+            results = await apply_decisions(
+                conn, decisions, now, default_timeout=self.default_timeout, sink=self.sink
+            )
+        for a in batch:
+            self.metrics.processing_lag.observe(max(0.0, (now - a.received_at).total_seconds()))
+        for r in results:
+            self.metrics.events_processed.labels(outcome=r.outcome.value).inc()
+        async with self._processed:
+            self._processed.notify_all()
+        return len(batch)
+
+    async def drain(self) -> int:
+        """Process until the log has no unprocessed events (tests, replay, shutdown)."""
+        total = 0
+        while n := await self.process_once():
+            total += n
+        return total
+
+    async def _run(self) -> None:
+        delay = 0.0
+        while True:
+            try:
+                n = await self.process_once()
+                delay = 0.0
+                if n:
+                    continue
+            except Unavailable as exc:
+                self.metrics.processing_errors.inc()
+                delay = min(max(delay * 2, 0.2), 5.0)
+                log.warning("event processing paused, database unavailable: %s (retry in %.1fs)", exc, delay)
+            except Exception:
+                self.metrics.processing_errors.inc()
+                delay = min(max(delay * 2, 0.2), 5.0)
+                log.exception("event processing failed; the batch stays in the log and is retried")
+            self._wake.clear()
+            # Wake on new events, or poll: other server processes may have accepted some.
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), timeout=delay or 1.0)
+
+    def start(self) -> None:
+        """Start the background processor (also processes whatever a crash left in the log)."""
+        if self._task is None:
+            self._task = asyncio.create_task(self._run(), name="opsconductor-processor")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+
+    async def wait_results(self, ids: Sequence[int], timeout: float) -> dict[int, EventResult]:
+        """Wait until the given events are processed (or timeout); returns the results known."""
+        deadline = asyncio.get_running_loop().time() + timeout
+        pending = list(ids)
+        done: dict[int, EventResult] = {}
+        while pending:
+            async with self.db.read() as conn:
+                done.update(await results_for(conn, pending))
+            pending = [i for i in pending if i not in done]
+            remaining = deadline - asyncio.get_running_loop().time()
+            if not pending or remaining <= 0:
+                break
+            async with self._processed:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._processed.wait(), timeout=min(remaining, 0.25))
+        return done

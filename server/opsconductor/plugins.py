@@ -1,0 +1,33 @@
+"""Where the later pipeline stages attach themselves to a Runtime.
+
+Each stage (rules engine, sources/poller, notify) exposes ``install(runtime)``
+which registers components, start/stop hooks and background loops. This file
+only lists them; the stage order itself lives in ``pipeline.py``.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from opsconductor.runtime import Runtime
+
+
+def install_components(rt: Runtime) -> None:
+    """Attach every optional stage to the runtime, in dependency order."""
+    # correlate (rules engine), then sources (poller), then notify (delivery worker).
+    # Each line is added by the stage's own change.
+    return None
+
+
+def extra_routes() -> list[Any]:
+    """Route handlers of the later stages (rules, silences, targets, webhooks, notifications)."""
+    routes: list[Any] = []
+    # Each stage appends its module's ROUTES here.
+    return routes
+
+
+def register_cli(sub: Any) -> None:
+    """Subcommands of the later stages (rules, addons, notify)."""
+    # Each stage adds its own `register(sub)` call here.
+    return None

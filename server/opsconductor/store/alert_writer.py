@@ -1,0 +1,158 @@
+"""Apply a batch of decisions to the alert table in one transaction.
+
+Batching is what makes the intake fast: one query loads the open alerts of every
+fingerprint in the batch, the pure lifecycle runs in memory in arrival order, then
+rows, history and the event log's processed markers are written with executemany.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Protocol
+
+from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from opsconductor.correlate.decision import Decision
+from opsconductor.model.alert import OPEN_STATUSES, Outcome
+from opsconductor.store.lifecycle import Change, Row, Transition, apply_decision
+from opsconductor.store.tables import Alert, AlertHistory, EventRecord
+
+ALERTS = Alert.__table__  # type: ignore[attr-defined]
+HISTORY = AlertHistory.__table__  # type: ignore[attr-defined]
+EVENTS = EventRecord.__table__  # type: ignore[attr-defined]
+
+ALERT_COLUMNS = tuple(c.name for c in ALERTS.columns)
+_CHUNK = 500  # keeps IN (...) lists under every backend's parameter limit
+
+
+class TransitionSink(Protocol):
+    """Hears alert transitions inside the transaction that made them (the notify outbox)."""
+
+    async def on_transitions(self, conn: AsyncConnection, transitions: Sequence[Transition]) -> None: ...
+
+
+class NoSink:
+    async def on_transitions(self, conn: AsyncConnection, transitions: Sequence[Transition]) -> None:
+        return None
+
+
+@dataclass(frozen=True, slots=True)
+class EventResult:
+    """What processing did with one event: the alert it touched and the outcome."""
+
+    event_id: int
+    alert_id: int | None
+    outcome: Outcome
+
+
+@dataclass
+class _Pending:
+    row: Row
+    is_new: bool
+    history: list[Row] = field(default_factory=list)
+
+
+def _chunks(items: Sequence[Any], n: int = _CHUNK) -> Iterable[Sequence[Any]]:
+    for i in range(0, len(items), n):
+        yield items[i : i + n]
+
+
+async def load_open_alerts(conn: AsyncConnection, fingerprints: Iterable[str], *, for_update: bool) -> dict[str, Row]:
+    out: dict[str, Row] = {}
+    fps = sorted(set(fingerprints))
+    for chunk in _chunks(fps):
+        stmt = select(ALERTS).where(ALERTS.c.fingerprint.in_(chunk), ALERTS.c.status.in_([s.value for s in OPEN_STATUSES]))
+        if for_update and conn.dialect.name == "postgresql":
+            stmt = stmt.with_for_update()
+        for r in (await conn.execute(stmt)).mappings():
+            out[r["fingerprint"]] = dict(r)
+    return out
+
+
+async def write_changes(
+    conn: AsyncConnection, changes: Sequence[tuple[Row | None, Change]], sink: TransitionSink
+) -> list[int | None]:
+    """Persist changes (each paired with the row object it mutates); returns alert ids in order.
+
+    Several changes may target the same logical row (created, then deduplicated in the same
+    batch); they share the same Row dict identity, so only the final state is written.
+    """
+    pendings: dict[int, _Pending] = {}
+    order: list[int | None] = []
+    transitions: list[tuple[int, Transition]] = []
+    for _, ch in changes:
+        if ch.row is None:
+            order.append(None)
+            continue
+        key = id(ch.row)
+        p = pendings.get(key)
+        if p is None:
+            p = pendings[key] = _Pending(ch.row, ch.is_new)
+        p.history.extend(ch.history)
+        transitions.extend((key, t) for t in ch.transitions)
+        order.append(key)
+
+    existing = [p for p in pendings.values() if not p.is_new]
+    new = [p for p in pendings.values() if p.is_new]
+    # Updates first: a row resolved in this batch must leave the open-fingerprint index
+    # before a new open row with the same fingerprint is inserted.
+    if existing:
+        cols = [c for c in ALERT_COLUMNS if c != "id"]
+        stmt = update(ALERTS).where(ALERTS.c.id == bindparam("_id")).values({c: bindparam(c) for c in cols})
+        await conn.execute(stmt, [{"_id": p.row["id"], **{c: p.row[c] for c in cols}} for p in existing])
+    if new:
+        cols = [c for c in ALERT_COLUMNS if c != "id"]
+        result = await conn.execute(
+            insert(ALERTS).returning(ALERTS.c.id, sort_by_parameter_order=True),
+            [{c: p.row[c] for c in cols} for p in new],
+        )
+        for p, alert_id in zip(new, result.scalars().all(), strict=True):
+            p.row["id"] = alert_id
+    history = [{**h, "alert_id": p.row["id"]} for p in pendings.values() for h in p.history]
+    if history:
+        await conn.execute(insert(HISTORY), history)
+    if transitions:
+        await sink.on_transitions(conn, [t for _, t in transitions])
+    return [pendings[k].row["id"] if k is not None else None for k in order]
+
+
+async def apply_decisions(
+    conn: AsyncConnection,
+    decisions: Sequence[Decision],
+    now: datetime,
+    *,
+    default_timeout: int,
+    sink: TransitionSink,
+) -> list[EventResult]:
+    """Apply decisions in order, write everything, mark the events processed; one transaction."""
+    state = await load_open_alerts(conn, (d.fingerprint for d in decisions if not d.drop), for_update=True)
+    changes: list[tuple[Row | None, Change]] = []
+    for d in decisions:
+        current = state.get(d.fingerprint)
+        ch = apply_decision(current, d, now, default_timeout=default_timeout)
+        if ch.row is not None:
+            if current is not None and not ch.is_new:
+                # mutate in place so later decisions in the batch see (and share) the same row
+                current.clear()
+                current.update(ch.row)
+                ch.row = current
+            if ch.row["status"] in {s.value for s in OPEN_STATUSES}:
+                state[d.fingerprint] = ch.row
+            else:
+                state.pop(d.fingerprint, None)
+        changes.append((current, ch))
+    alert_ids = await write_changes(conn, changes, sink)
+    results = [
+        EventResult(d.event_id, alert_id, ch.outcome)
+        for d, alert_id, (_, ch) in zip(decisions, alert_ids, changes, strict=True)
+    ]
+    await conn.execute(
+        update(EVENTS)
+        .where(EVENTS.c.id == bindparam("_id"))
+        .values(processed=True, processed_at=now, alert_id=bindparam("_alert"), outcome=bindparam("_outcome")),
+        [{"_id": r.event_id, "_alert": r.alert_id, "_outcome": r.outcome.value} for r in results],
+    )
+    return results

@@ -1,0 +1,69 @@
+"""The append-only event log: every accepted event, durably, before we answer 202."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlalchemy import func, insert, select
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from opsconductor.correlate.decision import AcceptedEvent
+from opsconductor.model.alert import Outcome
+from opsconductor.model.event import NormalizedEvent
+from opsconductor.store.alert_writer import EVENTS, EventResult
+
+
+async def append_events(conn: AsyncConnection, events: Sequence[NormalizedEvent], now: datetime) -> list[int]:
+    """Insert events in order; returns their ids (monotonic: arrival order)."""
+    if not events:
+        return []
+    rows = [
+        {"received_at": now, "payload": e.model_dump(mode="json", exclude_none=True), "processed": False}
+        for e in events
+    ]
+    result = await conn.execute(insert(EVENTS).returning(EVENTS.c.id, sort_by_parameter_order=True), rows)
+    return list(result.scalars().all())
+
+
+async def fetch_unprocessed(conn: AsyncConnection, limit: int) -> list[AcceptedEvent]:
+    """The oldest unprocessed events, in arrival order."""
+    stmt = (
+        select(EVENTS.c.id, EVENTS.c.payload, EVENTS.c.received_at)
+        .where(EVENTS.c.processed == False)  # noqa: E712 - SQL expression
+        .order_by(EVENTS.c.id)
+        .limit(limit)
+    )
+    out = []
+    for r in (await conn.execute(stmt)).all():
+        ev = NormalizedEvent.model_validate(r.payload)
+        if ev.occurred_at is None:
+            ev = ev.model_copy(update={"occurred_at": r.received_at})
+        out.append(AcceptedEvent(r.id, ev, r.received_at))
+    return out
+
+
+async def results_for(conn: AsyncConnection, ids: Sequence[int]) -> dict[int, EventResult]:
+    """Outcomes of the given events that have been processed."""
+    out: dict[int, EventResult] = {}
+    for i in range(0, len(ids), 500):
+        chunk = ids[i : i + 500]
+        stmt = select(EVENTS.c.id, EVENTS.c.alert_id, EVENTS.c.outcome).where(
+            EVENTS.c.id.in_(chunk), EVENTS.c.processed == True  # noqa: E712
+        )
+        for r in (await conn.execute(stmt)).all():
+            out[r.id] = EventResult(r.id, r.alert_id, Outcome(r.outcome))
+    return out
+
+
+async def backlog(conn: AsyncConnection) -> tuple[int, datetime | None]:
+    """How many events await processing, and when the oldest of them arrived."""
+    row = (
+        await conn.execute(
+            select(func.count(), func.min(EVENTS.c.received_at)).where(EVENTS.c.processed == False)  # noqa: E712
+        )
+    ).one()
+    oldest = row[1]
+    if isinstance(oldest, str):
+        oldest = datetime.fromisoformat(oldest)
+    return int(row[0]), oldest

@@ -1,0 +1,57 @@
+"""Background housekeeping: expire alerts not seen for their timeout; refresh gauges."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import TYPE_CHECKING
+
+from sqlalchemy import func, select
+
+from opsconductor.errors import Unavailable
+from opsconductor.store.alert_actions import Action, apply_action, due_for_expiry
+from opsconductor.store.alert_writer import ALERTS
+from opsconductor.store.event_log import backlog
+
+if TYPE_CHECKING:
+    from opsconductor.runtime import Runtime
+
+log = logging.getLogger(__name__)
+
+
+async def expire_due(rt: Runtime) -> int:
+    """Expire every open alert whose last_seen + timeout has passed; returns how many."""
+    total = 0
+    while True:
+        now = rt.pipeline.clock()
+        async with rt.db.write() as conn:
+            ids = await due_for_expiry(conn, now)
+            if not ids:
+                return total
+            await apply_action(conn, ids, Action.expire, actor="housekeeping", now=now,
+                               text="not seen within its timeout", sink=rt.pipeline.sink, skip_conflicts=True)
+        total += len(ids)
+
+
+async def refresh_gauges(rt: Runtime) -> None:
+    async with rt.db.read() as conn:
+        rows = (await conn.execute(
+            select(ALERTS.c.status, ALERTS.c.severity, func.count()).group_by(ALERTS.c.status, ALERTS.c.severity)
+        )).all()
+        n, _ = await backlog(conn)
+    rt.metrics.alerts.clear()
+    for status, severity, count in rows:
+        rt.metrics.alerts.labels(status=status, severity=severity).set(count)
+    rt.metrics.backlog.set(n)
+
+
+async def housekeeping_loop(rt: Runtime) -> None:
+    while True:
+        try:
+            expired = await expire_due(rt)
+            if expired:
+                log.info("expired %d alerts", expired)
+            await refresh_gauges(rt)
+        except Unavailable as exc:
+            log.warning("housekeeping skipped: %s", exc)
+        await asyncio.sleep(rt.settings.housekeeping_interval_s)

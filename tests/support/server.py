@@ -1,0 +1,65 @@
+"""Run the real application on a loopback port inside the test's event loop."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import httpx
+import uvicorn
+
+from opsconductor.api.app import create_app
+from opsconductor.config.settings import Settings
+from opsconductor.runtime import Runtime
+from opsconductor.store.api_keys import Scope, create_key
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class LiveServer:
+    url: str
+    runtime: Runtime
+    admin_key: str
+    write_key: str
+    read_key: str
+
+    def client(self, key: str | None = None) -> httpx.AsyncClient:
+        headers = {"Authorization": f"Bearer {key}"} if key else {}
+        return httpx.AsyncClient(base_url=self.url, headers=headers, timeout=30.0)
+
+    @property
+    def admin(self) -> httpx.AsyncClient:
+        return self.client(self.admin_key)
+
+
+@asynccontextmanager
+async def start_live_server(settings: Settings, *, runtime: Runtime | None = None) -> AsyncIterator[LiveServer]:
+    rt = runtime or Runtime.build(settings)
+    now = datetime.now(UTC)
+    async with rt.db.write() as conn:
+        keys = {s: await create_key(conn, f"test-{s.value}", s, now) for s in Scope}
+    port = free_port()
+    config = uvicorn.Config(create_app(settings, runtime=rt), host="127.0.0.1", port=port, log_level="warning",
+                            lifespan="on")
+    server = uvicorn.Server(config)
+    task = asyncio.create_task(server.serve())
+    for _ in range(200):
+        if server.started:
+            break
+        if task.done():
+            task.result()
+        await asyncio.sleep(0.02)
+    try:
+        yield LiveServer(f"http://127.0.0.1:{port}", rt, keys[Scope.admin], keys[Scope.write], keys[Scope.read])
+    finally:
+        server.should_exit = True
+        await task
