@@ -1,0 +1,1 @@
+"""The sources stage: everything that produces normalized events (poller, traps, webhooks)."""
