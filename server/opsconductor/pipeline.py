@@ -137,9 +137,9 @@ class Pipeline:
                 await self._task
             self._task = None
 
-    async def wait_results(self, ids: Sequence[int], timeout: float) -> dict[int, EventResult]:
+    async def wait_results(self, ids: Sequence[int], wait_s: float) -> dict[int, EventResult]:
         """Wait until the given events are processed (or timeout); returns the results known."""
-        deadline = asyncio.get_running_loop().time() + timeout
+        deadline = asyncio.get_running_loop().time() + wait_s
         pending = list(ids)
         done: dict[int, EventResult] = {}
         while pending:

@@ -50,7 +50,9 @@ async def list_alerts_handler(
     q: Annotated[str | None, QueryParameter(description="Text in resource/event/component/summary")] = None,
     since: Annotated[datetime | None, QueryParameter(description="last_seen >= since")] = None,
     until: Annotated[datetime | None, QueryParameter(description="last_seen < until")] = None,
-    sort: Annotated[str, QueryParameter(description="id|last_seen|first_seen|severity|duplicate_count, - for desc")] = "-last_seen",
+    sort: Annotated[
+        str, QueryParameter(description="id|last_seen|first_seen|severity|duplicate_count; prefix - for desc")
+    ] = "-last_seen",
     limit: Annotated[int, QueryParameter(ge=1, le=1000)] = 100,
     cursor: Annotated[str | None, QueryParameter()] = None,
 ) -> dict[str, Any]:
@@ -110,13 +112,13 @@ async def _body(request: Request[Any, Any, Any], *, required_text: bool) -> _Act
 
 def _action_route(action: Action) -> Any:
     @post(f"/api/v1/alerts/{{alert_id:int}}/{action.value}", opt={"scope": "write"}, status_code=200,
-          tags=["alerts"], name=f"alert-{action.value}", operation_id=f"alert_{action.value}")
+          tags=["alerts"], name=f"alert-{action.value}", operation_id=f"alert_{action.value}",
+          description=f"{action.value.capitalize()} one alert; the actor is the API key's name.")
     async def handler(state: State, request: Request[Any, Any, Any], alert_id: FromPath[int]) -> dict[str, Any]:
         body = await _body(request, required_text=action is Action.note)
         rows = await _act(state.runtime, request, [alert_id], action, body.text, bulk=False)
         return rows[0]
 
-    handler.__doc__ = f"{action.value.capitalize()} one alert; the actor is the API key's name."
     return handler
 
 
@@ -130,7 +132,9 @@ _FILTER_KEYS = {"status", "severity", "resource", "event", "component", "label",
 
 
 @post("/api/v1/alerts/bulk/{action:str}", opt={"scope": "write"}, status_code=200, tags=["alerts"])
-async def bulk_handler(state: State, request: Request[Any, Any, Any], action: FromPath[Literal["ack", "resolve"]]) -> dict[str, Any]:
+async def bulk_handler(
+    state: State, request: Request[Any, Any, Any], action: FromPath[Literal["ack", "resolve"]]
+) -> dict[str, Any]:
     """Acknowledge or resolve many alerts, chosen by ``ids`` or by a ``filter`` (same keys as the list)."""
     try:
         body = msgspec.convert(parse_json_body(await request.body()), _BulkBody)

@@ -12,9 +12,10 @@ from typing import Any
 from litestar import Litestar
 from litestar.config.cors import CORSConfig
 from litestar.datastructures import State
+from litestar.enums import ScopeType
 from litestar.middleware import DefineMiddleware
 from litestar.openapi import OpenAPIConfig
-from litestar.types import ASGIApp, Receive, Scope, Send
+from litestar.types import ASGIApp, HTTPScope, Receive, Scope, Send
 
 from opsconductor import __version__
 from opsconductor.api import alerts, events, health
@@ -37,7 +38,7 @@ def _route_modules() -> list[Any]:
 
 def _latency_middleware(app: ASGIApp) -> ASGIApp:
     async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
+        if scope["type"] != ScopeType.HTTP:
             await app(scope, receive, send)
             return
         start = time.perf_counter()
@@ -56,7 +57,8 @@ def _latency_middleware(app: ASGIApp) -> ASGIApp:
             route_name = sorted(route)[0] if route else "unmatched"
             rt: Runtime | None = getattr(scope["app"].state, "runtime", None)
             if rt is not None:
-                rt.metrics.request_latency.labels(scope["method"], route_name, str(status["code"])).observe(
+                http_scope: HTTPScope = scope  # type: ignore[assignment]
+                rt.metrics.request_latency.labels(http_scope["method"], route_name, str(status["code"])).observe(
                     time.perf_counter() - start
                 )
 

@@ -31,7 +31,9 @@ class Action(StrEnum):
 _OPEN = [s.value for s in OPEN_STATUSES]
 
 
-def plan_action(row: Row, action: Action, actor: str, now: datetime, text: str | None) -> tuple[Row, Row, Transition | None]:
+def plan_action(
+    row: Row, action: Action, actor: str, now: datetime, text: str | None
+) -> tuple[Row, Row, Transition | None]:
     """Pure: the new row, the history entry and the transition for an action; Conflict if not allowed."""
     status = row["status"]
     new = dict(row)

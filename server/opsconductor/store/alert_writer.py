@@ -60,11 +60,15 @@ def _chunks(items: Sequence[Any], n: int = _CHUNK) -> Iterable[Sequence[Any]]:
         yield items[i : i + n]
 
 
-async def load_open_alerts(conn: AsyncConnection, fingerprints: Iterable[str], *, for_update: bool) -> dict[str, Row]:
+async def load_open_alerts(
+    conn: AsyncConnection, fingerprints: Iterable[str], *, for_update: bool
+) -> dict[str, Row]:
     out: dict[str, Row] = {}
     fps = sorted(set(fingerprints))
     for chunk in _chunks(fps):
-        stmt = select(ALERTS).where(ALERTS.c.fingerprint.in_(chunk), ALERTS.c.status.in_([s.value for s in OPEN_STATUSES]))
+        stmt = select(ALERTS).where(
+            ALERTS.c.fingerprint.in_(chunk), ALERTS.c.status.in_([s.value for s in OPEN_STATUSES])
+        )
         if for_update and conn.dialect.name == "postgresql":
             stmt = stmt.with_for_update()
         for r in (await conn.execute(stmt)).mappings():

@@ -36,7 +36,8 @@ SYSTEM_ACTOR = "opsconductor"
 class Transition:
     """A change of an alert that people may need to hear about (the notify stage decides)."""
 
-    kind: str  # firing | severity_changed | acknowledged | unacknowledged | resolved | expired | suppressed | unsuppressed
+    # firing | severity_changed | acknowledged | unacknowledged | resolved | expired | suppressed | unsuppressed
+    kind: str
     alert: Row  # the row after the change
     previous_status: str | None = None
     previous_severity: str | None = None
@@ -55,8 +56,17 @@ class Change:
     transitions: list[Transition] = field(default_factory=list)
 
 
-def _history(kind: str, row: Row, now: datetime, event_id: int | None, *, previous_status: str | None = None,
-             previous_severity: str | None = None, text: str | None = None, actor: str = SYSTEM_ACTOR) -> Row:
+def _history(
+    kind: str,
+    row: Row,
+    now: datetime,
+    event_id: int | None,
+    *,
+    previous_status: str | None = None,
+    previous_severity: str | None = None,
+    text: str | None = None,
+    actor: str = SYSTEM_ACTOR,
+) -> Row:
     return {
         "kind": kind,
         "at": now,

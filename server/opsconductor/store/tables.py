@@ -15,6 +15,9 @@ from sqlmodel import Field, SQLModel
 
 from opsconductor.store.types import JSONType, UTCDateTime
 
+# SQLite only auto-increments INTEGER PRIMARY KEY columns.
+BIGINT_PK = BigInteger().with_variant(Integer, "sqlite")
+
 OPEN_STATUS_SQL = "status IN ('active', 'acknowledged', 'suppressed')"
 
 
@@ -37,7 +40,7 @@ class Alert(SQLModel, table=True):
         Index("ix_alerts_expires", "status", "expires_at"),
     )
 
-    id: int | None = Field(default=None, sa_column=Column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True))
+    id: int | None = Field(default=None, sa_column=Column(BIGINT_PK, primary_key=True, autoincrement=True))
     fingerprint: str = Field(sa_column=Column(String(64), nullable=False, index=True))
     resource: str = Field(sa_column=Column(String(255), nullable=False))
     component: str | None = Field(default=None, sa_column=Column(String(255)))
@@ -70,7 +73,7 @@ class AlertHistory(SQLModel, table=True):
     __tablename__ = "alert_history"
     __table_args__ = (Index("ix_alert_history_alert", "alert_id", "id"),)
 
-    id: int | None = Field(default=None, sa_column=Column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True))
+    id: int | None = Field(default=None, sa_column=Column(BIGINT_PK, primary_key=True, autoincrement=True))
     alert_id: int = Field(sa_column=Column(BigInteger, nullable=False))
     at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
     kind: str = Field(sa_column=Column(String(32), nullable=False))
@@ -96,7 +99,7 @@ class EventRecord(SQLModel, table=True):
         ),
     )
 
-    id: int | None = Field(default=None, sa_column=Column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True))
+    id: int | None = Field(default=None, sa_column=Column(BIGINT_PK, primary_key=True, autoincrement=True))
     received_at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
     payload: dict[str, Any] = Field(sa_column=Column(JSONType, nullable=False))
     processed: bool = Field(default=False, nullable=False)
