@@ -70,6 +70,7 @@ class Settings(BaseSettings):
     wait_timeout_s: float = 30.0
     scheduler_enabled: bool = True
     public_url: str = "http://127.0.0.1:8080"
+    notify_file: Path = Field(default=Path("rules/notify.yaml"), description="Notification routes and receivers")
 
     @field_validator("workers")
     @classmethod

@@ -1,0 +1,1 @@
+"""The notify stage: routing, grouping, a transactional outbox and reliable webhook delivery."""

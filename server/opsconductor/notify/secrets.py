@@ -1,0 +1,64 @@
+"""Secret references (``env:NAME`` / ``file:PATH``) and redaction.
+
+Receiver URLs and tokens are secrets: the config keeps the reference, resolves it
+when a request is built, and nothing else ever prints the value.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+REDACTED = "***"
+
+
+class SecretUnavailable(Exception):
+    """The referenced environment variable or file does not exist (message names the ref, never a value)."""
+
+
+@dataclass(frozen=True, slots=True)
+class SecretRef:
+    """A secret value: ``env:NAME``, ``file:PATH`` or (discouraged) a literal."""
+
+    ref: str
+
+    @property
+    def kind(self) -> str:
+        if self.ref.startswith("env:"):
+            return "env"
+        if self.ref.startswith("file:"):
+            return "file"
+        return "literal"
+
+    def describe(self) -> str:
+        """What the API and logs may show: the reference, or *** for literals."""
+        return self.ref if self.kind != "literal" else REDACTED
+
+    def resolve(self) -> str:
+        if self.kind == "env":
+            name = self.ref[4:]
+            value = os.environ.get(name)
+            if not value:
+                raise SecretUnavailable(f"environment variable {name} is not set")
+            return value
+        if self.kind == "file":
+            path = Path(self.ref[5:])
+            try:
+                return path.read_text(encoding="utf-8").strip()
+            except OSError as exc:
+                raise SecretUnavailable(f"secret file {path}: {exc.strerror}") from None
+        return self.ref
+
+    def __repr__(self) -> str:
+        return f"SecretRef({self.describe()!r})"
+
+    __str__ = describe
+
+
+def redact(text: str, secrets: list[str]) -> str:
+    """``text`` with every secret value (and URL userinfo/query) replaced by ***."""
+    for s in sorted((s for s in secrets if s and len(s) >= 4), key=len, reverse=True):
+        text = text.replace(s, REDACTED)
+    return re.sub(r"(https?://)[^/\s@]+@", r"\1" + REDACTED + "@", text)
