@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import socket
+import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -46,7 +47,8 @@ async def start_live_server(settings: Settings, *, runtime: Runtime | None = Non
     rt = runtime or Runtime.build(settings)
     now = datetime.now(UTC)
     async with rt.db.write() as conn:
-        keys = {s: await create_key(conn, f"test-{s.value}", s, now) for s in Scope}
+        tag = uuid.uuid4().hex[:6]
+        keys = {s: await create_key(conn, f"test-{s.value}-{tag}", s, now) for s in Scope}
     port = free_port()
     config = uvicorn.Config(create_app(settings, runtime=rt), host="127.0.0.1", port=port, log_level="warning",
                             lifespan="on")

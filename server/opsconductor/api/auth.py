@@ -59,8 +59,12 @@ class ApiKeyMiddleware(AbstractAuthenticationMiddleware):
         return AuthenticationResult(user=principal, auth=key)
 
 
+OPENAPI_PREFIX = "/schema"
+
+
 def scope_guard(connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler) -> None:
-    if handler.opt.get("public"):
+    # The OpenAPI document is public, like Alertmanager's and Alerta's API docs.
+    if handler.opt.get("public") or connection.url.path.startswith(OPENAPI_PREFIX):
         return
     needed = Scope(handler.opt.get("scope", "read"))
     user = connection.scope.get("user")

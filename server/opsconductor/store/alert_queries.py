@@ -100,7 +100,7 @@ def _decode_cursor(cursor: str, sort: str) -> tuple[Any, int]:
         got_sort, value, alert_id = json.loads(raw)
         if got_sort != sort or not isinstance(alert_id, int):
             raise ValueError
-        if sort in ("last_seen", "first_seen"):
+        if sort.lstrip("+-") in ("last_seen", "first_seen"):
             value = datetime.fromisoformat(value)
         elif not isinstance(value, int):
             raise ValueError
