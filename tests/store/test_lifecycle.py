@@ -57,7 +57,7 @@ def test_severity_change_keeps_previous_severity_and_records_history() -> None:
 def test_clear_resolves_and_clear_without_alert_is_ignored() -> None:
     row, *_ = step(None, decide("major"))
     row, outcome, history, transitions = step(row, decide("clear", event="link_up", at=10))
-    assert outcome is Outcome.resolved
+    assert outcome is Outcome.resolved and history == ["status"]
     assert row is not None and row["status"] == "resolved" and row["previous_severity"] == "major"
     assert row["resolved_at"] == T0 + timedelta(seconds=10) and row["expires_at"] is None
     assert transitions == ["resolved"]
