@@ -17,6 +17,9 @@ def install_components(rt: Runtime) -> None:
     """Attach every optional stage to the runtime, in dependency order."""
     # correlate (rules engine), then sources (poller), then notify (delivery worker).
     # Each line is added by the stage's own change.
+    from opsconductor.notify.install import install as install_notify
+
+    install_notify(rt)  # outbox sink + delivery worker (last: it hears every other stage's transitions)
     return None
 
 
@@ -24,10 +27,16 @@ def extra_routes() -> list[Any]:
     """Route handlers of the later stages (rules, silences, targets, webhooks, notifications)."""
     routes: list[Any] = []
     # Each stage appends its module's ROUTES here.
+    from opsconductor.api import notifications
+
+    routes += notifications.ROUTES  # /api/v1/notifications, /api/v1/receivers
     return routes
 
 
 def register_cli(sub: Any) -> None:
     """Subcommands of the later stages (rules, addons, notify)."""
     # Each stage adds its own `register(sub)` call here.
+    from opsconductor.notify.install import register as register_notify
+
+    register_notify(sub)  # opsconductor notify check
     return None

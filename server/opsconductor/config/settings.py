@@ -70,7 +70,19 @@ class Settings(BaseSettings):
     wait_timeout_s: float = 30.0
     scheduler_enabled: bool = True
     public_url: str = "http://127.0.0.1:8080"
+    # sources stage (poller); see docs/addons.md
+    poller_enabled: bool = Field(default=True, description="Run the poller (the leader process only)")
+    poller_refresh_s: float = Field(default=10.0, gt=0, description="Re-read addons, inventory and targets")
+    poller_leader_retry_s: float = Field(default=1.0, gt=0, description="Leader election retry/keep-alive")
+    poller_max_backoff_s: float = Field(default=300.0, ge=0, description="Longest wait after failed polls")
+    snmp_concurrency: int = Field(default=500, ge=1, description="SNMP requests in flight")
+    ssh_sessions_per_device: int = Field(default=2, ge=1, description="Concurrent SSH sessions per device")
+    ssh_known_hosts: Path | None = Field(default=None, description="known_hosts file; unset: no host key check")
+    http_concurrency: int = Field(default=100, ge=1, description="HTTP polls in flight")
     notify_file: Path = Field(default=Path("rules/notify.yaml"), description="Notification routes and receivers")
+    notify_retry_base_s: float = Field(default=1.0, gt=0, description="First retry delay; doubles each attempt")
+    notify_retry_max_s: float = Field(default=300.0, gt=0, description="Longest delay between delivery attempts")
+    notify_poll_s: float = Field(default=0.05, gt=0, description="Delivery worker poll interval when idle")
 
     @field_validator("workers")
     @classmethod

@@ -1,0 +1,51 @@
+"""Attach the notify stage to a runtime: the outbox sink, the service, the delivery worker, the CLI."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from opsconductor.notify.config import check_file, load_config
+from opsconductor.notify.metrics import NotifyMetrics
+from opsconductor.notify.outbox import NotifySink
+from opsconductor.notify.service import NotifyService
+from opsconductor.notify.worker import Worker
+
+if TYPE_CHECKING:
+    from opsconductor.runtime import Runtime
+
+
+def install(rt: Runtime) -> None:
+    """Load ``settings.notify_file`` (a broken file stops the server with file:line:col)."""
+    s = rt.settings
+    service = NotifyService(load_config(s.notify_file), NotifyMetrics(rt.metrics.registry), public_url=s.public_url)
+    rt.components["notify"] = service
+    rt.pipeline.sink = NotifySink(lambda: service.config, service.enabled, lambda: rt.pipeline.clock(), service.wake)
+    worker = Worker(rt.db, service, lambda: rt.pipeline.clock(), poll_s=s.notify_poll_s,
+                    retry_base_s=s.notify_retry_base_s, retry_cap_s=s.notify_retry_max_s)
+    rt.components["notify_worker"] = worker
+
+    async def start(runtime: Runtime) -> None:
+        runtime.spawn(worker.run, "notify-worker")
+
+    rt.on_start(start)
+
+
+def _check(args: argparse.Namespace) -> int:
+    errors = check_file(Path(args.file))
+    for e in errors:
+        print(str(e), file=sys.stderr)
+    if not errors:
+        print(f"{args.file}: ok")
+    return 1 if errors else 0
+
+
+def register(sub: Any) -> None:
+    """``opsconductor notify check [FILE]``."""
+    p = sub.add_parser("notify", help="notification routing")
+    nsub = p.add_subparsers(dest="notify_command", metavar="SUBCOMMAND", required=True)
+    c = nsub.add_parser("check", help="validate a notify file (routes and receivers)")
+    c.add_argument("file", nargs="?", default="rules/notify.yaml")
+    c.set_defaults(func=_check)

@@ -1,0 +1,1 @@
+"""Receivers: one module per service, each with a pure payload builder and a ``send``."""

@@ -1,0 +1,83 @@
+"""The notify stage's state in a running server: the config, its senders, and the wake-up signal."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass, field
+
+from opsconductor.notify.config import NotifyConfig, ReceiverConfig
+from opsconductor.notify.metrics import NotifyMetrics
+from opsconductor.notify.receivers.base import Sender
+from opsconductor.notify.secrets import SecretUnavailable
+
+log = logging.getLogger(__name__)
+
+
+def build_sender(cfg: ReceiverConfig) -> Sender:
+    """The sender for a receiver's kind."""
+    from opsconductor.notify.receivers import (
+        jira,
+        mattermost,
+        opsgenie,
+        pagerduty,
+        servicenow,
+        slack,
+        teams,
+        webhook,
+    )
+
+    kinds: dict[str, type] = {
+        "webhook": webhook.WebhookSender, "slack": slack.SlackSender, "teams": teams.TeamsSender,
+        "mattermost": mattermost.MattermostSender, "pagerduty": pagerduty.PagerDutySender,
+        "opsgenie": opsgenie.OpsgenieSender, "jira": jira.JiraSender, "servicenow": servicenow.ServiceNowSender,
+    }
+    sender: Sender = kinds[cfg.kind](cfg)
+    return sender
+
+
+def missing_secret(cfg: ReceiverConfig) -> str | None:
+    """Why the receiver cannot work right now (a secret it needs is unset), or None."""
+    for name, ref in [*cfg.secrets.items(), *(("header " + k, v) for k, v in cfg.headers.items())]:
+        try:
+            ref.resolve()
+        except SecretUnavailable as exc:
+            return f"{name}: {exc}"
+    return None
+
+
+@dataclass
+class NotifyService:
+    config: NotifyConfig
+    metrics: NotifyMetrics
+    public_url: str = "http://127.0.0.1:8080"
+    senders: dict[str, Sender] = field(default_factory=dict)
+    disabled: dict[str, str] = field(default_factory=dict)
+    wake_event: asyncio.Event = field(default_factory=asyncio.Event)
+
+    def __post_init__(self) -> None:
+        self.apply(self.config)
+
+    def apply(self, config: NotifyConfig) -> None:
+        """Use a new config; receivers whose secrets are unset are disabled (and say why)."""
+        senders: dict[str, Sender] = {}
+        disabled: dict[str, str] = {}
+        for name, rc in config.receivers.items():
+            reason = missing_secret(rc)
+            if reason:
+                disabled[name] = reason
+                log.warning("notify receiver %s disabled: %s", name, reason)
+                continue
+            senders[name] = build_sender(rc)
+        self.config, self.senders, self.disabled = config, senders, disabled
+
+    def enabled(self, receiver: str) -> bool:
+        return receiver in self.senders
+
+    def wake(self) -> None:
+        self.wake_event.set()
+
+    def links(self, alert_id: int) -> dict[str, str]:
+        base = self.public_url.rstrip("/")
+        return {"alert": f"{base}/api/v1/alerts/{alert_id}",
+                "notifications": f"{base}/api/v1/notifications?alert_id={alert_id}"}

@@ -1,0 +1,258 @@
+"""The delivery worker: claims due outbox rows per receiver and delivers them.
+
+Each receiver has its own concurrency limit and in-flight count, so a dead or hanging
+receiver only ever occupies its own slots. Rows are claimed with a lease (PostgreSQL:
+``FOR UPDATE SKIP LOCKED``, so several server processes share the work); a crashed
+process's rows come back when the lease runs out (SQLite, single process: at start).
+For one (alert, receiver), a row is only claimed once every earlier row is settled, so
+a ticket is created before it is commented on or resolved.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import logging
+import random
+from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import httpx
+from sqlalchemy import and_, bindparam, exists, func, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from opsconductor.notify.receivers.base import Delivery, Item, Result
+from opsconductor.notify.schedule import backoff
+from opsconductor.notify.service import NotifyService
+from opsconductor.notify.tables import DEAD, GROUPS, NOTIFICATIONS, PENDING, SENDING, SENT, STATE
+from opsconductor.store.alert_writer import HISTORY
+from opsconductor.store.db import Database
+
+log = logging.getLogger(__name__)
+
+MAX_BATCH = 50
+N = NOTIFICATIONS
+
+
+@dataclass
+class _Done:
+    receiver: str
+    delivery: Delivery
+    result: Result
+    attempts: int
+    created: list[datetime]
+
+
+def _due_clause(now: datetime) -> Any:
+    return ((N.c.status == PENDING) & (N.c.due_at <= now)) | ((N.c.status == SENDING) & (N.c.lease_until < now))
+
+
+class Worker:
+    def __init__(self, db: Database, service: NotifyService, clock: Callable[[], datetime], *,
+                 poll_s: float = 0.05, retry_base_s: float = 1.0, retry_cap_s: float = 300.0,
+                 rng: random.Random | None = None):
+        self.db = db
+        self.service = service
+        self.clock = clock
+        self.poll_s = poll_s
+        self.retry_base_s = retry_base_s
+        self.retry_cap_s = retry_cap_s
+        self.rng = rng or random.Random()
+        self.inflight: dict[str, int] = defaultdict(int)
+        self._done: list[_Done] = []
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._last_depth = 0.0
+
+    async def run(self) -> None:
+        """The worker loop (spawned on the runtime); cancelled on shutdown."""
+        if self.db.is_sqlite:
+            # One process owns an SQLite database: whatever was in flight died with the last process.
+            async with self.db.write() as conn:
+                await conn.execute(update(N).where(N.c.status == SENDING).values(status=PENDING, lease_until=None))
+        limits = httpx.Limits(max_connections=None, max_keepalive_connections=64)
+        async with httpx.AsyncClient(limits=limits, follow_redirects=False) as client:
+            try:
+                while True:
+                    worked = await self.tick(client)
+                    if not worked:
+                        self.service.wake_event.clear()
+                        with contextlib.suppress(TimeoutError):
+                            await asyncio.wait_for(self.service.wake_event.wait(), timeout=self.poll_s)
+            finally:
+                for t in list(self._tasks):
+                    t.cancel()
+                for t in list(self._tasks):
+                    with contextlib.suppress(asyncio.CancelledError, Exception):
+                        await t
+
+    async def tick(self, client: httpx.AsyncClient) -> bool:
+        """Record finished deliveries, claim due rows for receivers with free slots, start them."""
+        now = self.clock()
+        done, self._done = self._done, []
+        free = {n: s.cfg.concurrency - self.inflight[n] for n, s in self.service.senders.items()
+                if self.inflight[n] < s.cfg.concurrency}
+        if not done and free and not await self._anything_due(now, list(free)):
+            free = {}
+        if not done and not free:
+            await self._maybe_depth(now)
+            return False
+        claimed: list[tuple[str, Delivery, int, list[datetime]]] = []
+        async with self.db.write() as conn:
+            if done:
+                await self._record(conn, done, now)
+            for name, slots in free.items():
+                claimed.extend(await self._claim(conn, name, slots, now))
+        for name, delivery, attempts, created in claimed:
+            self.inflight[name] += 1
+            task = asyncio.create_task(self._deliver(client, name, delivery, attempts, created))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+        await self._maybe_depth(now)
+        return bool(done or claimed)
+
+    async def _anything_due(self, now: datetime, receivers: list[str]) -> bool:
+        async with self.db.read() as conn:
+            row = await conn.execute(select(N.c.id).where(_due_clause(now), N.c.receiver.in_(receivers)).limit(1))
+            return row.first() is not None
+
+    async def _maybe_depth(self, now: datetime) -> None:
+        t = now.timestamp()
+        if t - self._last_depth < 2.0:
+            return
+        self._last_depth = t
+        async with self.db.read() as conn:
+            rows = await conn.execute(select(N.c.receiver, func.count()).where(N.c.status.in_([PENDING, SENDING]))
+                                      .group_by(N.c.receiver))
+            depth: dict[str, int] = {r[0]: int(r[1]) for r in rows.all()}
+        for name in {*self.service.config.receivers, *depth}:
+            self.service.metrics.queue_depth.labels(receiver=name).set(depth.get(name, 0))
+
+    async def _claim(self, conn: AsyncConnection, receiver: str, slots: int, now: datetime
+                     ) -> list[tuple[str, Delivery, int, list[datetime]]]:
+        sender = self.service.senders[receiver]
+        per = MAX_BATCH if sender.batchable else 1
+        earlier = N.alias("earlier")
+        blocked = exists().where(and_(earlier.c.alert_id == N.c.alert_id, earlier.c.receiver == N.c.receiver,
+                                      earlier.c.id < N.c.id, earlier.c.status.in_([PENDING, SENDING])))
+        stmt = (select(N.c.id, N.c.alert_id, N.c.transition, N.c.idem_key, N.c.group_key, N.c.batch_key,
+                       N.c.payload, N.c.attempts, N.c.created_at)
+                .where(N.c.receiver == receiver, _due_clause(now), ~blocked)
+                .order_by(N.c.due_at, N.c.id).limit(slots * per))
+        if conn.dialect.name == "postgresql":
+            stmt = stmt.with_for_update(skip_locked=True, of=N)
+        rows = list((await conn.execute(stmt)).mappings())
+        if not rows:
+            return []
+        groups: dict[str, list[Any]] = {}
+        for r in rows:
+            key = r["batch_key"] or (r["group_key"] if per > 1 else f"row-{r['id']}")
+            g = groups.setdefault(key, [])
+            if len(g) < per:
+                g.append(r)
+        picked = list(groups.values())[:slots]
+        ids = [r["id"] for g in picked for r in g]
+        alert_ids = sorted({r["alert_id"] for g in picked for r in g})
+        refs = {a: dict(ref or {}) for a, ref in (await conn.execute(
+            select(STATE.c.alert_id, STATE.c.ext_ref).where(STATE.c.receiver == receiver,
+                                                            STATE.c.alert_id.in_(alert_ids)))).all()}
+        history: dict[int, list[dict[str, Any]]] = defaultdict(list)
+        for h in (await conn.execute(select(HISTORY).where(HISTORY.c.alert_id.in_(alert_ids))
+                                     .order_by(HISTORY.c.id))).mappings():
+            history[h["alert_id"]].append({k: v for k, v in h.items() if k not in ("id", "alert_id")})
+        lease = now + timedelta(seconds=sender.cfg.timeout * 2 + 30)
+        batch_keys: list[dict[str, Any]] = []
+        out = []
+        for g in picked:
+            items = [Item(r["id"], r["alert_id"], r["transition"], r["idem_key"], dict(r["payload"]),
+                          refs.get(r["alert_id"], {}), history[r["alert_id"]][-20:],
+                          self.service.links(r["alert_id"])) for r in g]
+            if len(items) == 1:
+                idem = items[0].idem_key
+            else:
+                digest = hashlib.sha256("|".join(sorted(i.idem_key for i in items)).encode()).hexdigest()[:40]
+                idem = f"oc-batch-{digest}"
+                batch_keys.extend({"_id": i.id, "batch_key": g[0]["batch_key"] or f"b{g[0]['id']}"} for i in items)
+            out.append((receiver, Delivery(items, idem, g[0]["group_key"]), max(r["attempts"] for r in g) + 1,
+                        [r["created_at"] for r in g]))
+        await conn.execute(update(N).where(N.c.id.in_(ids)).values(status=SENDING, lease_until=lease,
+                                                                   attempts=N.c.attempts + 1))
+        if batch_keys:
+            await conn.execute(update(N).where(N.c.id == bindparam("_id")).values(batch_key=bindparam("batch_key")),
+                               batch_keys)
+        return out
+
+    async def _deliver(self, client: httpx.AsyncClient, receiver: str, delivery: Delivery, attempts: int,
+                       created: list[datetime]) -> None:
+        sender = self.service.senders[receiver]
+        loop = asyncio.get_running_loop()
+        start = loop.time()
+        try:
+            result = await sender.send(client, delivery)
+        except Exception as exc:  # a receiver bug must not kill the worker; the row is retried
+            log.exception("receiver %s failed unexpectedly", receiver)
+            result = Result(False, error=f"internal error: {type(exc).__name__}")
+        finally:
+            self.inflight[receiver] -= 1
+        self.service.metrics.latency.labels(receiver=receiver).observe(loop.time() - start)
+        self._done.append(_Done(receiver, delivery, result, attempts, created))
+        self.service.wake_event.set()
+
+    async def _record(self, conn: AsyncConnection, done: list[_Done], now: datetime) -> None:
+        sent: list[dict[str, Any]] = []
+        retry: list[dict[str, Any]] = []
+        dead: list[dict[str, Any]] = []
+        groups: set[str] = set()
+        for d in done:
+            m = self.service.metrics
+            sender = self.service.senders.get(d.receiver)
+            max_age = sender.cfg.max_age if sender else 0.0
+            r = d.result
+            ids = [i.id for i in d.delivery.items]
+            err = (r.error or "")[:2000] or None
+            if r.ok:
+                sent.extend({"_id": i, "code": r.status_code} for i in ids)
+                groups.add(d.delivery.group_key)
+                m.sent.labels(receiver=d.receiver).inc(len(ids))
+                for alert_id, ref in r.ext_ref.items():
+                    await self._save_ref(conn, alert_id, d.receiver, ref, now)
+                continue
+            too_old = any((now - c).total_seconds() >= max_age for c in d.created)
+            if r.retry and not too_old:
+                delay = backoff(d.attempts, base=self.retry_base_s, cap=self.retry_cap_s, rng=self.rng,
+                                retry_after=r.retry_after)
+                retry.extend({"_id": i, "due": now + timedelta(seconds=delay), "err": err, "code": r.status_code}
+                             for i in ids)
+                m.retried.labels(receiver=d.receiver).inc(len(ids))
+            else:
+                if too_old and r.retry:
+                    err = f"gave up after max_age: {err}"
+                dead.extend({"_id": i, "err": err, "code": r.status_code} for i in ids)
+                m.failed.labels(receiver=d.receiver).inc(len(ids))
+                log.warning("notification(s) %s to %s dead: %s", ids, d.receiver, err)
+            for alert_id, ref in r.ext_ref.items():
+                await self._save_ref(conn, alert_id, d.receiver, ref, now)
+        mine = N.c.status == SENDING
+        if sent:
+            await conn.execute(update(N).where(N.c.id == bindparam("_id"), mine).values(
+                status=SENT, sent_at=now, lease_until=None, last_error=None,
+                last_status_code=bindparam("code")), sent)
+        if retry:
+            await conn.execute(update(N).where(N.c.id == bindparam("_id"), mine).values(
+                status=PENDING, due_at=bindparam("due"), lease_until=None, last_error=bindparam("err"),
+                last_status_code=bindparam("code")), retry)
+        if dead:
+            await conn.execute(update(N).where(N.c.id == bindparam("_id"), mine).values(
+                status=DEAD, lease_until=None, last_error=bindparam("err"), last_status_code=bindparam("code")), dead)
+        if groups:
+            await conn.execute(update(GROUPS).where(GROUPS.c.key == bindparam("_k")).values(
+                last_flush_at=now, next_flush_at=None), [{"_k": k} for k in sorted(groups)])
+
+    async def _save_ref(self, conn: AsyncConnection, alert_id: int, receiver: str, ref: dict[str, Any],
+                        now: datetime) -> None:
+        where = (STATE.c.alert_id == alert_id) & (STATE.c.receiver == receiver)
+        current = (await conn.execute(select(STATE.c.ext_ref).where(where))).scalar_one_or_none()
+        await conn.execute(update(STATE).where(where).values(ext_ref={**(current or {}), **ref}, updated_at=now))
