@@ -84,7 +84,9 @@ class Pipeline:
             batch = await fetch_unprocessed(conn, self.batch_size)
             if not batch:
                 return 0
-            decisions = await self.correlator.decide(batch)
+            # A correlator with state (the rules engine) decides inside this transaction.
+            decide_in = getattr(self.correlator, "decide_in", None)
+            decisions = await (decide_in(conn, batch) if decide_in is not None else self.correlator.decide(batch))
             now = self.clock()
             results = await apply_decisions(
                 conn, decisions, now, default_timeout=self.default_timeout, sink=self.sink

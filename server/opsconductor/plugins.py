@@ -17,6 +17,9 @@ def install_components(rt: Runtime) -> None:
     """Attach every optional stage to the runtime, in dependency order."""
     # correlate (rules engine), then sources (poller), then notify (delivery worker).
     # Each line is added by the stage's own change.
+    from opsconductor.correlate.install import install as install_rules
+
+    install_rules(rt)  # rules correlator, engine worker, hot reload, re-evaluation
     from opsconductor.notify.install import install as install_notify
 
     install_notify(rt)  # outbox sink + delivery worker (last: it hears every other stage's transitions)
@@ -27,6 +30,9 @@ def extra_routes() -> list[Any]:
     """Route handlers of the later stages (rules, silences, targets, webhooks, notifications)."""
     routes: list[Any] = []
     # Each stage appends its module's ROUTES here.
+    from opsconductor.api import rules, silences
+
+    routes += rules.ROUTES + silences.ROUTES  # /api/v1/rules*, /api/v1/silences, /api/v1/alerts/{id}/explain
     from opsconductor.api import notifications
 
     routes += notifications.ROUTES  # /api/v1/notifications, /api/v1/receivers
@@ -36,6 +42,9 @@ def extra_routes() -> list[Any]:
 def register_cli(sub: Any) -> None:
     """Subcommands of the later stages (rules, addons, notify)."""
     # Each stage adds its own `register(sub)` call here.
+    from opsconductor.correlate.cli import register as register_rules
+
+    register_rules(sub)  # opsconductor rules check|test|explain
     from opsconductor.notify.install import register as register_notify
 
     register_notify(sub)  # opsconductor notify check

@@ -53,6 +53,14 @@ class Settings(BaseSettings):
         description="SQLAlchemy async URL; default sqlite+aiosqlite:///<data_dir>/opsconductor.db",
     )
     rules_dir: Path = Path("rules")
+    rules_reevaluate_interval_s: float = Field(
+        default=15.0, gt=0, description="How often suppressed/active alerts are re-evaluated (windows, silences)"
+    )
+    rules_watch: bool = Field(default=True, description="Reload rules when files under rules_dir change")
+    rules_engine_worker: bool = Field(
+        default=True, description="Run the rules engine in a supervised worker process (a crash cannot kill the API)"
+    )
+    rules_test_on_reload: bool = Field(default=True, description="A reload goes live only if the rule tests pass")
     addons_dir: Path = Path("addons")
     inventory_file: Path | None = None
     host: str = "127.0.0.1"

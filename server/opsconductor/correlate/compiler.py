@@ -1,0 +1,166 @@
+"""Compile matchers into durable-rules ruleset definitions (pure data, no engine).
+
+What makes the engine agree with Python semantics (``matchers.evaluate``):
+
+- Every referenced field is always present in the posted message, as a typed token:
+  ``"s:<hash>"`` for text, ``"n:<number>"`` for numbers, ``"-"`` when missing. So
+  ``"3"`` never equals ``3``, and ``!=`` works on missing fields (the engine's ``!=``
+  never matches an absent field).
+- Comparisons use a separate numeric slot plus a kind check: only numbers compare.
+- Regexes are evaluated by Python ``re.fullmatch`` while encoding the message and
+  posted as 0/1 flags: the engine's Lua-like regex dialect is never used.
+- ``not`` is pushed down to the atoms (negation normal form), so the engine only
+  sees ``==``, ``!=``, ``<``, ``<=``, ``>``, ``>=``, ``and``, ``or``.
+
+A posted message fires only ONE rule, so each slot's rule also carries
+``_a < k`` and priority ``k``: the engine fires the first matching slot ``k``, we
+post again with ``_a = k``, until nothing fires (matches + 1 posts per shard).
+Slots are split into shards of :data:`SHARD_SIZE`, far below the engine's node
+fan-out limit (512 children) and its evaluation stack limit.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from opsconductor.correlate.matchers import And, Cmp, Eq, Exists, Matcher, Not, Or, Regex, fields, patterns
+from opsconductor.model.event import NormalizedEvent
+
+SHARD_SIZE = 32
+MISSING = "-"
+_NEG_CMP = {"gt": "$lte", "ge": "$lt", "lt": "$gte", "le": "$gt"}
+_CMP = {"gt": "$gt", "ge": "$gte", "lt": "$lt", "le": "$lte"}
+
+
+def token(v: Any) -> str:
+    """The typed token of a field value; equal tokens iff strictly equal values."""
+    if v is None:
+        return MISSING
+    if isinstance(v, str):
+        return "s:" + hashlib.blake2b(v.encode("utf-8", "surrogatepass"), digest_size=12).hexdigest()
+    if isinstance(v, bool):
+        return "b:" + str(v)
+    if isinstance(v, int):
+        return f"n:{v}"
+    if isinstance(v, float):
+        if v != v:  # NaN equals nothing, not even itself
+            return "x:nan"
+        if v.is_integer():
+            return f"n:{int(v)}"
+        return f"n:{v!r}"
+    return "x:" + type(v).__name__
+
+
+@dataclass(frozen=True)
+class CompiledMatchers:
+    """Slots (matcher per slot id) compiled into shards of ruleset definitions."""
+
+    field_names: tuple[str, ...]
+    regex_atoms: tuple[tuple[str, str], ...]  # (field, pattern)
+    shards: tuple[dict[str, Any], ...]  # ruleset definitions: {"s<slot>": {"all": [...], "pri": k}}
+    shard_slots: tuple[tuple[int, ...], ...]  # per shard: slot id of each local index k
+
+    def encode(self, event: NormalizedEvent, compiled: Sequence[re.Pattern[str]]) -> tuple[Any, ...]:
+        """The message content the engine needs, as a hashable tuple (also the cache key)."""
+        get = event.field_value
+        out: list[Any] = []
+        for name in self.field_names:
+            v = get(name)
+            out.append(token(v))
+            out.append(float(v) if isinstance(v, (int, float)) and not isinstance(v, bool) and v == v else 0.0)
+        for (name, _), rx in zip(self.regex_atoms, compiled, strict=True):
+            v = get(name)
+            out.append(1 if isinstance(v, str) and rx.fullmatch(v) is not None else 0)
+        return tuple(out)
+
+    def message(self, encoded: tuple[Any, ...]) -> dict[str, Any]:
+        msg: dict[str, Any] = {"_t": 1}
+        n = len(self.field_names)
+        for i in range(n):
+            tok, num = encoded[2 * i], encoded[2 * i + 1]
+            msg[f"f{i}"] = tok
+            msg[f"k{i}"] = "n" if tok.startswith("n:") else "o"
+            msg[f"n{i}"] = num
+        for j in range(len(self.regex_atoms)):
+            msg[f"r{j}"] = encoded[2 * n + j]
+        return msg
+
+
+class _Builder:
+    def __init__(self, slots: Sequence[tuple[int, Matcher]]):
+        names: set[str] = set()
+        pats: set[tuple[str, str]] = set()
+        for _, m in slots:
+            names |= fields(m)
+            pats |= _regex_atoms(m)
+        self.field_index = {n: i for i, n in enumerate(sorted(names))}
+        self.regex_index = {a: j for j, a in enumerate(sorted(pats))}
+
+    def cond(self, m: Matcher, negate: bool = False) -> dict[str, Any]:
+        if isinstance(m, Not):
+            return self.cond(m.item, not negate)
+        if isinstance(m, (And, Or)):
+            if not m.items:
+                # And() is true, Or() is false; negation swaps them
+                truth = isinstance(m, And) != negate
+                return {"_t": 1} if truth else {"_t": 0}
+            conj = isinstance(m, And) != negate
+            parts = [self.cond(x, negate) for x in m.items]
+            return parts[0] if len(parts) == 1 else {"$and" if conj else "$or": parts}
+        if isinstance(m, Eq):
+            f = f"f{self.field_index[m.field]}"
+            tok = token(m.value)
+            return {"$neq": {f: tok}} if negate else {f: tok}
+        if isinstance(m, Exists):
+            f = f"f{self.field_index[m.field]}"
+            return {f: MISSING} if negate else {"$neq": {f: MISSING}}
+        if isinstance(m, Regex):
+            return {f"r{self.regex_index[(m.field, m.pattern)]}": 0 if negate else 1}
+        assert isinstance(m, Cmp)
+        i = self.field_index[m.field]
+        if negate:
+            return {"$or": [{"$neq": {f"k{i}": "n"}}, {_NEG_CMP[m.op]: {f"n{i}": m.value}}]}
+        return {"$and": [{f"k{i}": "n"}, {_CMP[m.op]: {f"n{i}": m.value}}]}
+
+
+def _regex_atoms(m: Matcher) -> set[tuple[str, str]]:
+    if isinstance(m, Regex):
+        return {(m.field, m.pattern)}
+    if isinstance(m, Not):
+        return _regex_atoms(m.item)
+    if isinstance(m, (And, Or)):
+        return set().union(*(_regex_atoms(x) for x in m.items)) if m.items else set()
+    return set()
+
+
+def compile_slots(slots: Sequence[tuple[int, Matcher]], shard_size: int = SHARD_SIZE) -> CompiledMatchers:
+    """Compile (slot id, matcher) pairs; slot order is priority order (first = highest)."""
+    b = _Builder(slots)
+    shards: list[dict[str, Any]] = []
+    shard_slots: list[tuple[int, ...]] = []
+    for start in range(0, len(slots), shard_size):
+        chunk = slots[start : start + shard_size]
+        definition: dict[str, Any] = {}
+        for k, (_, m) in enumerate(chunk):
+            # The chain guard goes last so selective tests come first in the alpha network.
+            definition[f"s{k}"] = {"all": [{"m": {"$and": [b.cond(m), {"$lt": {"_a": k}}]}}], "pri": k}
+        shards.append(definition)
+        shard_slots.append(tuple(slot for slot, _ in chunk))
+    return CompiledMatchers(
+        field_names=tuple(b.field_index),
+        regex_atoms=tuple(b.regex_index),
+        shards=tuple(shards),
+        shard_slots=tuple(shard_slots),
+    )
+
+
+def compile_patterns(cm: CompiledMatchers) -> list[re.Pattern[str]]:
+    return [re.compile(p) for _, p in cm.regex_atoms]
+
+
+def all_patterns(slots: Sequence[tuple[int, Matcher]]) -> set[str]:
+    return set().union(*(patterns(m) for _, m in slots)) if slots else set()

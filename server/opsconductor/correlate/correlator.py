@@ -1,0 +1,312 @@
+"""The rules correlator: turns accepted events into decisions, in the documented order.
+
+    drop -> severity mapping -> dedup identity -> maintenance/silence -> inhibition
+         -> flap -> correlation -> (lifecycle, in the store)
+
+Matching (which rules apply to an event) is the engine's job (``compiled.py``);
+everything with time or state is here and in the database, inside the pipeline's
+batch transaction: flap state, correlation members and the parent alerts that
+correlation raises (appended to the event log in the same transaction, so a
+parent is exactly as durable as the events that caused it).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from opsconductor.correlate.compiled import CompiledRuleSet, Slot
+from opsconductor.correlate.decision import AcceptedEvent, Decision, fingerprint
+from opsconductor.correlate.evaluate import (
+    FlapRow,
+    dedup_fingerprint,
+    flap_step,
+    group_key,
+    group_values,
+    mapped_severity,
+    parent_event,
+)
+from opsconductor.correlate.rules import Rule
+from opsconductor.correlate.state import FLAPS, MEMBERS
+from opsconductor.correlate.suppress import (
+    Context,
+    Source,
+    active_silences,
+    load_flaps,
+    load_member_parents,
+    open_fingerprints,
+    suppression,
+)
+from opsconductor.model.event import NormalizedEvent, Severity
+from opsconductor.store.event_log import append_events
+
+PARENT_SOURCE = "opsconductor"
+
+
+def parent_fingerprint(rule: Rule, key: str) -> str:
+    return fingerprint("correlation-parent", rule.id, key)
+
+
+def _values_of(key: str) -> dict[str, str]:
+    return dict(part.split("=", 1) for part in key.split("\x1f") if "=" in part)
+
+
+@dataclass
+class _Batch:
+    ctx: Context
+    dirty_flaps: set[str] = field(default_factory=set)
+    member_upserts: dict[tuple[str, str, str], datetime] = field(default_factory=dict)
+    member_closes: set[str] = field(default_factory=set)
+    derived: list[NormalizedEvent] = field(default_factory=list)
+    parents_cleared: set[str] = field(default_factory=set)
+
+
+class RulesCorrelator:
+    """Implements the Correlator protocol; ``current`` is swapped atomically on reload."""
+
+    def __init__(self, compiled: CompiledRuleSet, clock: Callable[[], datetime]):
+        self.current = compiled
+        self.clock = clock
+
+    @property
+    def version(self) -> str:
+        return self.current.version
+
+    async def decide(self, batch: Sequence[AcceptedEvent]) -> list[Decision]:
+        """Without a connection (protocol fallback): no state, no silences — pipeline uses decide_in."""
+        return await self._decide(None, batch, self.clock(), write=False)
+
+    async def decide_in(self, conn: AsyncConnection, batch: Sequence[AcceptedEvent]) -> list[Decision]:
+        return await self._decide(conn, batch, self.clock(), write=True)
+
+    async def explain(self, conn: AsyncConnection, event: NormalizedEvent) -> Decision:
+        """What would happen to this event now; reads state, writes nothing."""
+        return (await self._decide(conn, [AcceptedEvent(0, event, self.clock())], self.clock(), write=False))[0]
+
+    # ---------------------------------------------------------------------------------
+    async def _decide(self, conn: AsyncConnection | None, batch: Sequence[AcceptedEvent], now: datetime,
+                      *, write: bool) -> list[Decision]:
+        compiled = self.current  # one rule set per batch, even if a reload lands meanwhile
+        if not batch:
+            return []
+        matched = await asyncio.to_thread(compiled.classify, [a.event for a in batch])
+        pre = [self._identity(compiled, a, slots) for a, slots in zip(batch, matched, strict=True)]
+        fps = sorted({p[0] for p in pre})
+        ctx = Context(now=now, silences=await active_silences(conn, now) if conn is not None else [],
+                      patterns=compiled._ref_patterns)
+        b = _Batch(ctx)
+        if conn is not None:
+            ctx.flaps = await load_flaps(conn, fps)
+            await self._load_members(conn, compiled, fps, ctx)
+        out: list[Decision] = []
+        for a, slots, (fp, sev, trace, rule_id, timeout, drop) in zip(batch, matched, pre, strict=True):
+            if drop:
+                out.append(Decision(a.id, a.event, fp, sev, drop=True, rule_id=rule_id,
+                                    ruleset_version=compiled.version, trace=tuple(trace)))
+                continue
+            is_clear = sev is Severity.clear
+            self._flap(slots, fp, is_clear, now, b, trace)
+            await self._correlate(conn, compiled, a.event, slots, fp, is_clear, now, b, trace)
+            reason = None
+            if is_clear:
+                trace.append({"stage": "suppress", "detail": "a clear is never suppressed"})
+            else:
+                reason = await suppression(conn, a.event, fp, slots, ctx, trace)
+            if is_clear:
+                ctx.cleared.add(fp)
+                ctx.batch_sources = [s for s in ctx.batch_sources if s.fingerprint != fp]
+            elif any(s.rule.kind == "inhibit" and s.role == "source" for s in slots):
+                ctx.batch_sources.append(Source(fp, a.event.model_copy(update={"severity": sev})))
+            out.append(Decision(a.id, a.event, fp, sev, suppressed_reason=reason, rule_id=rule_id,
+                                ruleset_version=compiled.version, timeout=timeout, trace=tuple(trace)))
+        if write and conn is not None:
+            await self._write_state(conn, b, now)
+        return out
+
+    def _identity(self, compiled: CompiledRuleSet, a: AcceptedEvent, slots: Sequence[Slot]
+                  ) -> tuple[str, Severity, list[dict[str, Any]], str | None, int | None, bool]:
+        """drop, severity mapping, dedup identity, clear_on: no state needed."""
+        ev = a.event
+        trace: list[dict[str, Any]] = [
+            {"stage": "ruleset", "version": compiled.version},
+            {"stage": "match", "rules": list(dict.fromkeys(f"{s.rule.id}" + ("" if s.role == "when" else
+                                                                              f":{s.role}") for s in slots))},
+        ]
+        first: dict[str, Rule] = {}
+        for s in slots:
+            if s.role == "when":
+                first.setdefault(s.rule.kind, s.rule)
+        rule_id: str | None = None
+        sev = ev.severity
+        if "drop" in first:
+            r = first["drop"]
+            trace.append({"stage": "drop", "rule": r.id, "at": str(r.where), "detail": "dropped (kept in the log)"})
+            return fingerprint("dropped"), sev or Severity.warning, trace, r.id, None, True
+        if "severity" in first:
+            r = first["severity"]
+            mapped, how = mapped_severity(r, ev)
+            trace.append({"stage": "severity", "rule": r.id, "at": str(r.where), "detail": how})
+            if mapped is not None:
+                sev = mapped
+                rule_id = r.id
+        if sev is None:
+            sev = Severity.warning
+            trace.append({"stage": "severity", "rule": None, "detail": "none sent, default warning"})
+        timeout: int | None = None
+        parent_rule = self._parent_rule(compiled, ev)
+        if parent_rule is not None:
+            fp = parent_fingerprint(parent_rule, ev.labels.get("correlation_key", ""))
+            trace.append({"stage": "dedup", "rule": parent_rule.id, "at": str(parent_rule.where),
+                          "detail": "parent alert of a correlation"})
+        else:
+            dr = first.get("dedup")
+            fp = dedup_fingerprint(dr, ev)
+            if dr is not None:
+                rule_id = dr.id
+                timeout = dr.timeout
+                key = ", ".join(dr.dedup_key) + (f" + {'|'.join(dr.dedup_correlate)}"
+                                                 if ev.event in dr.dedup_correlate else " + event")
+                trace.append({"stage": "dedup", "rule": dr.id, "at": str(dr.where), "detail": f"key {key}"})
+                if any(s.rule is dr and s.role == "clear_on" for s in slots) and sev is not Severity.clear:
+                    sev = Severity.clear
+                    trace.append({"stage": "clear_on", "rule": dr.id, "at": str(dr.where),
+                                  "detail": "clears the alert of this key"})
+            else:
+                trace.append({"stage": "dedup", "rule": None, "detail": "default key resource, component, event"})
+        return fp, sev, trace, rule_id, timeout, False
+
+    @staticmethod
+    def _parent_rule(compiled: CompiledRuleSet, ev: NormalizedEvent) -> Rule | None:
+        if ev.source != PARENT_SOURCE or "correlated_by" not in ev.labels:
+            return None
+        for r in compiled.ruleset.of_kind("correlate"):
+            if r.id == ev.labels["correlated_by"] and r.raise_ is not None and r.raise_.event == ev.event:
+                return r
+        return None
+
+    def _flap(self, slots: Sequence[Slot], fp: str, is_clear: bool, now: datetime, b: _Batch,
+              trace: list[dict[str, Any]]) -> None:
+        rule = next((s.rule for s in slots if s.rule.kind == "flap" and s.role == "when"), None)
+        row = b.ctx.flaps.get(fp)
+        if rule is None and row is not None:
+            rule = next((r for r in self.current.ruleset.of_kind("flap") if r.id == row.rule_id), None)
+        if rule is None:
+            return
+        new = flap_step(row, rule, fp, is_clear, now)
+        b.ctx.flaps[fp] = new
+        b.dirty_flaps.add(fp)
+        trace.append({"stage": "flap", "rule": rule.id, "at": str(rule.where),
+                      "detail": f"{len(new.changes)} changes in {int(rule.flap_within)}s"
+                                + (", flapping" if new.flapping else "")})
+
+    async def _load_members(self, conn: AsyncConnection, compiled: CompiledRuleSet, fps: Sequence[str],
+                            ctx: Context) -> None:
+        rows = await load_member_parents(conn, fps)
+        rules = {r.id: r for r in compiled.ruleset.of_kind("correlate")}
+        parents: list[str] = []
+        for m in rows:
+            r = rules.get(m["rule_id"])
+            if r is None or not r.suppress_members or r.raise_ is None:
+                continue
+            pfp = parent_fingerprint(r, m["group_key"])
+            desc = f"{r.raise_.event} on {parent_event(r, _values_of(m['group_key'])).resource}"
+            ctx.member_parents.setdefault(m["fingerprint"], []).append((r.id, pfp, desc))
+            parents.append(pfp)
+        ctx.open_parents |= await open_fingerprints(conn, sorted(set(parents)))
+
+    async def _correlate(self, conn: AsyncConnection | None, compiled: CompiledRuleSet, ev: NormalizedEvent,
+                         slots: Sequence[Slot], fp: str, is_clear: bool, now: datetime, b: _Batch,
+                         trace: list[dict[str, Any]]) -> None:
+        if is_clear:
+            b.member_closes.add(fp)
+            for rule_id, pfp, desc in b.ctx.member_parents.get(fp, []):
+                rule = next((r for r in compiled.ruleset.of_kind("correlate") if r.id == rule_id), None)
+                if rule is None or conn is None or pfp in b.parents_cleared or pfp not in b.ctx.open_parents:
+                    continue
+                key = await self._group_of(conn, rule_id, fp)
+                if key is None:
+                    continue
+                still = await self._open_members(conn, rule_id, key, exclude=b.member_closes)
+                if still < rule.count:
+                    b.derived.append(parent_event(rule, _values_of(key), clear=True))
+                    b.parents_cleared.add(pfp)
+                    b.ctx.open_parents.discard(pfp)
+                    trace.append({"stage": "correlate", "rule": rule_id, "detail": f"{desc} clears ({still} left)"})
+            return
+        for s in slots:
+            rule = s.rule
+            if rule.kind != "correlate" or s.role != "when" or rule.raise_ is None:
+                continue
+            values = group_values(rule, ev)
+            if values is None:
+                continue
+            key = group_key(values)
+            pfp = parent_fingerprint(rule, key)
+            b.member_upserts[(rule.id, key, fp)] = now
+            parent = parent_event(rule, values)
+            desc = f"{parent.event} on {parent.resource}"
+            if rule.suppress_members:
+                b.ctx.member_parents.setdefault(fp, []).append((rule.id, pfp, desc))
+            count = 1
+            if conn is not None:
+                count = await self._recent_members(conn, rule, key, now, fp, b)
+            trace.append({"stage": "correlate", "rule": rule.id, "at": str(rule.where),
+                          "detail": f"{count}/{rule.count} in {int(rule.within)}s for {desc}"})
+            if count >= rule.count and pfp not in b.ctx.open_parents:
+                if conn is not None and pfp in await open_fingerprints(conn, [pfp]):
+                    b.ctx.open_parents.add(pfp)
+                    continue
+                b.derived.append(parent)
+                b.ctx.open_parents.add(pfp)
+                trace.append({"stage": "correlate", "rule": rule.id, "detail": f"raises {desc}"})
+
+    async def _recent_members(self, conn: AsyncConnection, rule: Rule, key: str, now: datetime, fp: str,
+                              b: _Batch) -> int:
+        cutoff = now - timedelta(seconds=rule.within)
+        stmt = select(MEMBERS.c.fingerprint).where(MEMBERS.c.rule_id == rule.id, MEMBERS.c.group_key == key,
+                                                   MEMBERS.c.open == True, MEMBERS.c.last_seen >= cutoff)  # noqa: E712
+        stored = set((await conn.execute(stmt)).scalars().all()) - b.member_closes
+        batch = {f for (rid, k, f), t in b.member_upserts.items() if rid == rule.id and k == key and t >= cutoff}
+        return len(stored | batch | {fp})
+
+    async def _group_of(self, conn: AsyncConnection, rule_id: str, fp: str) -> str | None:
+        stmt = select(MEMBERS.c.group_key).where(MEMBERS.c.rule_id == rule_id, MEMBERS.c.fingerprint == fp)
+        return (await conn.execute(stmt)).scalars().first()
+
+    async def _open_members(self, conn: AsyncConnection, rule_id: str, key: str, *, exclude: set[str]) -> int:
+        stmt = select(MEMBERS.c.fingerprint).where(MEMBERS.c.rule_id == rule_id, MEMBERS.c.group_key == key,
+                                                   MEMBERS.c.open == True)  # noqa: E712
+        return len(set((await conn.execute(stmt)).scalars().all()) - exclude)
+
+    async def _write_state(self, conn: AsyncConnection, b: _Batch, now: datetime) -> None:
+        if b.dirty_flaps:
+            dirty = sorted(b.dirty_flaps)
+            await conn.execute(delete(FLAPS).where(FLAPS.c.fingerprint.in_(dirty)))
+            rows: list[FlapRow] = [b.ctx.flaps[f] for f in dirty]
+            await conn.execute(insert(FLAPS), [
+                {"fingerprint": r.fingerprint, "rule_id": r.rule_id, "last_state": r.last_state,
+                 "changes": r.changes, "flapping": r.flapping, "updated_at": now} for r in rows])
+        if b.member_closes:
+            await conn.execute(update(MEMBERS).where(MEMBERS.c.fingerprint.in_(sorted(b.member_closes)))
+                               .values(open=False))
+        for (rule_id, key, fp), seen in b.member_upserts.items():
+            if fp in b.member_closes:
+                continue
+            res = await conn.execute(update(MEMBERS).where(MEMBERS.c.rule_id == rule_id, MEMBERS.c.group_key == key,
+                                                           MEMBERS.c.fingerprint == fp)
+                                     .values(last_seen=seen, open=True))
+            if res.rowcount == 0:
+                await conn.execute(insert(MEMBERS).values(rule_id=rule_id, group_key=key, fingerprint=fp,
+                                                          last_seen=seen, open=True))
+        if b.derived:
+            await append_events(conn, b.derived, now)
+
+
+async def count_members(conn: AsyncConnection) -> int:
+    return int((await conn.execute(select(func.count()).select_from(MEMBERS))).scalar_one())

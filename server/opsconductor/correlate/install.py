@@ -1,0 +1,82 @@
+"""Attach the rules correlator to a Runtime (called from ``plugins.install_components``).
+
+Installs the correlator as ``rt.pipeline.correlator``, loads the rules on start,
+and runs three background loops: the file watcher (hot reload), the periodic
+re-evaluation of suppressions, and — via SIGHUP — reload on demand.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+from typing import TYPE_CHECKING
+
+from opsconductor.correlate.compiled import CompiledRuleSet
+from opsconductor.correlate.correlator import RulesCorrelator
+from opsconductor.correlate.reevaluate import reevaluate
+from opsconductor.correlate.rules import RuleSet
+from opsconductor.correlate.service import RulesService
+from opsconductor.correlate.worker import InProcessEngine
+
+if TYPE_CHECKING:
+    from opsconductor.runtime import Runtime
+
+log = logging.getLogger(__name__)
+
+
+def empty_compiled() -> CompiledRuleSet:
+    compiled = CompiledRuleSet(RuleSet((), "empty"))
+    compiled.engine = InProcessEngine(compiled.shards, compiled.shard_slots)
+    return compiled
+
+
+def install(rt: Runtime) -> None:
+    s = rt.settings
+    correlator = RulesCorrelator(empty_compiled(), lambda: rt.pipeline.clock())
+    rt.pipeline.correlator = correlator
+    service = RulesService(s.rules_dir, correlator, rt.metrics, use_worker=s.rules_engine_worker,
+                           run_tests=s.rules_test_on_reload)
+    rt.components["rules"] = service
+
+    async def reevaluate_loop() -> None:
+        while True:
+            await asyncio.sleep(s.rules_reevaluate_interval_s)
+            await reevaluate_now(rt)
+
+    async def watch_loop() -> None:
+        import watchfiles
+
+        async for _changes in watchfiles.awatch(s.rules_dir, debounce=300, recursive=True):
+            await service.reload()
+
+    async def start(rt: Runtime) -> None:
+        await service.reload()
+        rt.spawn(reevaluate_loop, "rules-reevaluate")
+        if s.rules_watch and s.rules_dir.is_dir():
+            rt.spawn(watch_loop, "rules-watch")
+        with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+            asyncio.get_running_loop().add_signal_handler(
+                signal.SIGHUP, lambda: rt.spawn(lambda: _reload_once(service), "rules-sighup"))
+
+    async def stop(rt: Runtime) -> None:
+        with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+            asyncio.get_running_loop().remove_signal_handler(signal.SIGHUP)
+        await service.close()
+
+    rt.on_start(start)
+    rt.on_stop(stop)
+
+
+async def _reload_once(service: RulesService) -> None:
+    await service.reload()
+
+
+async def reevaluate_now(rt: Runtime) -> int:
+    """One re-evaluation pass (also used by tests and after silence changes)."""
+    correlator = rt.pipeline.correlator
+    if not isinstance(correlator, RulesCorrelator):
+        return 0
+    async with rt.db.write() as conn:
+        return await reevaluate(conn, correlator, rt.pipeline.clock(), rt.pipeline.sink)

@@ -1,0 +1,186 @@
+"""Why an alert is suppressed right now: maintenance, silence, inhibition, flapping, correlation.
+
+The same read-only function answers for a new event (in the batch transaction)
+and for a stored alert (the periodic re-evaluation), so an alert that became
+suppressed for a reason becomes active again exactly when that reason ends.
+Order: maintenance window, API silence, inhibition, flapping, correlation member;
+the first reason found is stored, every reason found is in the trace.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from opsconductor.correlate.compiled import Slot
+from opsconductor.correlate.evaluate import FlapRow, flap_prune, flap_status, in_schedule
+from opsconductor.correlate.matchers import Matcher, matches, strict_equal
+from opsconductor.correlate.parser import parse_matcher
+from opsconductor.correlate.state import FLAPS, MEMBERS, SILENCES
+from opsconductor.model.alert import OPEN_STATUSES
+from opsconductor.model.event import NormalizedEvent
+from opsconductor.store.alert_writer import ALERTS
+
+_OPEN = [s.value for s in OPEN_STATUSES]
+
+
+def row_event(row: dict[str, Any]) -> NormalizedEvent:
+    """A stored alert seen as an event, for matching."""
+    return NormalizedEvent(resource=row["resource"], event=row["event"], component=row["component"],
+                           severity=row["severity"], summary=row["summary"], value=row["value"],
+                           labels=row["labels"] or {}, source=row["source"])
+
+
+@dataclass(frozen=True)
+class ActiveSilence:
+    id: int
+    matcher: Matcher
+    comment: str
+    created_by: str
+
+
+def silence_matcher(matchers: dict[str, Any]) -> Matcher:
+    """Silence matchers use the rule matcher language; invalid ones were refused at creation."""
+    m, errors = parse_matcher(matchers, "silence")
+    if errors:
+        raise errors[0]
+    return m
+
+
+async def active_silences(conn: AsyncConnection, now: datetime) -> list[ActiveSilence]:
+    stmt = select(SILENCES).where(SILENCES.c.starts_at <= now, SILENCES.c.ends_at > now).order_by(SILENCES.c.id)
+    return [ActiveSilence(r["id"], silence_matcher(r["matchers"]), r["comment"], r["created_by"])
+            for r in (await conn.execute(stmt)).mappings()]
+
+
+@dataclass
+class Source:
+    """An alert (stored, or earlier in this batch) that can inhibit others."""
+
+    fingerprint: str
+    event: NormalizedEvent
+    alert_id: int | None = None
+
+
+@dataclass
+class Context:
+    """Read-only state one suppression decision needs; the correlator fills it per batch."""
+
+    now: datetime
+    silences: list[ActiveSilence]
+    patterns: dict[str, re.Pattern[str]]
+    flaps: dict[str, FlapRow] = field(default_factory=dict)
+    batch_sources: list[Source] = field(default_factory=list)
+    cleared: set[str] = field(default_factory=set)
+    open_parents: set[str] = field(default_factory=set)  # parent fingerprints open or raised
+    member_parents: dict[str, list[tuple[str, str, str]]] = field(default_factory=dict)  # fp -> (rule, parent fp, desc)
+    stored_sources: list[Source] | None = None  # preloaded (re-evaluation); None: query per event
+
+
+async def _stored_sources(conn: AsyncConnection, equal: Sequence[str], ev: NormalizedEvent) -> list[Source]:
+    stmt = select(ALERTS).where(ALERTS.c.status.in_(_OPEN))
+    for f in equal:
+        if f in ("resource", "event", "component", "source"):
+            stmt = stmt.where(ALERTS.c[f] == ev.field_value(f))
+    rows = (await conn.execute(stmt.limit(5000))).mappings()
+    return [Source(r["fingerprint"], row_event(dict(r)), r["id"]) for r in rows]
+
+
+async def find_source(conn: AsyncConnection | None, slot: Slot, ev: NormalizedEvent, fp: str,
+                      ctx: Context) -> Source | None:
+    rule = slot.rule
+    assert rule.inhibit_source is not None
+    candidates = list(reversed(ctx.batch_sources))
+    if ctx.stored_sources is not None:
+        candidates += ctx.stored_sources
+    elif conn is not None:
+        candidates += await _stored_sources(conn, rule.equal, ev)
+    for src in candidates:
+        if src.fingerprint == fp or src.fingerprint in ctx.cleared:
+            continue
+        if src.event.severity is not None and src.event.severity.value == "clear":
+            continue
+        if not all(strict_equal(src.event.field_value(f), ev.field_value(f)) for f in rule.equal):
+            continue
+        if matches(rule.inhibit_source, src.event, ctx.patterns):
+            return src
+    return None
+
+
+async def suppression(conn: AsyncConnection | None, ev: NormalizedEvent, fp: str, slots: Sequence[Slot],
+                      ctx: Context, trace: list[dict[str, Any]]) -> str | None:
+    """The suppression reason for a (non-clear) event or alert, or None; appends trace entries."""
+    reasons: list[str] = []
+    for s in slots:
+        if s.rule.kind == "maintenance" and s.role == "when" and s.rule.schedule is not None:
+            if in_schedule(s.rule.schedule, ctx.now):
+                reasons.append(f"maintenance window {s.rule.id}")
+                trace.append({"stage": "maintenance", "rule": s.rule.id, "at": str(s.rule.where),
+                              "detail": "inside the window"})
+                break
+            trace.append({"stage": "maintenance", "rule": s.rule.id, "at": str(s.rule.where),
+                          "detail": "matched, outside the window"})
+    for sil in ctx.silences:
+        if matches(sil.matcher, ev, ctx.patterns):
+            reasons.append(f"silence {sil.id}: {sil.comment}")
+            trace.append({"stage": "silence", "silence": sil.id, "detail": sil.comment})
+            break
+    for s in slots:
+        if s.rule.kind == "inhibit" and s.role == "target":
+            src = await find_source(conn, s, ev, fp, ctx)
+            if src is not None:
+                what = f"{src.event.event} on {src.event.resource}"
+                reasons.append(f"inhibited by {what} (rule {s.rule.id})")
+                trace.append({"stage": "inhibit", "rule": s.rule.id, "at": str(s.rule.where),
+                              "detail": f"source {what}" + (f" (alert {src.alert_id})" if src.alert_id else "")})
+                break
+    flap = ctx.flaps.get(fp)
+    if flap is not None and flap.flapping:
+        reasons.append(f"flapping: {len(flap.changes)} changes (rule {flap.rule_id})")
+        trace.append({"stage": "flap", "rule": flap.rule_id, "detail": f"{len(flap.changes)} changes in window"})
+    for rule_id, parent_fp, desc in ctx.member_parents.get(fp, []):
+        if parent_fp in ctx.open_parents:
+            reasons.append(f"correlated into {desc} (rule {rule_id})")
+            trace.append({"stage": "correlate", "rule": rule_id, "detail": f"member of {desc}"})
+            break
+    return reasons[0] if reasons else None
+
+
+async def load_flaps(conn: AsyncConnection, fps: Sequence[str]) -> dict[str, FlapRow]:
+    out: dict[str, FlapRow] = {}
+    for i in range(0, len(fps), 500):
+        stmt = select(FLAPS).where(FLAPS.c.fingerprint.in_(list(fps[i : i + 500])))
+        for r in (await conn.execute(stmt)).mappings():
+            out[r["fingerprint"]] = FlapRow(r["fingerprint"], r["rule_id"], r["last_state"], list(r["changes"]),
+                                            bool(r["flapping"]))
+    return out
+
+
+def refresh_flap(row: FlapRow, within: float, now: datetime, threshold: int) -> FlapRow:
+    """Flap state as of ``now`` with no new observation (changes age out of the window)."""
+    changes = flap_prune(row, within, now)
+    return FlapRow(row.fingerprint, row.rule_id, row.last_state, changes,
+                   flap_status(row.flapping, len(changes), threshold))
+
+
+async def load_member_parents(conn: AsyncConnection, fps: Sequence[str]) -> list[dict[str, Any]]:
+    out: list[dict[str, Any]] = []
+    for i in range(0, len(fps), 500):
+        stmt = select(MEMBERS).where(MEMBERS.c.fingerprint.in_(list(fps[i : i + 500])), MEMBERS.c.open == True)  # noqa: E712
+        out.extend(dict(r) for r in (await conn.execute(stmt)).mappings())
+    return out
+
+
+async def open_fingerprints(conn: AsyncConnection, fps: Sequence[str]) -> set[str]:
+    out: set[str] = set()
+    for i in range(0, len(fps), 500):
+        stmt = select(ALERTS.c.fingerprint).where(ALERTS.c.fingerprint.in_(list(fps[i : i + 500])),
+                                                  ALERTS.c.status.in_(_OPEN))
+        out.update((await conn.execute(stmt)).scalars().all())
+    return out
