@@ -33,6 +33,10 @@ class Target:
     intervals: Mapping[str, float] = field(default_factory=dict)  # "<addon>/<source>" or "<addon>" -> seconds
     credential: str | None = None  # a reference (env:NAME, file:/path), never the secret itself
     enabled: bool = True
+    # Per "<addon>/<source>", "<addon>" or kind ("snmp", "ssh", "http") references, when one
+    # device needs several secrets (an SNMP community and an SSH key).
+    credentials: Mapping[str, str] = field(default_factory=dict)
+    origin: str = "inventory"  # inventory | api | netbox
 
 
 class SourceKind(Protocol):
@@ -73,4 +77,7 @@ class Registry:
 def default_registry() -> Registry:
     """Every shipped source kind. Each kind's module adds one line here."""
     kinds: list[SourceKind] = []
+    from opsconductor.sources.snmp import SnmpKind
+
+    kinds.append(SnmpKind())
     return Registry(kinds)

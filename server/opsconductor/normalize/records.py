@@ -1,0 +1,224 @@
+"""Records (rows of a table, lines of a command, objects of an API) -> NormalizedEvents.
+
+An addon's ``events:`` block is compiled into :class:`EventRule` objects; evaluating
+them is pure apart from the small ``state`` dict the poller keeps per (target, source),
+which is what makes change detection possible:
+
+- ``always``    one event per record per poll
+- ``change``    when the field's value differs from the last poll (and on first sight)
+- ``decrease``  when a numeric field went down (sysUpTime -> device_rebooted)
+- ``threshold`` severity from threshold levels; emitted when that severity changes
+- ``present``   alarm lists: an event while a record is listed, ``clear`` when it disappears
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+import dataclasses
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from jinja2 import TemplateError
+from jinja2.sandbox import SandboxedEnvironment
+from pydantic import ValidationError
+
+from opsconductor.model.event import NormalizedEvent, Severity
+from opsconductor.normalize.units import Threshold, convert, to_number
+from opsconductor.normalize.valuemaps import apply_map
+
+log = logging.getLogger(__name__)
+
+Record = dict[str, Any]
+WHEN = ("always", "change", "decrease", "threshold", "present")
+
+
+def template_environment() -> SandboxedEnvironment:
+    """One environment per manifest load (no module-level state)."""
+    return SandboxedEnvironment(autoescape=False, keep_trailing_newline=False)
+
+
+@dataclass(frozen=True)
+class FieldTransform:
+    """Applied to a record field before events are built: a value map and/or conversions."""
+
+    map: Mapping[Any, str] | None = None
+    map_default: str | None = None
+    convert: tuple[str, ...] = ()
+
+    def apply(self, value: Any) -> Any:
+        if value is None:
+            return None
+        if self.convert:
+            value = convert(value, self.convert)
+        if self.map is not None:
+            value = apply_map(self.map, value, self.map_default)
+        return value
+
+
+@dataclass(frozen=True)
+class Template:
+    """A compiled jinja2 (sandboxed) template, or a constant when the text has no ``{{``."""
+
+    source: str
+    compiled: Any = None
+
+    def render(self, ctx: Mapping[str, Any]) -> str:
+        if self.compiled is None:
+            return self.source
+        return str(self.compiled.render(ctx)).strip()
+
+
+@dataclass(frozen=True)
+class SeveritySpec:
+    """Fixed, templated, or mapped from the rule's field value (with a default)."""
+
+    template: Template | None = None
+    mapping: Mapping[Any, str] | None = None
+    default: str | None = None
+
+    def resolve(self, ctx: Mapping[str, Any], value: Any) -> Severity | None:
+        if self.mapping is not None:
+            name = apply_map(self.mapping, value, self.default or "")
+        elif self.template is not None:
+            name = self.template.render(ctx)
+        else:
+            return None
+        name = str(name).strip().lower()
+        if not name:
+            return None
+        try:
+            return Severity(name)
+        except ValueError:
+            log.warning("severity %r is not one of %s; using warning", name, [s.value for s in Severity])
+            return Severity.warning
+
+
+@dataclass(frozen=True)
+class EventRule:
+    """One ``events:`` entry of a source."""
+
+    event: Template
+    when: str = "always"
+    field: str | None = None
+    resource: Template | None = None
+    component: Template | None = None
+    severity: SeveritySpec = dataclasses.field(default_factory=SeveritySpec)
+    summary: Template | None = None
+    value: Template | None = None
+    labels: Mapping[str, Template] = dataclasses.field(default_factory=dict)
+    threshold: Threshold | None = None
+    initial: bool = True
+    only: Mapping[str, tuple[Any, ...]] = dataclasses.field(default_factory=dict)
+
+
+@dataclass
+class Context:
+    """Who and what a poll was about; the poller fills it, templates see it as ``target``."""
+
+    target: Mapping[str, Any]
+    source: str  # "<addon>/<source>"
+    now: datetime
+
+
+def transform(records: Sequence[Record], transforms: Mapping[str, FieldTransform]) -> list[Record]:
+    out = []
+    for r in records:
+        row = dict(r)
+        for name, t in transforms.items():
+            if name in row:
+                try:
+                    row[name] = t.apply(row[name])
+                except (ValueError, TypeError) as exc:
+                    log.debug("field %s=%r not converted: %s", name, row[name], exc)
+        out.append(row)
+    return out
+
+
+def _matches_only(rule: EventRule, row: Record) -> bool:
+    for name, allowed in rule.only.items():
+        v = row.get(name)
+        if str(v).lower() not in {str(a).lower() for a in allowed}:
+            return False
+    return True
+
+
+def _build(rule: EventRule, ctx: Context, row: Record, tctx: Mapping[str, Any], value: Any,
+           severity: Severity | None) -> NormalizedEvent | None:
+    try:
+        resource = rule.resource.render(tctx) if rule.resource else str(ctx.target.get("name", ""))
+        labels = {k: t.render(tctx) for k, t in rule.labels.items()}
+        rendered_value: Any = rule.value.render(tctx) if rule.value else value
+        if rendered_value is not None and not isinstance(rendered_value, (str, int, float)):
+            rendered_value = str(rendered_value)
+        return NormalizedEvent(
+            resource=resource,
+            event=rule.event.render(tctx),
+            component=(rule.component.render(tctx) or None) if rule.component else None,
+            severity=severity,
+            summary=(rule.summary.render(tctx) or None) if rule.summary else None,
+            value=rendered_value,
+            labels={k: v for k, v in labels.items() if v != ""},
+            source=ctx.source,
+            occurred_at=ctx.now,
+        )
+    except (TemplateError, ValidationError, ValueError, TypeError) as exc:
+        log.warning("%s: record skipped, cannot build event: %s", ctx.source, exc)
+        return None
+
+
+def evaluate(rules: Sequence[EventRule], records: Sequence[Record], ctx: Context,
+             state: dict[str, Any]) -> list[NormalizedEvent]:
+    """Events for this poll's records; ``state`` carries what the last poll saw."""
+    events: list[NormalizedEvent] = []
+    for i, rule in enumerate(rules):
+        seen: dict[str, NormalizedEvent] = {}
+        prev_present: dict[str, NormalizedEvent] = state.get(f"present:{i}", {})
+        for row in records:
+            if not _matches_only(rule, row):
+                continue
+            value = row.get(rule.field) if rule.field else None
+            tctx = {**row, "row": row, "value": value, "target": ctx.target}
+            ev = _build(rule, ctx, row, tctx, value, rule.severity.resolve(tctx, value))
+            if ev is None:
+                continue
+            key = f"{i}|{ev.resource}|{ev.event}|{ev.component or ''}"
+            tctx = {**tctx, "previous": state.get(key)}
+            if rule.when == "always":
+                events.append(ev)
+            elif rule.when == "present":
+                seen[key] = ev
+                events.append(ev)
+            elif rule.when == "change":
+                old = state.get(key, _MISSING)
+                state[key] = value
+                if (old is _MISSING and rule.initial) or (old is not _MISSING and old != value):
+                    events.append(ev)
+            elif rule.when == "decrease":
+                try:
+                    num = to_number(value)
+                except (TypeError, ValueError):
+                    continue
+                old = state.get(key)
+                state[key] = num
+                if old is not None and num < old:
+                    events.append(ev.model_copy(update={"value": num}))
+            elif rule.when == "threshold" and rule.threshold is not None:
+                try:
+                    sev = rule.threshold.evaluate(value)
+                except (TypeError, ValueError):
+                    continue
+                old = state.get(key, _MISSING)
+                state[key] = sev
+                if old != sev and not (old is _MISSING and sev == Severity.clear and not rule.initial):
+                    events.append(ev.model_copy(update={"severity": sev}))
+        if rule.when == "present":
+            for key, ev in prev_present.items():
+                if key not in seen:
+                    events.append(ev.model_copy(update={"severity": Severity.clear, "occurred_at": ctx.now}))
+            state[f"present:{i}"] = seen
+    return events
+
+
+_MISSING = object()

@@ -1,0 +1,98 @@
+"""Credential references: ``env:NAME`` or ``file:/path``, resolved at use, never stored.
+
+Inventory entries, API targets and manifests hold only the reference. The secret is
+read when a poll needs it and lives in a :class:`Secret`, whose ``repr``/``str`` never
+show the value, so it cannot leak into logs or API responses by accident.
+
+A secret is either one string (an SNMP community, an API token, a password) or, when the
+text is a JSON or YAML mapping, several named parts (``{"user": ..., "auth_key": ...}``).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from opsconductor.errors import SourceError
+
+REFERENCE = re.compile(r"^(env:[A-Za-z_][A-Za-z0-9_]*|file:/.+)$")
+
+
+class CredentialError(SourceError):
+    """A credential reference cannot be resolved (the message never contains the secret)."""
+
+
+def check_reference(ref: str) -> str | None:
+    """None if ``ref`` is a valid reference, else why not (used by inventory and API validation)."""
+    if REFERENCE.match(ref):
+        return None
+    return "must be a reference 'env:NAME' or 'file:/absolute/path', not the secret itself"
+
+
+class Secret:
+    """A resolved secret; only :meth:`value` and :meth:`part` give the content away."""
+
+    __slots__ = ("_parts", "_text", "reference")
+
+    def __init__(self, reference: str, text: str):
+        self.reference = reference
+        self._text = text.strip()
+        self._parts: dict[str, str] = {}
+        if self._text.startswith("{"):
+            try:
+                data = json.loads(self._text)
+            except ValueError:
+                raise CredentialError(f"credential {reference}: looks like JSON but does not parse") from None
+            if not isinstance(data, Mapping):
+                raise CredentialError(f"credential {reference}: JSON must be an object")
+            self._parts = {str(k): str(v) for k, v in data.items()}
+
+    def value(self) -> str:
+        """The whole secret (a community, a token); for a mapping, its ``secret`` or ``password`` part."""
+        if self._parts:
+            for key in ("secret", "token", "password", "community"):
+                if key in self._parts:
+                    return self._parts[key]
+            raise CredentialError(f"credential {self.reference}: no 'secret', 'token' or 'password' part")
+        return self._text
+
+    def part(self, name: str, default: str | None = None) -> str | None:
+        return self._parts.get(name, default)
+
+    def has_parts(self) -> bool:
+        return bool(self._parts)
+
+    def __repr__(self) -> str:
+        return f"Secret({self.reference!r}, ***)"
+
+    __str__ = __repr__
+
+    def __eq__(self, other: Any) -> bool:
+        return isinstance(other, Secret) and other.reference == self.reference and other._text == self._text
+
+    def __hash__(self) -> int:
+        return hash(self.reference)
+
+
+def resolve(ref: str, environ: Mapping[str, str] | None = None) -> Secret:
+    """Read the secret now. CredentialError names the reference, never the content."""
+    env = os.environ if environ is None else environ
+    if ref.startswith("env:"):
+        name = ref[4:]
+        if name not in env:
+            raise CredentialError(f"credential {ref}: environment variable {name} is not set")
+        return Secret(ref, env[name])
+    if ref.startswith("file:"):
+        path = Path(ref[5:])
+        try:
+            return Secret(ref, path.read_text(encoding="utf-8"))
+        except OSError as exc:
+            raise CredentialError(f"credential {ref}: cannot read: {exc.strerror}") from None
+        except UnicodeDecodeError:
+            raise CredentialError(f"credential {ref}: not UTF-8 text") from None
+    # Never echo an invalid reference: it may be a secret pasted in by mistake.
+    raise CredentialError(f"credential reference {check_reference(ref)}")

@@ -1,0 +1,44 @@
+"""The one HTTP client: a shared httpx.AsyncClient behind a concurrency limit.
+
+Errors never include the query string (APIs such as PRTG take tokens there).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Mapping
+from typing import Any
+
+import httpx
+
+from opsconductor.errors import SourceError, Unreachable
+
+
+def redact(url: httpx.URL | str) -> str:
+    u = httpx.URL(str(url))
+    return str(u.copy_with(query=None, userinfo=b"")) + ("?…" if u.query else "")
+
+
+class HttpClient:
+    def __init__(self, *, concurrency: int = 100, verify: bool | str = True):
+        self._limit = asyncio.Semaphore(concurrency)
+        self._client = httpx.AsyncClient(verify=verify, follow_redirects=False,
+                                         limits=httpx.Limits(max_connections=concurrency))
+
+    async def request(self, method: str, url: str, *, headers: Mapping[str, str] | None = None,
+                      params: Mapping[str, Any] | None = None, json: Any = None, auth: Any = None,
+                      timeout: float = 10.0) -> httpx.Response:
+        async with self._limit:
+            try:
+                resp = await self._client.request(method, url, headers=headers, params=params, json=json,
+                                                  auth=auth, timeout=timeout)
+            except (httpx.ConnectError, httpx.ConnectTimeout, httpx.ReadTimeout, httpx.PoolTimeout) as exc:
+                raise Unreachable(f"HTTP {method} {redact(url)}: {type(exc).__name__}") from None
+            except httpx.HTTPError as exc:
+                raise SourceError(f"HTTP {method} {redact(url)}: {type(exc).__name__}") from None
+        if resp.status_code >= 400:
+            raise SourceError(f"HTTP {method} {redact(resp.request.url)} answered {resp.status_code}")
+        return resp
+
+    async def close(self) -> None:
+        await self._client.aclose()

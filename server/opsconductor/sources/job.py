@@ -1,0 +1,82 @@
+"""What a polled kind gets when the poller runs it: the target, the spec, the clients.
+
+Polled kinds implement :class:`PolledKind` (``collect`` returns records); the poller
+does the rest the same way for every protocol: field transforms, event rules, the
+unreachable event, backoff, metrics, and ``pipeline.accept``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Protocol
+
+from opsconductor.sources.credentials import CredentialError, Secret, resolve
+from opsconductor.sources.kinds import SourceKind, Target
+
+if TYPE_CHECKING:
+    from opsconductor.sources.common import CommonSpec
+    from opsconductor.sources.http_client import HttpClient
+    from opsconductor.sources.ping_client import Pinger
+    from opsconductor.sources.snmp_client import SnmpClient
+    from opsconductor.sources.ssh_client import SshClient
+
+
+@dataclass
+class Clients:
+    """ONE client per protocol, shared by every job of the process."""
+
+    snmp: SnmpClient
+    ssh: SshClient
+    http: HttpClient
+    ping: Pinger
+
+    async def close(self) -> None:
+        self.snmp.close()
+        await self.ssh.close()
+        await self.http.close()
+
+
+@dataclass
+class PollJob:
+    """One (target, addon, source) the poller runs on an interval."""
+
+    target: Target
+    addon: str
+    spec: Any  # the kind's parsed spec; has .common: CommonSpec
+    clients: Clients
+    environ: Mapping[str, str] | None = None
+    state: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def common(self) -> CommonSpec:
+        c: CommonSpec = self.spec.common
+        return c
+
+    @property
+    def key(self) -> str:
+        return f"{self.target.name}/{self.addon}/{self.common.name}"
+
+    def credential(self, *, required: bool = True) -> Secret | None:
+        """The target's secret for this addon/source/kind; resolved now, never cached in the job."""
+        t = self.target
+        c = self.common
+        ref = None
+        for k in (f"{self.addon}/{c.name}", self.addon, c.kind):
+            if k in t.credentials:
+                ref = t.credentials[k]
+                break
+        ref = ref or t.credential
+        if ref is None:
+            if required:
+                raise CredentialError(f"target {t.name} has no credential for {self.addon}/{c.name}")
+            return None
+        return resolve(ref, self.environ)
+
+
+class PolledKind(SourceKind, Protocol):
+    """A kind the poller runs: fetch and parse into records (a list of flat dicts)."""
+
+    async def collect(self, job: PollJob) -> list[dict[str, Any]]:
+        """Raise Unreachable when the target does not answer, SourceError when the answer is unusable."""
+        ...

@@ -1,0 +1,191 @@
+"""The one SNMP client: pysnmp 7 hlapi (v3arch, asyncio) with ONE SnmpEngine per process.
+
+Requests are bounded by a concurrency limit (a semaphore), each has pysnmp's own
+timeout/retries plus an overall asyncio timeout, and results are plain Python values
+(int, str, None for noSuchObject/noSuchInstance) keyed by dotted OID strings.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from pyasn1.type.univ import ObjectIdentifier
+from pysnmp.hlapi.v3arch.asyncio import (
+    CommunityData,
+    ContextData,
+    ObjectIdentity,
+    ObjectType,
+    SnmpEngine,
+    UdpTransportTarget,
+    UsmUserData,
+    bulk_walk_cmd,
+    get_cmd,
+)
+from pysnmp.hlapi.v3arch.asyncio import auth as snmp_auth
+from pysnmp.proto import errind
+from pysnmp.proto.rfc1902 import Integer, IpAddress, OctetString
+from pysnmp.proto.rfc1905 import EndOfMibView, NoSuchInstance, NoSuchObject
+
+from opsconductor.errors import SourceError, Unreachable
+
+AUTH_PROTOCOLS = {
+    "md5": snmp_auth.USM_AUTH_HMAC96_MD5,
+    "sha": snmp_auth.USM_AUTH_HMAC96_SHA,
+    "sha224": snmp_auth.USM_AUTH_HMAC128_SHA224,
+    "sha256": snmp_auth.USM_AUTH_HMAC192_SHA256,
+    "sha384": snmp_auth.USM_AUTH_HMAC256_SHA384,
+    "sha512": snmp_auth.USM_AUTH_HMAC384_SHA512,
+}
+PRIV_PROTOCOLS = {
+    "des": snmp_auth.USM_PRIV_CBC56_DES,
+    "aes": snmp_auth.USM_PRIV_CFB128_AES,
+    "aes128": snmp_auth.USM_PRIV_CFB128_AES,
+    "aes192": snmp_auth.USM_PRIV_CFB192_AES,
+    "aes256": snmp_auth.USM_PRIV_CFB256_AES,
+}
+
+
+@dataclass(frozen=True)
+class SnmpAuth:
+    """v2c community or v3 USM user (authPriv/authNoPriv); built from a resolved Secret."""
+
+    version: str  # "2c" | "3"
+    community: str | None = None
+    user: str | None = None
+    auth_key: str | None = None
+    priv_key: str | None = None
+    auth_protocol: str = "sha"
+    priv_protocol: str = "aes"
+
+    def __repr__(self) -> str:  # never print keys or communities
+        return f"SnmpAuth(version={self.version!r}, user={self.user!r})"
+
+    def pysnmp(self) -> CommunityData | UsmUserData:
+        if self.version == "2c":
+            return CommunityData(self.community or "", mpModel=1)
+        return UsmUserData(
+            self.user or "",
+            authKey=self.auth_key,
+            privKey=self.priv_key,
+            authProtocol=AUTH_PROTOCOLS[self.auth_protocol] if self.auth_key else snmp_auth.USM_AUTH_NONE,
+            privProtocol=PRIV_PROTOCOLS[self.priv_protocol] if self.priv_key else snmp_auth.USM_PRIV_NONE,
+        )
+
+
+def plain(value: Any) -> Any:
+    """A pysnmp value -> int / float / str / None (SNMP exceptions)."""
+    if isinstance(value, (NoSuchObject, NoSuchInstance, EndOfMibView)):
+        return None
+    if isinstance(value, IpAddress):
+        return ".".join(str(b) for b in value.asOctets())
+    if isinstance(value, OctetString):
+        raw = value.asOctets()
+        try:
+            text = raw.decode("utf-8")
+            if text.isprintable() or not text:
+                return text
+        except UnicodeDecodeError:
+            pass
+        return raw.hex(":")
+    if isinstance(value, ObjectIdentifier):
+        return str(value)
+    if isinstance(value, Integer) or hasattr(value, "__int__"):
+        try:
+            return int(value)
+        except (TypeError, ValueError):
+            pass
+    return value.prettyPrint() if hasattr(value, "prettyPrint") else value
+
+
+class SnmpClient:
+    """GET and bulk WALK on one engine, at most ``concurrency`` requests in flight."""
+
+    def __init__(self, *, concurrency: int = 500, timeout: float = 2.0, retries: int = 1):
+        self.engine = SnmpEngine()
+        self.timeout = timeout
+        self.retries = retries
+        self._limit = asyncio.Semaphore(concurrency)
+        self._transports: dict[tuple[str, int, float, int], UdpTransportTarget] = {}
+        self._context = ContextData()
+        self._auth: dict[SnmpAuth, CommunityData | UsmUserData] = {}
+
+    async def _transport(self, address: str, port: int, timeout: float, retries: int) -> UdpTransportTarget:
+        key = (address, port, timeout, retries)
+        t = self._transports.get(key)
+        if t is None:
+            t = await UdpTransportTarget.create((address, port), timeout=timeout, retries=retries)
+            self._transports[key] = t
+        return t
+
+    def _auth_data(self, auth: SnmpAuth) -> CommunityData | UsmUserData:
+        a = self._auth.get(auth)
+        if a is None:
+            a = self._auth[auth] = auth.pysnmp()
+        return a
+
+    def _deadline(self, timeout: float | None, retries: int | None) -> tuple[float, int, float]:
+        t = self.timeout if timeout is None else timeout
+        r = self.retries if retries is None else retries
+        return t, r, t * (r + 1) + 1.0
+
+    async def get(self, address: str, port: int, auth: SnmpAuth, oids: Sequence[str], *,
+                  timeout: float | None = None, retries: int | None = None) -> dict[str, Any]:
+        """GET ``oids`` in one PDU; returns {oid: value}; Unreachable on timeout."""
+        t, r, overall = self._deadline(timeout, retries)
+        async with self._limit:
+            transport = await self._transport(address, port, t, r)
+            try:
+                err, status, index, binds = await asyncio.wait_for(get_cmd(
+                    self.engine, self._auth_data(auth), transport, self._context,
+                    *(ObjectType(ObjectIdentity(o)) for o in oids), lookupMib=False,
+                ), overall)
+            except TimeoutError:
+                raise Unreachable(f"SNMP GET to {address}:{port} timed out") from None
+        _check(err, status, index, address, port)
+        return {str(name): plain(val) for name, val in binds}
+
+    async def walk(self, address: str, port: int, auth: SnmpAuth, column: str, *,
+                   timeout: float | None = None, retries: int | None = None,
+                   max_repetitions: int = 25, max_rows: int = 100_000) -> dict[str, Any]:
+        """Bulk-walk one table column; returns {row index (OID suffix): value}."""
+        t, r, overall = self._deadline(timeout, retries)
+        prefix = ObjectIdentifier(column)
+        out: dict[str, Any] = {}
+
+        async def run() -> None:
+            transport = await self._transport(address, port, t, r)
+            async for err, status, index, binds in bulk_walk_cmd(
+                self.engine, self._auth_data(auth), transport, self._context, 0, max_repetitions,
+                ObjectType(ObjectIdentity(column)), lookupMib=False, lexicographicMode=False,
+            ):
+                _check(err, status, index, address, port)
+                for name, val in binds:
+                    oid = ObjectIdentifier(name)
+                    if not prefix.isPrefixOf(oid):
+                        return
+                    out[".".join(str(x) for x in oid[len(prefix):])] = plain(val)
+                    if len(out) >= max_rows:
+                        return
+
+        async with self._limit:
+            try:
+                # Every page has its own pysnmp timeout; bound the whole walk too.
+                await asyncio.wait_for(run(), overall * 10)
+            except TimeoutError:
+                raise Unreachable(f"SNMP WALK of {column} on {address}:{port} timed out") from None
+        return out
+
+    def close(self) -> None:
+        self.engine.close_dispatcher()
+
+
+def _check(err: Any, status: Any, index: Any, address: str, port: int) -> None:
+    if err:
+        if isinstance(err, errind.RequestTimedOut) or "timed out" in str(err).lower():
+            raise Unreachable(f"SNMP request to {address}:{port} timed out")
+        raise SourceError(f"SNMP error from {address}:{port}: {err}")
+    if status:
+        raise SourceError(f"SNMP error from {address}:{port}: {status.prettyPrint()} at index {index}")
