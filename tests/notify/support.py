@@ -112,6 +112,8 @@ async def serving(svc: FakeService) -> AsyncIterator[FakeService]:
         conns.add(task)
         try:
             await _serve_conn(svc, r, w)
+        except asyncio.CancelledError:
+            pass  # the fake is shutting down; a cancelled task here only makes asyncio log noise
         finally:
             conns.discard(task)
 
@@ -251,6 +253,13 @@ class JiraFake(FakeService):
         super().__init__()
         self.auth = "Basic " + base64.b64encode(f"{user}:{token}".encode()).decode()
         self.issues: dict[str, dict[str, Any]] = {}
+        self.lose_create_answers = 0  # create the issue but answer 504, as a proxy timing out would
+
+    def answer_lost(self, resp: Response) -> Response:
+        if self.lose_create_answers > 0:
+            self.lose_create_answers -= 1
+            return js(504, {"errorMessages": ["gateway timeout"]})
+        return resp
 
     def handle(self, req: Req) -> Response:
         if req.headers.get("authorization") != self.auth:
@@ -263,7 +272,8 @@ class JiraFake(FakeService):
                 return js(400, {"errorMessages": [], "errors": missing})
             key = f"{f['project']['key']}-{len(self.issues) + 1}"
             self.issues[key] = {"fields": f, "comments": [], "status": "To Do"}
-            return js(201, {"id": str(10000 + len(self.issues)), "key": key, "self": f"{self.url}{p}/{key}"})
+            return self.answer_lost(
+                js(201, {"id": str(10000 + len(self.issues)), "key": key, "self": f"{self.url}{p}/{key}"}))
         if p == "/rest/api/2/search" and req.method == "GET":
             jql = req.query.get("jql", [""])[0]
             label = jql.split('"')[1] if '"' in jql else ""

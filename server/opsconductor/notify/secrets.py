@@ -10,6 +10,7 @@ import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit
 
 REDACTED = "***"
 
@@ -57,8 +58,20 @@ class SecretRef:
     __str__ = describe
 
 
+def _parts(secret: str) -> list[str]:
+    """A secret and, for URLs, the pieces a server may echo back (path, query, long path segments)."""
+    out = [secret]
+    if secret.startswith(("http://", "https://")):
+        u = urlsplit(secret)
+        out += [u.path, u.query, *(seg for seg in u.path.split("/") if len(seg) >= 8)]
+        if u.username or u.password:
+            out += [x for x in (u.username, u.password) if x]
+    return [p for p in out if p and len(p) >= 4 and p != "/"]
+
+
 def redact(text: str, secrets: list[str]) -> str:
     """``text`` with every secret value (and URL userinfo/query) replaced by ***."""
-    for s in sorted((s for s in secrets if s and len(s) >= 4), key=len, reverse=True):
+    expanded = [p for s in secrets for p in _parts(s)]
+    for s in sorted(expanded, key=len, reverse=True):
         text = text.replace(s, REDACTED)
     return re.sub(r"(https?://)[^/\s@]+@", r"\1" + REDACTED + "@", text)
