@@ -20,6 +20,9 @@ def install_components(rt: Runtime) -> None:
     from opsconductor.correlate.install import install as install_rules
 
     install_rules(rt)  # rules correlator, engine worker, hot reload, re-evaluation
+    from opsconductor.sources.webhook_install import install as install_pushed
+
+    install_pushed(rt)  # webhook catalog, SNMP trap receiver
     from opsconductor.sources.service import install as install_poller
 
     install_poller(rt)  # targets, poller, leader election
@@ -36,6 +39,9 @@ def extra_routes() -> list[Any]:
     from opsconductor.api import rules, silences
 
     routes += rules.ROUTES + silences.ROUTES  # /api/v1/rules*, /api/v1/silences, /api/v1/alerts/{id}/explain
+    from opsconductor.api import push
+
+    routes += push.ROUTES  # /api/v2/alerts, /api/v1/webhooks/{addon}
     from opsconductor.api import notifications
 
     routes += notifications.ROUTES  # /api/v1/notifications, /api/v1/receivers
