@@ -80,4 +80,7 @@ def default_registry() -> Registry:
     from opsconductor.sources.snmp import SnmpKind
 
     kinds.append(SnmpKind())
+    from opsconductor.sources.webhook import WebhookKind
+
+    kinds.append(WebhookKind())  # pushed: POST /api/v1/webhooks/{addon}, /api/v2/alerts
     return Registry(kinds)

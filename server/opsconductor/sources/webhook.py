@@ -17,7 +17,7 @@ describes the mapping declaratively (see :mod:`opsconductor.normalize.push_mappi
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -60,11 +60,6 @@ class WebhookSpec:
     items: ParsedResult | None = None
     template: EventTemplate | None = None
     keep_raw: bool = True
-
-    def with_addon(self, addon: str) -> WebhookSpec:
-        """The same source attributed to ``addon`` (the manifest's name)."""
-        am = replace(self.alertmanager, source=addon) if self.alertmanager is not None else None
-        return replace(self, addon=addon, alertmanager=am)
 
     def translate(self, payload: Any, now: datetime, *, max_items: int) -> list[NormalizedEvent]:
         """The events of one delivery, all or nothing (ValidationFailed lists every bad item)."""

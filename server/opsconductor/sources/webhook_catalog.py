@@ -1,131 +1,81 @@
-"""The pushed sources (webhooks, SNMP traps) of the installed addons, loaded and reloadable.
+"""The pushed sources (webhooks, SNMP traps) of the loaded, enabled addons.
 
-Pushed sources need no scheduler: the HTTP routes and the trap receiver ask this
-catalog, at the moment a payload arrives, which addon source translates it. Loading
-reads ``<addons_dir>/*/addon.yaml``; only the ``sources`` entries of pushed kinds are
-parsed here (polled kinds belong to the poller). A manifest with an error is refused
-with ``file:line:col`` and the previously loaded version of that addon stays in force;
-the other addons are unaffected.
+Pushed sources need no scheduler: the HTTP routes and the trap receiver ask this catalog,
+when a payload arrives, which addon source translates it. The manifests themselves are
+loaded (and hot-reloaded, a bad one refused while the last good version stays) by the
+sources service (``rt.components["sources"]``, :mod:`opsconductor.sources.service`); this
+catalog is a view on them that re-indexes whenever the loaded set or the enabled set
+changes. Without a sources service (a bare runtime) it loads ``addons_dir`` itself once.
 """
 
 from __future__ import annotations
 
-import logging
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from opsconductor.config.yaml_source import load_yaml
-from opsconductor.errors import ConfigError, ConfigErrors, NotFound
-from opsconductor.sources.webhook import WebhookKind, WebhookSpec
+from opsconductor.errors import NotFound
+from opsconductor.sources.kinds import default_registry
+from opsconductor.sources.manifest import AddonSet, Manifest, load_addons
+from opsconductor.sources.webhook import WebhookSpec
 
-log = logging.getLogger(__name__)
-
-MANIFEST = "addon.yaml"
-
-
-@dataclass(frozen=True)
-class PushAddon:
-    """The pushed sources of one addon manifest, by source name."""
-
-    name: str
-    file: str
-    sources: dict[str, Any] = field(default_factory=dict)
-
-    def of_type(self, cls: type[Any]) -> list[Any]:
-        return [s for s in self.sources.values() if isinstance(s, cls)]
+Snapshot = tuple[Mapping[str, Manifest], frozenset[str]]  # loaded manifests, disabled addon names
 
 
-def _pushed_kinds() -> dict[str, Any]:
-    return {k.name: k for k in (WebhookKind(),)}
+def service_snapshot(components: Mapping[str, Any], addons_dir: Path) -> Callable[[], Snapshot]:
+    """What the sources service has loaded; falls back to loading ``addons_dir`` once by itself."""
+    own: list[AddonSet] = []
 
+    def snapshot() -> Snapshot:
+        svc = components.get("sources")
+        if svc is not None and hasattr(svc, "addons"):
+            return svc.addons.manifests, frozenset(getattr(svc, "disabled", frozenset()))
+        if not own:
+            own.append(load_addons(addons_dir, default_registry()))
+        return own[0].manifests, frozenset()
 
-def parse_manifest_pushed(path: Path, kinds: dict[str, Any] | None = None) -> PushAddon:
-    """The pushed sources of one manifest file; ConfigError(s) with file:line:col."""
-    kinds = kinds if kinds is not None else _pushed_kinds()
-    doc = load_yaml(path)
-    data, pos = doc.data, doc.positions
-    if not isinstance(data, dict):
-        raise ConfigError("an addon manifest must be a mapping", pos.at(()))
-    name = data.get("name", path.parent.name)
-    if not isinstance(name, str) or not name.strip():
-        raise pos.error(("name",), "the addon needs a 'name'")
-    sources = data.get("sources", [])
-    if not isinstance(sources, list):
-        raise pos.error(("sources",), "'sources' must be a list")
-    out: dict[str, Any] = {}
-    errors: list[ConfigError] = []
-    for i, entry in enumerate(sources):
-        if not isinstance(entry, dict):
-            errors.append(pos.error(("sources", i), "a source must be a mapping"))
-            continue
-        kind = kinds.get(str(entry.get("kind", "")))
-        if kind is None:
-            continue  # a polled kind, validated by the manifest loader / poller
-        if entry.get("enabled", True) is False:
-            continue
-        try:
-            spec = kind.parse(entry, pos, ("sources", i))
-        except ConfigError as exc:
-            errors.append(exc)
-            continue
-        spec = spec.with_addon(name)
-        if spec.name in out:
-            errors.append(pos.error(("sources", i, "name"), f"duplicate source name {spec.name!r}"))
-            continue
-        out[spec.name] = spec
-    if errors:
-        raise errors[0] if len(errors) == 1 else ConfigErrors(errors)
-    return PushAddon(name=name, file=str(path), sources=out)
+    return snapshot
 
 
 class PushCatalog:
-    """Current pushed sources per addon; :meth:`load` swaps in what parses, keeps the rest."""
+    """Index of pushed source specs by addon, rebuilt when the loaded manifests change."""
 
-    def __init__(self, addons_dir: Path):
-        self.addons_dir = addons_dir
-        self._addons: dict[str, PushAddon] = {}
-        self.errors: list[ConfigError] = []
+    def __init__(self, snapshot: Callable[[], Snapshot]):
+        self._snapshot = snapshot
+        self._key: tuple[Any, ...] | None = None
+        self._by_addon: dict[str, list[Any]] = {}
+        self._generation = 0
 
-    def load(self) -> list[ConfigError]:
-        """(Re)read every manifest; returns the errors (also logged). Refused manifests keep their old state."""
-        errors: list[ConfigError] = []
-        fresh: dict[str, PushAddon] = {}
-        kinds = _pushed_kinds()
-        seen_files: set[str] = set()
-        for path in sorted(self.addons_dir.glob(f"*/{MANIFEST}")) if self.addons_dir.is_dir() else []:
-            seen_files.add(str(path))
-            try:
-                addon = parse_manifest_pushed(path, kinds)
-            except ConfigError as exc:
-                errors.extend(exc.errors if isinstance(exc, ConfigErrors) else [exc])
-                old = next((a for a in self._addons.values() if a.file == str(path)), None)
-                if old is not None:
-                    fresh[old.name] = old
-                continue
-            if addon.name in fresh:
-                errors.append(ConfigError(f"addon name {addon.name!r} is used twice", None))
-                continue
-            if addon.sources:
-                fresh[addon.name] = addon
-        self._addons = fresh
-        self.errors = errors
-        for e in errors:
-            log.error("addon manifest refused: %s", e)
-        return errors
+    def _index(self) -> dict[str, list[Any]]:
+        manifests, disabled = self._snapshot()
+        key = (tuple(sorted((n, m.digest, str(m.path)) for n, m in manifests.items())), disabled)
+        if key != self._key:
+            self._by_addon = {
+                name: [s.spec for s in m.sources]
+                for name, m in manifests.items() if name not in disabled
+            }
+            self._key = key
+            self._generation += 1
+        return self._by_addon
 
-    def replace_addons(self, addons: Iterable[PushAddon]) -> None:
-        """Install already-parsed addons (used when the manifest loader hands them over)."""
-        self._addons = {a.name: a for a in addons if a.sources}
+    @property
+    def generation(self) -> int:
+        """Changes whenever the indexed set changes (the trap receiver rebuilds its OID table then)."""
+        self._index()
+        return self._generation
 
-    def addons(self) -> Sequence[PushAddon]:
-        return list(self._addons.values())
+    def specs(self, cls: type[Any]) -> list[Any]:
+        """Every enabled source spec of a type (``WebhookSpec``, ``TrapSpec``), addons in name order."""
+        index = self._index()
+        return [s for name in sorted(index) for s in index[name] if isinstance(s, cls)]
 
     def webhook(self, addon: str, source: str | None = None) -> WebhookSpec:
         """The webhook source addressed by ``/api/v1/webhooks/{addon}[/{source}]``; NotFound otherwise."""
-        found = self._addons.get(addon)
-        hooks: list[WebhookSpec] = found.of_type(WebhookSpec) if found else []
+        index = self._index()
+        manifests, disabled = self._snapshot()
+        if addon in disabled:
+            raise NotFound(f"addon {addon!r} is disabled (opsconductor addons enable {addon})")
+        hooks = [s for s in index.get(addon, []) if isinstance(s, WebhookSpec)]
         if not hooks:
             raise NotFound(f"no loaded addon {addon!r} with a webhook source")
         if source is None:
@@ -140,13 +90,13 @@ class PushCatalog:
         raise NotFound(f"addon {addon!r} has no webhook source {source!r}")
 
     def alertmanager(self) -> WebhookSpec:
-        """The source that serves ``/api/v2/alerts``: the ``alertmanager`` format one (``prometheus`` first)."""
+        """The source serving ``/api/v2/alerts``: a ``format: alertmanager`` one, addon ``prometheus`` first."""
+        index = self._index()
         candidates: list[WebhookSpec] = [
-            h for a in sorted(self._addons.values(), key=lambda a: (a.name != "prometheus", a.name))
-            for h in a.of_type(WebhookSpec) if h.format == "alertmanager"
+            s for name in sorted(index, key=lambda n: (n != "prometheus", n)) for s in index[name]
+            if isinstance(s, WebhookSpec) and s.format == "alertmanager"
         ]
         if not candidates:
-            raise NotFound("no loaded addon has a webhook source with 'format: alertmanager' "
+            raise NotFound("no enabled addon has a webhook source with 'format: alertmanager' "
                            "(install addons/prometheus to accept alerts from Prometheus)")
         return candidates[0]
-

@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 
 from prometheus_client import CollectorRegistry, Counter
 
-from opsconductor.sources.webhook_catalog import PushCatalog
+from opsconductor.sources.webhook_catalog import PushCatalog, service_snapshot
 
 if TYPE_CHECKING:
     from opsconductor.runtime import Runtime
@@ -24,7 +24,5 @@ class PushMetrics:
 
 def install(rt: Runtime) -> None:
     """Load the addons' pushed sources; the routes in api/push.py find them in ``rt.components``."""
-    catalog = PushCatalog(rt.settings.addons_dir)
-    catalog.load()
-    rt.components["push"] = catalog
+    rt.components["push"] = PushCatalog(service_snapshot(rt.components, rt.settings.addons_dir))
     rt.components["push_metrics"] = PushMetrics(rt.metrics.registry)
