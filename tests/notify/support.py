@@ -46,7 +46,8 @@ class FakeService:
         self.url = ""
         self.arrived = asyncio.Event()
 
-    def handle(self, req: Req) -> Response:
+    def handle(self, req: Req) -> Response | None:
+        """The normal answer; None = never answer (the request was processed, the reply is lost)."""
         return 200, {"Content-Type": "text/plain"}, b"ok"
 
     async def answer(self, req: Req) -> Response | None:
@@ -136,9 +137,13 @@ class WebhookSink(FakeService):
     def __init__(self) -> None:
         super().__init__()
         self.accepted: dict[str, Req] = {}
+        self.hang_after_accept = 0  # process the request, then never answer
 
-    def handle(self, req: Req) -> Response:
+    def handle(self, req: Req) -> Response | None:
         self.accepted.setdefault(req.headers.get("idempotency-key", ""), req)
+        if self.hang_after_accept > 0:
+            self.hang_after_accept -= 1
+            return None
         return 200, {}, b""
 
 
@@ -254,6 +259,7 @@ class JiraFake(FakeService):
         self.auth = "Basic " + base64.b64encode(f"{user}:{token}".encode()).decode()
         self.issues: dict[str, dict[str, Any]] = {}
         self.lose_create_answers = 0  # create the issue but answer 504, as a proxy timing out would
+        self.hang_after_create = 0  # create the issue, then never answer (the sender dies meanwhile)
 
     def answer_lost(self, resp: Response) -> Response:
         if self.lose_create_answers > 0:
@@ -261,7 +267,7 @@ class JiraFake(FakeService):
             return js(504, {"errorMessages": ["gateway timeout"]})
         return resp
 
-    def handle(self, req: Req) -> Response:
+    def handle(self, req: Req) -> Response | None:
         if req.headers.get("authorization") != self.auth:
             return js(401, {"errorMessages": ["unauthorized"]})
         p = req.path
@@ -272,6 +278,9 @@ class JiraFake(FakeService):
                 return js(400, {"errorMessages": [], "errors": missing})
             key = f"{f['project']['key']}-{len(self.issues) + 1}"
             self.issues[key] = {"fields": f, "comments": [], "status": "To Do"}
+            if self.hang_after_create > 0:
+                self.hang_after_create -= 1
+                return None
             return self.answer_lost(
                 js(201, {"id": str(10000 + len(self.issues)), "key": key, "self": f"{self.url}{p}/{key}"}))
         if p == "/rest/api/2/search" and req.method == "GET":
