@@ -73,3 +73,20 @@ async def test_suppressed_alerts_stay_quiet_but_announced_ones_resolve(notify_se
         seen = sorted((n["alert"]["resource"], n["transition"]) for r in sink.requests
                       for n in r.json()["notifications"])
     assert seen == [("a", "firing"), ("a", "resolved"), ("c", "firing")]
+
+
+async def test_repeat_interval_reminds_until_acknowledged(notify_server: NotifyServer) -> None:
+    sink = WebhookSink()
+    cfg = ('receivers:\n  hook: {kind: webhook, url: "{url}/h"}\nroute:\n  receiver: hook\n  group_by: ["..."]\n'
+           '  group_wait: 0s\n  group_interval: 0s\n  repeat_interval: 1s\n')
+    async with serving(sink), notify_server(cfg.replace("{url}", sink.url)) as srv:
+        (alert_id,) = await send(srv, EV)
+        await sink.wait_for(3, within=6)  # firing, then a reminder about every second
+        async with srv.client(srv.write_key) as c:
+            await c.post(f"/api/v1/alerts/{alert_id}/ack", json={})
+        await sink.wait_for(4)
+        await asyncio.sleep(1.6)
+        kinds = [r.json()["notifications"][0]["transition"] for r in sink.requests]
+    ack_at = kinds.index("acknowledged")
+    assert kinds[0] == "firing" and set(kinds[1:ack_at]) == {"repeat"} and ack_at >= 3
+    assert kinds[ack_at + 1 :] == []  # acknowledged alerts are not repeated

@@ -26,6 +26,7 @@ from sqlalchemy import and_, bindparam, exists, func, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from opsconductor.notify.receivers.base import Delivery, Item, Result
+from opsconductor.notify.repeat import anything_due, sweep
 from opsconductor.notify.schedule import backoff
 from opsconductor.notify.service import NotifyService
 from opsconductor.notify.tables import DEAD, GROUPS, NOTIFICATIONS, PENDING, SENDING, SENT, STATE
@@ -66,6 +67,8 @@ class Worker:
         self._done: list[_Done] = []
         self._tasks: set[asyncio.Task[None]] = set()
         self._last_depth = 0.0
+        self._last_repeat = 0.0
+        self.repeat_every_s = 1.0
 
     async def run(self) -> None:
         """The worker loop (spawned on the runtime); cancelled on shutdown."""
@@ -92,6 +95,13 @@ class Worker:
     async def tick(self, client: httpx.AsyncClient) -> bool:
         """Record finished deliveries, claim due rows for receivers with free slots, start them."""
         now = self.clock()
+        if now.timestamp() - self._last_repeat >= self.repeat_every_s:
+            self._last_repeat = now.timestamp()
+            async with self.db.read() as conn:
+                repeat = await anything_due(conn, now)
+            if repeat:
+                async with self.db.write() as conn:
+                    await sweep(conn, self.service.config, self.service.enabled, now)
         done, self._done = self._done, []
         free = {n: s.cfg.concurrency - self.inflight[n] for n, s in self.service.senders.items()
                 if self.inflight[n] < s.cfg.concurrency}
