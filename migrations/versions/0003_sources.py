@@ -35,6 +35,7 @@ def upgrade() -> None:
         sa.Column("intervals", _json(), nullable=False),
         sa.Column("credential", sa.String(length=1024), nullable=True),
         sa.Column("credentials", _json(), nullable=False),
+        sa.Column("ports", _json(), nullable=False),
         sa.Column("enabled", sa.Boolean(), nullable=False),
         sa.Column("origin", sa.String(length=32), nullable=False),
         sa.Column("updated_at", opsconductor.store.types.UTCDateTime(timezone=True), nullable=False),

@@ -42,6 +42,9 @@ def extra_routes() -> list[Any]:
     from opsconductor.api import push
 
     routes += push.ROUTES  # /api/v2/alerts, /api/v1/webhooks/{addon}
+    from opsconductor.api import poller, targets
+
+    routes += targets.ROUTES + poller.ROUTES  # /api/v1/targets, /api/v1/poller, /api/v1/addons
     from opsconductor.api import notifications
 
     routes += notifications.ROUTES  # /api/v1/notifications, /api/v1/receivers
@@ -57,4 +60,7 @@ def register_cli(sub: Any) -> None:
     from opsconductor.notify.install import register as register_notify
 
     register_notify(sub)  # opsconductor notify check
+    from opsconductor.sources.cli import register as register_addons
+
+    register_addons(sub)  # opsconductor addons list|check|enable|disable|reload
     return None

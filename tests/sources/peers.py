@@ -153,3 +153,72 @@ class SnmpAgent:
         """A device reboot: sysUpTime starts again from zero."""
         self.stop()
         self.start()
+
+
+class SshServer:
+    """OpenSSH sshd on a loopback port; key login as the current user; a fake device CLI.
+
+    ``ForceCommand`` sends every command to ``device_cli.sh``, which answers from files the
+    test writes (``<dir>/cli/<command with spaces as _>.txt``), like a network OS would.
+    """
+
+    def __init__(self, workdir: Path):
+        self.dir = workdir
+        self.dir.mkdir(parents=True, exist_ok=True)
+        self.port = free_tcp_port()
+        self.binary = need_binary("sshd", "openssh-server")
+        self.keygen = need_binary("ssh-keygen", "openssh-client")
+        self.user = os.environ.get("USER") or __import__("pwd").getpwuid(os.getuid()).pw_name
+        self.cli_dir = self.dir / "cli"
+        self.cli_dir.mkdir(exist_ok=True)
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.client_key_file = self.dir / "client_key"
+
+    def set_output(self, command: str, text: str) -> None:
+        path = self.cli_dir / (command.replace(" ", "_") + ".txt")
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(text)
+        tmp.replace(path)
+
+    def credential_json(self) -> str:
+        return json.dumps({"username": self.user, "private_key": self.client_key_file.read_text()})
+
+    def start(self) -> SshServer:
+        host_key = self.dir / "host_key"
+        if not host_key.exists():
+            subprocess.run([self.keygen, "-q", "-t", "ed25519", "-N", "", "-f", str(host_key)], check=True)
+            subprocess.run([self.keygen, "-q", "-t", "ed25519", "-N", "", "-f", str(self.client_key_file)],
+                           check=True)
+        (self.dir / "authorized_keys").write_text((self.dir / "client_key.pub").read_text())
+        cli = self.dir / "device_cli.sh"
+        cli.write_text(
+            "#!/bin/sh\n"
+            f'f="{self.cli_dir}/$(echo "$SSH_ORIGINAL_COMMAND" | tr " " _).txt"\n'
+            'if [ -f "$f" ]; then cat "$f"; else echo "% Invalid command: $SSH_ORIGINAL_COMMAND" >&2; exit 1; fi\n'
+        )
+        cli.chmod(0o755)
+        conf = self.dir / "sshd_config"
+        conf.write_text("\n".join([
+            f"Port {self.port}", "ListenAddress 127.0.0.1", f"HostKey {host_key}",
+            f"AuthorizedKeysFile {self.dir / 'authorized_keys'}", "PasswordAuthentication no",
+            "KbdInteractiveAuthentication no", "UsePAM no", "StrictModes no", "PermitRootLogin prohibit-password",
+            f"PidFile {self.dir / 'sshd.pid'}", f"ForceCommand {cli}", "MaxSessions 10", "LogLevel ERROR", "",
+        ]))
+        Path("/run/sshd").mkdir(exist_ok=True)  # privilege separation directory sshd insists on
+        self.proc = subprocess.Popen([self.binary, "-D", "-e", "-f", str(conf)], stdout=subprocess.DEVNULL,
+                                     stderr=open(self.dir / "sshd.log", "wb"))  # noqa: SIM115
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"sshd exited: {(self.dir / 'sshd.log').read_text(errors='replace')}")
+            with socket.socket() as s:
+                if s.connect_ex(("127.0.0.1", self.port)) == 0:
+                    return self
+            time.sleep(0.05)
+        raise RuntimeError("sshd did not listen within 10 s")
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait(5)
+        self.proc = None

@@ -34,6 +34,8 @@ TARGET_SCHEMA: dict[str, Any] = {
         "name": {**NAME, "description": "Unique; becomes the events' resource"},
         "address": {"type": "string", "minLength": 1, "maxLength": 255},
         "port": {"type": ["integer", "null"], "minimum": 1, "maximum": 65535},
+        "ports": {"type": "object", "description": "per source kind, e.g. {snmp: 1161, ssh: 2222}",
+                  "additionalProperties": {"type": "integer", "minimum": 1, "maximum": 65535}},
         "labels": {"type": "object", "additionalProperties": {"type": "string", "maxLength": 1024}},
         "addons": {"type": "array", "items": {"type": "string"}},
         "intervals": {"type": "object", "additionalProperties": {"type": "number", "minimum": 1}},
@@ -57,7 +59,7 @@ def target_from_dict(d: Mapping[str, Any], origin: str) -> Target:
         labels={str(k): str(v) for k, v in (d.get("labels") or {}).items()},
         addons=tuple(d.get("addons") or ()), intervals=dict(d.get("intervals") or {}),
         credential=d.get("credential"), enabled=bool(d.get("enabled", True)),
-        credentials=dict(d.get("credentials") or {}), origin=origin,
+        credentials=dict(d.get("credentials") or {}), origin=origin, ports=dict(d.get("ports") or {}),
     )
 
 

@@ -7,10 +7,11 @@ unreachable event, backoff, metrics, and ``pipeline.accept``.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
+from opsconductor.errors import SourceError
 from opsconductor.sources.credentials import CredentialError, Secret, resolve
 from opsconductor.sources.kinds import SourceKind, Target
 
@@ -47,6 +48,13 @@ class PollJob:
     clients: Clients
     environ: Mapping[str, str] | None = None
     state: dict[str, Any] = field(default_factory=dict)
+    # Addons that discover targets (NetBox) hand them here: (addon, [target dicts]).
+    sync: Callable[[str, list[dict[str, Any]]], Awaitable[Any]] | None = None
+
+    async def sync_inventory(self, addon: str, targets: list[dict[str, Any]]) -> None:
+        if self.sync is None:
+            raise SourceError(f"{addon}: inventory sync is not available here")
+        await self.sync(addon, targets)
 
     @property
     def common(self) -> CommonSpec:

@@ -37,6 +37,10 @@ class Target:
     # device needs several secrets (an SNMP community and an SSH key).
     credentials: Mapping[str, str] = field(default_factory=dict)
     origin: str = "inventory"  # inventory | api | netbox
+    ports: Mapping[str, int] = field(default_factory=dict)  # per kind ("snmp": 1161); wins over `port`
+
+    def port_for(self, kind: str, default: int) -> int:
+        return int(self.ports.get(kind) or self.port or default)
 
 
 class SourceKind(Protocol):
@@ -77,9 +81,12 @@ class Registry:
 def default_registry() -> Registry:
     """Every shipped source kind. Each kind's module adds one line here."""
     kinds: list[SourceKind] = []
+    from opsconductor.sources.http import HttpKind
+    from opsconductor.sources.ping import PingKind
     from opsconductor.sources.snmp import SnmpKind
+    from opsconductor.sources.ssh import SshKind
 
-    kinds.append(SnmpKind())
+    kinds += [SnmpKind(), SshKind(), HttpKind(), PingKind()]
     from opsconductor.sources.webhook import WebhookKind
 
     kinds.append(WebhookKind())  # pushed: POST /api/v1/webhooks/{addon}, /api/v2/alerts

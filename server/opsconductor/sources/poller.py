@@ -92,7 +92,8 @@ class Poller:
 
     def __init__(self, *, registry: Registry, clients: Clients, emit: Emit, metrics: PollerMetrics,
                  environ: Mapping[str, str] | None = None, max_backoff_s: float = 300.0,
-                 jitter_fraction: float = 0.1):
+                 jitter_fraction: float = 0.1,
+                 sync: Callable[[str, list[dict[str, Any]]], Awaitable[Any]] | None = None):
         self.registry = registry
         self.clients = clients
         self.emit = emit
@@ -100,6 +101,7 @@ class Poller:
         self.environ = environ
         self.max_backoff_s = max_backoff_s
         self.jitter_fraction = jitter_fraction
+        self.sync = sync
         self._jobs: dict[str, _Job] = {}
         self._backoff: dict[tuple[str, str], Backoff] = {}
         self._scheduler: AsyncIOScheduler | None = None
@@ -138,7 +140,7 @@ class Poller:
             status = old.status if old is not None else JobStatus(target.name, manifest.name, spec.common.name,
                                                                   spec.common.kind, interval)
             status.interval = interval
-            job = _Job(PollJob(target, manifest.name, spec, self.clients, self.environ, state),
+            job = _Job(PollJob(target, manifest.name, spec, self.clients, self.environ, state, self.sync),
                        kind, interval, status, signature)  # type: ignore[arg-type]
             self._jobs[key] = job
             self._schedule(key, job)

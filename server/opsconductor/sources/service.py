@@ -82,6 +82,13 @@ class SourcesService:
         names = {t.name for t in self.inventory}
         return [*self.inventory, *(t for t in self.db_targets if t.name not in names)]
 
+    async def current_targets(self) -> list[Target]:
+        """Like :meth:`targets`, with the database read now (NetBox may have synced meanwhile)."""
+        async with self.rt.db.read() as conn:
+            db_targets = await list_targets(conn)
+        names = {t.name for t in self.inventory}
+        return [*self.inventory, *(t for t in db_targets if t.name not in names)]
+
     async def reload(self) -> LoadReport:
         async with self._lock:
             errors = self._load_files()
@@ -107,7 +114,7 @@ class SourcesService:
             ping=Pinger(),
         )
         self.poller = Poller(registry=self.registry, clients=clients, emit=self.emit, metrics=self.metrics,
-                             max_backoff_s=s.poller_max_backoff_s)
+                             max_backoff_s=s.poller_max_backoff_s, sync=self.sync_inventory)
         await self.reload()
         if not s.poller_enabled:
             return
@@ -147,7 +154,7 @@ class SourcesService:
             counts = await sync_targets(conn, origin, targets, datetime.now(UTC))
         if any(counts):
             log.info("inventory sync from %s: %d created, %d updated, %d deleted", origin, *counts)
-            asyncio.get_running_loop().create_task(self.reload())
+            await self.reload()
         return counts
 
     @property

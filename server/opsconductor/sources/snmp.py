@@ -101,7 +101,7 @@ class SnmpKind:
         spec: SnmpSpec = job.spec
         client = job.clients.snmp
         auth = self.auth(spec, job)
-        port = job.target.port or spec.port
+        port = job.target.port_for("snmp", spec.port)
         # pysnmp's own timeout is per attempt; split the source timeout over the attempts.
         per_try = max(0.2, spec.common.timeout / (spec.retries + 1))
         scalars: dict[str, Any] = {}

@@ -25,6 +25,7 @@ class TargetRow(SQLModel, table=True):
     addons: list[str] = Field(default_factory=list, sa_column=Column(JSONType, nullable=False))
     intervals: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSONType, nullable=False))
     credential: str | None = Field(default=None, sa_column=Column(String(1024)))
+    ports: dict[str, int] = Field(default_factory=dict, sa_column=Column(JSONType, nullable=False))
     credentials: dict[str, str] = Field(default_factory=dict, sa_column=Column(JSONType, nullable=False))
     enabled: bool = Field(default=True, sa_column=Column(Boolean, nullable=False))
     origin: str = Field(sa_column=Column(String(32), nullable=False))  # api | netbox
