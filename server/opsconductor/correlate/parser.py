@@ -293,6 +293,7 @@ def _rule(ctx: _Ctx, raw: Any, path: DataPath, index: int) -> Rule | None:
             fields["flap_within"] = ctx.duration(m.get("within"), (*apath, "within"))
     elif action == "correlate":
         fields.update(_correlate(ctx, arg, apath))
+    when = fields.pop("when", when)
     return Rule(id=rid, kind=kind, where=ctx.where(path), index=index, description=desc if isinstance(desc, str)
                 else None, when=when, source_text=data, **fields)
 

@@ -101,14 +101,14 @@ class TestRunner:
         self._template: Path | None = None
 
     async def _fresh_db(self, n: int) -> Database:
-        from opsconductor.store.migrate import upgrade
-
         if self._template is None:
             self._template = self._dir / "template.db"
             alembic_log = logging.getLogger("alembic")
             level = alembic_log.level
             alembic_log.setLevel(logging.WARNING)  # migration chatter is noise in test output
             try:
+                from opsconductor.store.migrate import upgrade
+
                 await upgrade(f"sqlite+aiosqlite:///{self._template}")
             finally:
                 alembic_log.setLevel(level)
