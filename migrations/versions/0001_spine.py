@@ -70,6 +70,7 @@ def upgrade() -> None:
         batch_op.create_index('ix_alerts_expires', ['status', 'expires_at'], unique=False)
         batch_op.create_index(batch_op.f('ix_alerts_fingerprint'), ['fingerprint'], unique=False)
         batch_op.create_index('ix_alerts_resource', ['resource'], unique=False)
+        batch_op.create_index('ix_alerts_last_seen', ['last_seen', 'id'], unique=False)
         batch_op.create_index('ix_alerts_status_id', ['status', 'id'], unique=False)
         batch_op.create_index('uq_alerts_open_fingerprint', ['fingerprint'], unique=True, sqlite_where=sa.text("status IN ('active', 'acknowledged', 'suppressed')"), postgresql_where=sa.text("status IN ('active', 'acknowledged', 'suppressed')"))
 
@@ -111,6 +112,7 @@ def downgrade() -> None:
         batch_op.drop_index('uq_alerts_open_fingerprint', sqlite_where=sa.text("status IN ('active', 'acknowledged', 'suppressed')"), postgresql_where=sa.text("status IN ('active', 'acknowledged', 'suppressed')"))
         batch_op.drop_index('ix_alerts_status_id')
         batch_op.drop_index('ix_alerts_resource')
+        batch_op.drop_index('ix_alerts_last_seen')
         batch_op.drop_index(batch_op.f('ix_alerts_fingerprint'))
         batch_op.drop_index('ix_alerts_expires')
 

@@ -77,13 +77,17 @@ async def load_open_alerts(
 
 
 async def write_changes(
-    conn: AsyncConnection, changes: Sequence[tuple[Row | None, Change]], sink: TransitionSink
+    conn: AsyncConnection,
+    changes: Sequence[tuple[Row | None, Change]],
+    sink: TransitionSink,
+    originals: dict[int, Row] | None = None,
 ) -> list[int | None]:
     """Persist changes (each paired with the row object it mutates); returns alert ids in order.
 
     Several changes may target the same logical row (created, then deduplicated in the same
     batch); they share the same Row dict identity, so only the final state is written.
     """
+    originals = originals or {}
     pendings: dict[int, _Pending] = {}
     order: list[int | None] = []
     transitions: list[tuple[int, Transition]] = []
@@ -104,9 +108,17 @@ async def write_changes(
     # Updates first: a row resolved in this batch must leave the open-fingerprint index
     # before a new open row with the same fingerprint is inserted.
     if existing:
-        cols = [c for c in ALERT_COLUMNS if c != "id"]
-        stmt = update(ALERTS).where(ALERTS.c.id == bindparam("_id")).values({c: bindparam(c) for c in cols})
-        await conn.execute(stmt, [{"_id": p.row["id"], **{c: p.row[c] for c in cols}} for p in existing])
+        # Write only the columns that changed; rows with the same changed set share one executemany
+        # (a duplicate touches 4-6 columns, not all 25).
+        by_cols: dict[tuple[str, ...], list[Row]] = {}
+        for p in existing:
+            orig = originals.get(p.row["id"], {})
+            cols = tuple(c for c in ALERT_COLUMNS if c != "id" and (c not in orig or orig[c] != p.row[c]))
+            if cols:
+                by_cols.setdefault(cols, []).append({"_id": p.row["id"], **{c: p.row[c] for c in cols}})
+        for cols, params in by_cols.items():
+            stmt = update(ALERTS).where(ALERTS.c.id == bindparam("_id")).values({c: bindparam(c) for c in cols})
+            await conn.execute(stmt, params)
     if new:
         cols = [c for c in ALERT_COLUMNS if c != "id"]
         result = await conn.execute(
@@ -119,6 +131,10 @@ async def write_changes(
     if history:
         await conn.execute(insert(HISTORY), history)
     if transitions:
+        # A transition holds the row as it was at that step; rows created in this batch got
+        # their id only now.
+        for key, t in transitions:
+            t.alert["id"] = pendings[key].row["id"]
         await sink.on_transitions(conn, [t for _, t in transitions])
     return [pendings[k].row["id"] if k is not None else None for k in order]
 
@@ -133,6 +149,7 @@ async def apply_decisions(
 ) -> list[EventResult]:
     """Apply decisions in order, write everything, mark the events processed; one transaction."""
     state = await load_open_alerts(conn, (d.fingerprint for d in decisions if not d.drop), for_update=True)
+    originals = {row["id"]: dict(row) for row in state.values()}
     changes: list[tuple[Row | None, Change]] = []
     for d in decisions:
         current = state.get(d.fingerprint)
@@ -148,7 +165,7 @@ async def apply_decisions(
             else:
                 state.pop(d.fingerprint, None)
         changes.append((current, ch))
-    alert_ids = await write_changes(conn, changes, sink)
+    alert_ids = await write_changes(conn, changes, sink, originals)
     results = [
         EventResult(d.event_id, alert_id, ch.outcome)
         for d, alert_id, (_, ch) in zip(decisions, alert_ids, changes, strict=True)

@@ -37,6 +37,7 @@ class Alert(SQLModel, table=True):
         ),
         Index("ix_alerts_status_id", "status", "id"),
         Index("ix_alerts_resource", "resource"),
+        Index("ix_alerts_last_seen", "last_seen", "id"),
         Index("ix_alerts_expires", "status", "expires_at"),
     )
 

@@ -1,0 +1,205 @@
+"""Ingest benchmark: accept -> processed throughput, accept->visible latency, peak RSS, list latency.
+
+Runs a real `opsconductor serve` child process and real HTTP clients on loopback.
+
+    .venv/bin/python bench/ingest.py                      # SQLite (embedded default)
+    .venv/bin/python bench/ingest.py --database-url postgresql+asyncpg://postgres@127.0.0.1:5432/postgres
+
+Scenarios (issue 2): 20,000 events over 2,000 fingerprints (90 % duplicates) in batches of 500 from
+4 concurrent clients; the same as single-event requests from 50 concurrent clients; then 100,000 open
+alerts: peak RSS and GET /api/v1/alerts?limit=100 p99. Latency is accept->visible, read from the event
+log (processed_at - received_at of every event).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from pathlib import Path
+
+import asyncpg
+import httpx
+import psutil
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+class Server:
+    def __init__(self, data_dir: Path, database_url: str | None):
+        self.port = 18000 + os.getpid() % 1000
+        self.url = f"http://127.0.0.1:{self.port}"
+        env = {**os.environ, "OPSCONDUCTOR_DATA_DIR": str(data_dir), "OPSCONDUCTOR_PORT": str(self.port),
+               "OPSCONDUCTOR_LOG_LEVEL": "warning", "OPSCONDUCTOR_HOUSEKEEPING_INTERVAL_S": "3600"}
+        if database_url:
+            env["OPSCONDUCTOR_DATABASE_URL"] = database_url
+        self.data_dir = data_dir
+        args = [sys.executable, "-m", "opsconductor", "serve"] + (["--migrate"] if database_url else [])
+        self.proc = subprocess.Popen(args, env=env, cwd=ROOT, stdout=subprocess.DEVNULL,
+                                     stderr=open(data_dir / "server.log", "w"))
+        self.ps = psutil.Process(self.proc.pid)
+        self.peak_rss = 0
+        self._sampling = True
+        threading.Thread(target=self._sample, daemon=True).start()
+        for _ in range(600):
+            try:
+                if httpx.get(self.url + "/readyz").status_code == 200:
+                    break
+            except httpx.HTTPError:
+                time.sleep(0.1)
+        self.key = (data_dir / "admin.key").read_text().strip() if (data_dir / "admin.key").exists() else ""
+
+    def _sample(self) -> None:
+        while self._sampling:
+            try:
+                self.peak_rss = max(self.peak_rss, self.ps.memory_info().rss)
+            except psutil.Error:
+                return
+            time.sleep(0.05)
+
+    def stop(self) -> None:
+        self._sampling = False
+        self.proc.terminate()
+        self.proc.wait(30)
+
+
+async def backlog_zero(client: httpx.AsyncClient, expected: int, db: "DB") -> float:
+    while True:
+        if await db.processed() >= expected:
+            return time.perf_counter()
+        await asyncio.sleep(0.02)
+
+
+class DB:
+    """Reads the event log directly to measure accept->visible latency without disturbing the server."""
+
+    def __init__(self, url: str | None, data_dir: Path):
+        self.url, self.data_dir = url, data_dir
+
+    async def _rows(self, sql: str) -> list[tuple]:
+        if self.url:
+            dsn = self.url.replace("postgresql+asyncpg", "postgresql")
+            conn = await asyncpg.connect(dsn)
+            try:
+                return [tuple(r) for r in await conn.fetch(sql)]
+            finally:
+                await conn.close()
+        import sqlite3
+
+        con = sqlite3.connect(self.data_dir / "opsconductor.db", timeout=30)
+        try:
+            return con.execute(sql).fetchall()
+        finally:
+            con.close()
+
+    async def processed(self) -> int:
+        rows = await self._rows("SELECT count(*) FROM events WHERE processed = true")
+        return int(rows[0][0])
+
+    async def latencies(self, min_id: int) -> list[float]:
+        if self.url:
+            sql = f"SELECT extract(epoch from processed_at - received_at) FROM events WHERE id > {min_id}"
+            return [float(r[0]) for r in await self._rows(sql)]
+        sql = f"SELECT (julianday(processed_at) - julianday(received_at)) * 86400.0 FROM events WHERE id > {min_id}"
+        return [float(r[0]) for r in await self._rows(sql)]
+
+    async def max_id(self) -> int:
+        rows = await self._rows("SELECT coalesce(max(id), 0) FROM events")
+        return int(rows[0][0])
+
+
+def pct(values: list[float], p: float) -> float:
+    values = sorted(values)
+    return values[min(len(values) - 1, int(len(values) * p))] if values else float("nan")
+
+
+async def run_scenario(server: Server, db: DB, name: str, events: list[dict], batch: int, clients: int) -> None:
+    start_id = await db.max_id()
+    already = await db.processed()
+    chunks = [events[i : i + batch] for i in range(0, len(events), batch)]
+    queue: asyncio.Queue[list[dict]] = asyncio.Queue()
+    for c in chunks:
+        queue.put_nowait(c)
+    limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
+    async with httpx.AsyncClient(base_url=server.url, headers={"Authorization": f"Bearer {server.key}"},
+                                 limits=limits, timeout=60) as client:
+
+        async def worker() -> None:
+            while not queue.empty():
+                chunk = queue.get_nowait()
+                body = chunk if batch > 1 else chunk[0]
+                r = await client.post("/api/v1/events", json=body)
+                r.raise_for_status()
+
+        t0 = time.perf_counter()
+        await asyncio.gather(*(worker() for _ in range(clients)))
+        t_accept = time.perf_counter()
+        t_done = await backlog_zero(client, already + len(events), db)
+    lat = await db.latencies(start_id)
+    print(f"  {name}: {len(events)} events, accepted in {t_accept - t0:.2f}s "
+          f"({len(events) / (t_accept - t0):,.0f}/s), processed in {t_done - t0:.2f}s "
+          f"-> {len(events) / (t_done - t0):,.0f} events/s accepted AND processed; "
+          f"accept->visible p50 {pct(lat, 0.5) * 1000:.0f} ms p99 {pct(lat, 0.99) * 1000:.0f} ms; "
+          f"peak RSS {server.peak_rss / 2**20:.0f} MB")
+
+
+async def list_latency(server: Server, n: int = 200) -> tuple[float, float]:
+    async with httpx.AsyncClient(base_url=server.url, headers={"Authorization": f"Bearer {server.key}"}) as c:
+        times = []
+        for _ in range(n):
+            t = time.perf_counter()
+            r = await c.get("/api/v1/alerts", params={"limit": 100})
+            r.raise_for_status()
+            times.append(time.perf_counter() - t)
+    return pct(times, 0.5), pct(times, 0.99)
+
+
+async def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--database-url", default=None)
+    ap.add_argument("--open-alerts", type=int, default=100_000)
+    args = ap.parse_args()
+    db_url = args.database_url
+    pg_name = None
+    if db_url:  # a fresh database per run
+        pg_name = f"opsc_bench_{uuid.uuid4().hex[:8]}"
+        admin = await asyncpg.connect(db_url.replace("postgresql+asyncpg", "postgresql"))
+        await admin.execute(f'CREATE DATABASE "{pg_name}"')
+        await admin.close()
+        db_url = db_url.rsplit("/", 1)[0] + "/" + pg_name
+    with tempfile.TemporaryDirectory() as tmp:
+        data_dir = Path(tmp)
+        server = Server(data_dir, db_url)
+        db = DB(db_url, data_dir)
+        kind = "postgresql" if db_url else "sqlite"
+        print(f"ingest benchmark on {kind}")
+        try:
+            events = [{"resource": f"rtr{i % 2000}", "event": "link_down", "severity": "major", "value": i}
+                      for i in range(20_000)]
+            await run_scenario(server, db, "batched 500 x 4 clients", events, 500, 4)
+            single = [{"resource": f"sw{i % 2000}", "event": "cpu_high", "severity": "minor", "value": i}
+                      for i in range(10_000)]
+            await run_scenario(server, db, "single-event x 50 clients", single, 1, 50)
+            opened = [{"resource": f"big{i}", "event": "device_down", "severity": "critical"}
+                      for i in range(args.open_alerts)]
+            await run_scenario(server, db, f"{args.open_alerts} open alerts", opened, 1000, 4)
+            p50, p99 = await list_latency(server)
+            print(f"  GET /api/v1/alerts?limit=100 with {args.open_alerts + 4000} open alerts: "
+                  f"p50 {p50 * 1000:.1f} ms p99 {p99 * 1000:.1f} ms; peak RSS {server.peak_rss / 2**20:.0f} MB")
+        finally:
+            server.stop()
+    if pg_name:
+        admin = await asyncpg.connect(args.database_url.replace("postgresql+asyncpg", "postgresql"))
+        await admin.execute(f'DROP DATABASE IF EXISTS "{pg_name}" WITH (FORCE)')
+        await admin.close()
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
