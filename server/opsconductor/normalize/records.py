@@ -32,6 +32,7 @@ log = logging.getLogger(__name__)
 
 Record = dict[str, Any]
 WHEN = ("always", "change", "decrease", "threshold", "present")
+ORIGINAL = "\x00original"  # a key no device field can have
 
 
 def template_environment() -> SandboxedEnvironment:
@@ -126,6 +127,7 @@ def transform(records: Sequence[Record], transforms: Mapping[str, FieldTransform
     out = []
     for r in records:
         row = dict(r)
+        row[ORIGINAL] = dict(r)  # templates may still want the device's own words: {{ original.sev }}
         for name, t in transforms.items():
             if name in row:
                 try:
@@ -179,7 +181,9 @@ def evaluate(rules: Sequence[EventRule], records: Sequence[Record], ctx: Context
             if not _matches_only(rule, row):
                 continue
             value = row.get(rule.field) if rule.field else None
-            tctx = {**row, "row": row, "value": value, "target": ctx.target}
+            original = row.get(ORIGINAL, row)
+            fields = {k: v for k, v in row.items() if k != ORIGINAL}
+            tctx = {**fields, "row": fields, "original": original, "value": value, "target": ctx.target}
             ev = _build(rule, ctx, row, tctx, value, rule.severity.resolve(tctx, value))
             if ev is None:
                 continue

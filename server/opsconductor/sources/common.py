@@ -41,7 +41,8 @@ DEFS: dict[str, Any] = {
         "additionalProperties": False,
         "properties": {
             "map": {"oneOf": [{"type": "string", "enum": sorted(BUILTIN_MAPS)},
-                              {"type": "object", "additionalProperties": {"type": "string"}}]},
+                              {"type": "object", "additionalProperties": {"type": "string"}}],
+                    "description": f"a built-in map ({', '.join(sorted(BUILTIN_MAPS))}) or an inline mapping"},
             "default": {"type": "string"},
             "convert": {"type": "array", "items": {"type": "string", "enum": sorted(CONVERSIONS)}},
         },
@@ -134,7 +135,13 @@ def validate_entry(schema: Mapping[str, Any], entry: Any, positions: Positions, 
         where = (*path, *err.absolute_path)
         msg = err.message
         if err.validator == "additionalProperties":
-            msg = f"unknown option: {msg.split('(')[-1].rstrip(')')}"
+            extra = sorted(set(err.instance) - set(err.schema.get("properties", {})), key=str)
+            if extra:
+                where = (*where, str(extra[0]))
+                msg = f"unknown option {extra[0]!r}; expected one of {sorted(err.schema.get('properties', {}))}"
+        elif err.validator == "pattern" and any("credential" in str(x) for x in where):
+            # Never quote the value: it may be a secret pasted where a reference belongs.
+            msg = "must be a reference 'env:NAME' or 'file:/absolute/path', not the secret itself"
         elif err.validator == "oneOf":
             msg = f"{err.instance!r} is not valid here: {err.schema.get('description', 'see the schema')}"
         errors.append(positions.error(where, msg))

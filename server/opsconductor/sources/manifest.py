@@ -105,9 +105,9 @@ def _build(data: Any, positions: Any, path: Path, registry: Registry, dir_name: 
     if not isinstance(data, dict):
         raise ConfigError("an addon manifest must be a mapping", positions.at(()))
     validate_entry(ENVELOPE_SCHEMA, data, positions, ())
-    if dir_name is not None and data["name"] != dir_name:
-        raise positions.error(("name",), f"name {data['name']!r} must equal the directory name {dir_name!r}")
     errors: list[ConfigError] = []
+    if dir_name is not None and data["name"] != dir_name:
+        errors.append(positions.error(("name",), f"name {data['name']!r} must equal the directory name {dir_name!r}"))
     sources: list[SourceEntry] = []
     seen: set[str] = set()
     for i, entry in enumerate(data["sources"]):
