@@ -20,12 +20,12 @@ def install_components(rt: Runtime) -> None:
     from opsconductor.correlate.install import install as install_rules
 
     install_rules(rt)  # rules correlator, engine worker, hot reload, re-evaluation
-    from opsconductor.sources.webhook_install import install as install_pushed
-
-    install_pushed(rt)  # webhook catalog, SNMP trap receiver
     from opsconductor.sources.service import install as install_poller
 
     install_poller(rt)  # targets, poller, leader election
+    from opsconductor.sources.webhook_install import install as install_pushed
+
+    install_pushed(rt)  # webhook catalog, SNMP trap receiver (after the poller: uses its manifests)
     from opsconductor.notify.install import install as install_notify
 
     install_notify(rt)  # outbox sink + delivery worker (last: it hears every other stage's transitions)

@@ -91,6 +91,21 @@ class Settings(BaseSettings):
     notify_retry_base_s: float = Field(default=1.0, gt=0, description="First retry delay; doubles each attempt")
     notify_retry_max_s: float = Field(default=300.0, gt=0, description="Longest delay between delivery attempts")
     notify_poll_s: float = Field(default=0.05, gt=0, description="Delivery worker poll interval when idle")
+    # pushed sources: the SNMP trap receiver; see docs/integrations.md
+    trap_enabled: bool = Field(default=True, description="Run the trap receiver when an addon has snmp_trap sources")
+    trap_host: str = Field(default="127.0.0.1", description="Trap receiver bind address (0.0.0.0 or :: for all)")
+    trap_port: int = Field(default=1162, ge=0, le=65535,
+                           description="Trap receiver UDP port (162 needs CAP_NET_BIND_SERVICE; 0: any free port)")
+    trap_communities: list[str] = Field(
+        default_factory=list, description="Accepted v1/v2c communities, as credential references (env:NAME, file:/path)"
+    )
+    trap_v3_users: list[str] = Field(
+        default_factory=list,
+        description="SNMPv3 users, as credential references to JSON {user, auth_protocol, auth_key, priv_protocol, "
+                    "priv_key, engine_ids}",
+    )
+    trap_engine_id: str | None = Field(default=None, description="The receiver's SNMPv3 engine ID (hex); default: random")
+    trap_batch_ms: float = Field(default=20.0, gt=0, description="Traps are collected this long, then stored together")
 
     @field_validator("workers")
     @classmethod

@@ -110,8 +110,8 @@ def clean_labels(labels: Mapping[Any, Any]) -> dict[str, str]:
     """Labels fit for the event model: text keys 1..128 chars, values clipped to 1024; empties dropped."""
     out: dict[str, str] = {}
     for key, value in labels.items():
-        k = as_text(key).strip()
-        v = as_text(value).strip()
+        k = (key if isinstance(key, str) else as_text(key)).strip()
+        v = (value if isinstance(value, str) else as_text(value)).strip()
         if not k or not v:
             continue
         out[k[:LABEL_KEY_MAX]] = clip(v, LABEL_VALUE_MAX)

@@ -90,4 +90,7 @@ def default_registry() -> Registry:
     from opsconductor.sources.webhook import WebhookKind
 
     kinds.append(WebhookKind())  # pushed: POST /api/v1/webhooks/{addon}, /api/v2/alerts
+    from opsconductor.sources.snmp_trap import SnmpTrapKind
+
+    kinds.append(SnmpTrapKind())  # pushed: the SNMP trap receiver
     return Registry(kinds)

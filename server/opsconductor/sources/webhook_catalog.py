@@ -72,7 +72,7 @@ class PushCatalog:
     def webhook(self, addon: str, source: str | None = None) -> WebhookSpec:
         """The webhook source addressed by ``/api/v1/webhooks/{addon}[/{source}]``; NotFound otherwise."""
         index = self._index()
-        manifests, disabled = self._snapshot()
+        _, disabled = self._snapshot()
         if addon in disabled:
             raise NotFound(f"addon {addon!r} is disabled (opsconductor addons enable {addon})")
         hooks = [s for s in index.get(addon, []) if isinstance(s, WebhookSpec)]

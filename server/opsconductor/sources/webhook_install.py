@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING
 
 from prometheus_client import CollectorRegistry, Counter
 
+from opsconductor.sources.snmp_trap_service import TrapService
 from opsconductor.sources.webhook_catalog import PushCatalog, service_snapshot
 
 if TYPE_CHECKING:
@@ -20,9 +21,24 @@ class PushMetrics:
             "opsconductor_webhook_deliveries", "Webhook/Alertmanager deliveries by addon and outcome",
             ["addon", "outcome"], registry=registry,
         )
+        self.traps = Counter(
+            "opsconductor_snmp_traps",
+            "SNMP notifications by outcome: accepted (became an event), unmapped (no addon rule), invalid "
+            "(rule rendered no valid event), bad_community, malformed, overflow (receiver queue full)",
+            ["outcome"], registry=registry,
+        )
 
 
 def install(rt: Runtime) -> None:
-    """Load the addons' pushed sources; the routes in api/push.py find them in ``rt.components``."""
-    rt.components["push"] = PushCatalog(service_snapshot(rt.components, rt.settings.addons_dir))
-    rt.components["push_metrics"] = PushMetrics(rt.metrics.registry)
+    """Index the addons' pushed sources (api/push.py finds them in ``rt.components``); run the trap receiver.
+
+    Install after the sources service: its start hook loads the manifests this reads.
+    """
+    catalog = PushCatalog(service_snapshot(rt.components, rt.settings.addons_dir))
+    metrics = PushMetrics(rt.metrics.registry)
+    rt.components["push"] = catalog
+    rt.components["push_metrics"] = metrics
+    traps = TrapService(rt, catalog, metrics)
+    rt.components["snmp_traps"] = traps
+    rt.on_start(traps.start)
+    rt.on_stop(traps.stop)
