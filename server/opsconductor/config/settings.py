@@ -104,7 +104,7 @@ class Settings(BaseSettings):
         description="SNMPv3 users, as credential references to JSON {user, auth_protocol, auth_key, priv_protocol, "
                     "priv_key, engine_ids}",
     )
-    trap_engine_id: str | None = Field(default=None, description="The receiver's SNMPv3 engine ID (hex); default: random")
+    trap_engine_id: str | None = Field(default=None, description="The receiver's SNMPv3 engine ID (hex)")
     trap_batch_ms: float = Field(default=20.0, gt=0, description="Traps are collected this long, then stored together")
 
     @field_validator("workers")
