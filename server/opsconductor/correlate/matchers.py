@@ -101,7 +101,7 @@ def evaluate(m: Matcher, get: Any, regexes: dict[str, re.Pattern[str]]) -> bool:
     if isinstance(m, Eq):
         return strict_equal(get(m.field), m.value)
     if isinstance(m, Regex):
-        return regex_match(regexes[m.pattern], get(m.field))
+        return regex_match(regexes.get(m.pattern) or re.compile(m.pattern), get(m.field))
     if isinstance(m, Cmp):
         return compare(get(m.field), m.op, m.value)
     if isinstance(m, Exists):
