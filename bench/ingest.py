@@ -33,11 +33,12 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 class Server:
-    def __init__(self, data_dir: Path, database_url: str | None):
+    def __init__(self, data_dir: Path, database_url: str | None, rules_dir: str):
         self.port = 18000 + os.getpid() % 1000
         self.url = f"http://127.0.0.1:{self.port}"
         env = {**os.environ, "OPSCONDUCTOR_DATA_DIR": str(data_dir), "OPSCONDUCTOR_PORT": str(self.port),
-               "OPSCONDUCTOR_LOG_LEVEL": "warning", "OPSCONDUCTOR_HOUSEKEEPING_INTERVAL_S": "3600"}
+               "OPSCONDUCTOR_LOG_LEVEL": "warning", "OPSCONDUCTOR_HOUSEKEEPING_INTERVAL_S": "3600",
+               "OPSCONDUCTOR_TRAP_ENABLED": "false", "OPSCONDUCTOR_RULES_DIR": rules_dir}
         if database_url:
             env["OPSCONDUCTOR_DATABASE_URL"] = database_url
         self.data_dir = data_dir
@@ -53,7 +54,10 @@ class Server:
                 if httpx.get(self.url + "/readyz").status_code == 200:
                     break
             except httpx.HTTPError:
-                time.sleep(0.1)
+                pass
+            if self.proc.poll() is not None:
+                raise SystemExit("server exited:\n" + (data_dir / "server.log").read_text()[-3000:])
+            time.sleep(0.1)
         self.key = (data_dir / "admin.key").read_text().strip() if (data_dir / "admin.key").exists() else ""
 
     def _sample(self) -> None:
@@ -165,6 +169,7 @@ async def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--database-url", default=None)
     ap.add_argument("--open-alerts", type=int, default=100_000)
+    ap.add_argument("--rules-dir", default=str(ROOT / "rules"), help="rules to run with (default: the shipped ones)")
     args = ap.parse_args()
     db_url = args.database_url
     pg_name = None
@@ -176,10 +181,10 @@ async def main() -> None:
         db_url = db_url.rsplit("/", 1)[0] + "/" + pg_name
     with tempfile.TemporaryDirectory() as tmp:
         data_dir = Path(tmp)
-        server = Server(data_dir, db_url)
+        server = Server(data_dir, db_url, args.rules_dir)
         db = DB(db_url, data_dir)
         kind = "postgresql" if db_url else "sqlite"
-        print(f"ingest benchmark on {kind}")
+        print(f"ingest benchmark on {kind}, rules from {args.rules_dir}")
         try:
             events = [{"resource": f"rtr{i % 2000}", "event": "link_down", "severity": "major", "value": i}
                       for i in range(20_000)]

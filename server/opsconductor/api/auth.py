@@ -62,7 +62,7 @@ class ApiKeyMiddleware(AbstractAuthenticationMiddleware):
 OPENAPI_PREFIX = "/schema"
 
 
-def scope_guard(connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler) -> None:
+async def scope_guard(connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler) -> None:
     # The OpenAPI document is public, like Alertmanager's and Alerta's API docs.
     if handler.opt.get("public") or connection.url.path.startswith(OPENAPI_PREFIX):
         return
