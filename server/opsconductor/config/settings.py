@@ -52,7 +52,7 @@ class Settings(BaseSettings):
         default=None,
         description="SQLAlchemy async URL; default sqlite+aiosqlite:///<data_dir>/opsconductor.db",
     )
-    rules_dir: Path = Path("rules")
+    rules_dir: Path = Field(default=Path("rules"), description="YAML rule files (and notify.yaml)")
     rules_reevaluate_interval_s: float = Field(
         default=15.0, gt=0, description="How often suppressed/active alerts are re-evaluated (windows, silences)"
     )
@@ -61,29 +61,28 @@ class Settings(BaseSettings):
         default=True, description="Run the rules engine in a supervised worker process (a crash cannot kill the API)"
     )
     rules_test_on_reload: bool = Field(default=True, description="A reload goes live only if the rule tests pass")
-    addons_dir: Path = Path("addons")
-    inventory_file: Path | None = None
-    host: str = "127.0.0.1"
-    port: int = 8080
-    workers: int = 1
-    log_level: str = "info"
+    addons_dir: Path = Field(default=Path("addons"), description="Addon manifests: <dir>/<name>/addon.yaml")
+    inventory_file: Path | None = Field(default=None, description="YAML inventory of targets to poll")
+    host: str = Field(default="127.0.0.1", description="Address the HTTP server binds")
+    port: int = Field(default=8080, description="HTTP port")
+    workers: int = Field(default=1, description="Server processes (PostgreSQL only; SQLite is one process)")
+    log_level: str = Field(default="info", description="debug, info, warning or error")
     admin_key: SecretStr | None = Field(
         default=None, description="Preset the first admin API key (otherwise generated into data_dir)"
     )
-    max_body_bytes: int = 16 * 1024 * 1024
-    max_events_per_request: int = 10_000
+    max_body_bytes: int = Field(default=16 * 1024 * 1024, description="Largest request body (413 above)")
+    max_events_per_request: int = Field(default=10_000, description="Most events in one POST /api/v1/events")
     alert_timeout_s: int = Field(default=86_400, ge=0, description="Default seconds unseen before expired")
-    housekeeping_interval_s: float = 30.0
-    process_batch_size: int = 1_000
-    wait_timeout_s: float = 30.0
-    scheduler_enabled: bool = True
-    public_url: str = "http://127.0.0.1:8080"
+    housekeeping_interval_s: float = Field(default=30.0, description="How often alerts are checked for expiry")
+    process_batch_size: int = Field(default=1_000, description="Events processed per transaction")
+    wait_timeout_s: float = Field(default=30.0, description="Longest ?wait=true waits for processing")
+    public_url: str = Field(default="http://127.0.0.1:8080", description="Base URL for links in notifications")
     # sources stage (poller); see docs/addons.md
     poller_enabled: bool = Field(default=True, description="Run the poller (the leader process only)")
     poller_refresh_s: float = Field(default=10.0, gt=0, description="Re-read addons, inventory and targets")
     poller_leader_retry_s: float = Field(default=1.0, gt=0, description="Leader election retry/keep-alive")
     poller_max_backoff_s: float = Field(default=300.0, ge=0, description="Longest wait after failed polls")
-    snmp_concurrency: int = Field(default=500, ge=1, description="SNMP requests in flight")
+    snmp_concurrency: int = Field(default=32, ge=1, description="SNMP requests in flight")
     ssh_sessions_per_device: int = Field(default=2, ge=1, description="Concurrent SSH sessions per device")
     ssh_known_hosts: Path | None = Field(default=None, description="known_hosts file; unset: no host key check")
     http_concurrency: int = Field(default=100, ge=1, description="HTTP polls in flight")
