@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -44,7 +43,7 @@ class Server:
         self.data_dir = data_dir
         args = [sys.executable, "-m", "opsconductor", "serve"] + (["--migrate"] if database_url else [])
         self.proc = subprocess.Popen(args, env=env, cwd=ROOT, stdout=subprocess.DEVNULL,
-                                     stderr=open(data_dir / "server.log", "w"))
+                                     stderr=open(data_dir / "server.log", "w"))  # noqa: SIM115 - lives with the child
         self.ps = psutil.Process(self.proc.pid)
         self.peak_rss = 0
         self._sampling = True
@@ -74,7 +73,7 @@ class Server:
         self.proc.wait(30)
 
 
-async def backlog_zero(client: httpx.AsyncClient, expected: int, db: "DB") -> float:
+async def backlog_zero(client: httpx.AsyncClient, expected: int, db: DB) -> float:
     while True:
         if await db.processed() >= expected:
             return time.perf_counter()

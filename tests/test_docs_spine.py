@@ -22,11 +22,10 @@ def test_quick_start_has_exactly_two_setup_commands_and_ci_uses_the_test_one() -
 
 async def test_readme_curl_example_shows_a_deduplicated_alert(settings_factory) -> None:  # type: ignore[no-untyped-def]
     payload = json.loads(re.search(r"-d '(\[.*?\])'", README, re.S).group(1))  # type: ignore[union-attr]
-    async with start_live_server(settings_factory(rules_dir=ROOT / "rules")) as server:
-        async with server.admin as c:
-            r = await c.post("/api/v1/events", params={"wait": "true"}, json=payload)
-            assert r.status_code == 200, r.text
-            alerts = (await c.get("/api/v1/alerts")).json()["alerts"]
+    async with start_live_server(settings_factory(rules_dir=ROOT / "rules")) as server, server.admin as c:
+        r = await c.post("/api/v1/events", params={"wait": "true"}, json=payload)
+        assert r.status_code == 200, r.text
+        alerts = (await c.get("/api/v1/alerts")).json()["alerts"]
     assert len(alerts) == 1
     assert alerts[0]["duplicate_count"] == 1 and alerts[0]["resource"] == "rtr1.ams"
 

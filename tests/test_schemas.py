@@ -16,7 +16,8 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def test_shipped_event_schema_is_generated_from_the_model() -> None:
     shipped = json.loads((ROOT / "schemas" / "event.schema.json").read_text())
-    assert shipped == json.loads(json.dumps(event_json_schema())), "run: opsconductor schema dump -o schemas/event.schema.json"
+    regenerate = "run: opsconductor schema dump -o schemas/event.schema.json"
+    assert shipped == json.loads(json.dumps(event_json_schema())), regenerate
 
 
 @pytest.mark.parametrize(

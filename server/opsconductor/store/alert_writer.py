@@ -120,10 +120,10 @@ async def write_changes(
             stmt = update(ALERTS).where(ALERTS.c.id == bindparam("_id")).values({c: bindparam(c) for c in cols})
             await conn.execute(stmt, params)
     if new:
-        cols = [c for c in ALERT_COLUMNS if c != "id"]
+        insert_cols = [c for c in ALERT_COLUMNS if c != "id"]
         result = await conn.execute(
             insert(ALERTS).returning(ALERTS.c.id, sort_by_parameter_order=True),
-            [{c: p.row[c] for c in cols} for p in new],
+            [{c: p.row[c] for c in insert_cols} for p in new],
         )
         for p, alert_id in zip(new, result.scalars().all(), strict=True):
             p.row["id"] = alert_id
