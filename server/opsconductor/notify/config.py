@@ -24,7 +24,7 @@ GROUP_BY_ALERT = "..."  # Alertmanager's spelling of "do not aggregate": one gro
 
 # kind -> (required secret fields, optional secret fields, optional plain fields)
 KINDS: dict[str, tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]] = {
-    "webhook": (("url",), ("signing_secret",), ()),
+    "webhook": (("url",), ("signing_secret",), ("batch_max",)),
     "slack": ((), ("url", "token"), ("channel", "api_url", "username")),
     "teams": (("url",), (), ()),
     "mattermost": (("url",), (), ("channel", "username")),
@@ -173,6 +173,9 @@ class _Loader:
                 problem = check_template(v)
                 if problem:
                     self.err((*path, "templates", k), problem)
+        batch_max = data.get("batch_max", 1)
+        if not isinstance(batch_max, int) or isinstance(batch_max, bool) or not 1 <= batch_max <= 500:
+            self.err((*path, "batch_max"), "batch_max must be an integer from 1 to 500")
         concurrency = data.get("concurrency", 4)
         if not isinstance(concurrency, int) or isinstance(concurrency, bool) or not 1 <= concurrency <= 64:
             self.err((*path, "concurrency"), "concurrency must be an integer from 1 to 64")

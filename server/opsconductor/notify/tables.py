@@ -25,7 +25,7 @@ STATUSES = (PENDING, SENDING, SENT, DEAD)
 class Notification(SQLModel, table=True):
     __tablename__ = "notifications"
     __table_args__ = (
-        Index("ix_notifications_due", "status", "due_at"),
+        Index("ix_notifications_due", "receiver", "status", "due_at"),
         Index("ix_notifications_alert_receiver", "alert_id", "receiver", "id"),
         Index("ix_notifications_receiver_status", "receiver", "status"),
     )

@@ -48,8 +48,33 @@ class _Done:
     created: list[datetime]
 
 
-def _due_clause(now: datetime) -> Any:
-    return ((N.c.status == PENDING) & (N.c.due_at <= now)) | ((N.c.status == SENDING) & (N.c.lease_until < now))
+def _due_clause(now: datetime, *, expired_leases: bool) -> Any:
+    # Two index-friendly shapes: due pending rows (every tick), expired leases (now and then).
+    if expired_leases:
+        return (N.c.status == SENDING) & (N.c.lease_until < now)
+    return (N.c.status == PENDING) & (N.c.due_at <= now)
+
+
+def _pack(groups: list[list[Any]], slots: int, combine: int) -> list[list[Any]]:
+    """At most ``slots`` deliveries; with ``combine`` > 1, whole groups share a delivery up to that many rows.
+
+    Rows that already carry a batch_key (an earlier claim sent them together) stay exactly as they were.
+    """
+    out: list[list[Any]] = []
+    current: list[Any] = []
+    for g in groups:
+        if combine <= 1 or g[0]["batch_key"]:
+            out.append(g)
+        elif current and len(current) + len(g) > combine:
+            out.append(current)
+            current = list(g)
+        else:
+            current.extend(g)
+        if len(out) >= slots:
+            return out[:slots]
+    if current:
+        out.append(current)
+    return out[:slots]
 
 
 class Worker:
@@ -68,6 +93,8 @@ class Worker:
         self._tasks: set[asyncio.Task[None]] = set()
         self._last_depth = 0.0
         self._last_repeat = 0.0
+        self._last_lease_check = 0.0
+        self.lease_check_s = 5.0
         self.repeat_every_s = 1.0
 
     async def run(self) -> None:
@@ -105,7 +132,10 @@ class Worker:
         done, self._done = self._done, []
         free = {n: s.cfg.concurrency - self.inflight[n] for n, s in self.service.senders.items()
                 if self.inflight[n] < s.cfg.concurrency}
-        if not done and free and not await self._anything_due(now, list(free)):
+        leases = now.timestamp() - self._last_lease_check >= self.lease_check_s
+        if leases:
+            self._last_lease_check = now.timestamp()
+        if not done and free and not leases and not await self._anything_due(now, list(free)):
             free = {}
         if not done and not free:
             await self._maybe_depth(now)
@@ -115,7 +145,10 @@ class Worker:
             if done:
                 await self._record(conn, done, now)
             for name, slots in free.items():
-                claimed.extend(await self._claim(conn, name, slots, now))
+                got = await self._claim(conn, name, slots, now, expired_leases=False)
+                if leases and len(got) < slots:
+                    got += await self._claim(conn, name, slots - len(got), now, expired_leases=True)
+                claimed.extend(got)
         for name, delivery, attempts, created in claimed:
             self.inflight[name] += 1
             task = asyncio.create_task(self._deliver(client, name, delivery, attempts, created))
@@ -126,7 +159,8 @@ class Worker:
 
     async def _anything_due(self, now: datetime, receivers: list[str]) -> bool:
         async with self.db.read() as conn:
-            row = await conn.execute(select(N.c.id).where(_due_clause(now), N.c.receiver.in_(receivers)).limit(1))
+            row = await conn.execute(select(N.c.id).where(_due_clause(now, expired_leases=False),
+                                                          N.c.receiver.in_(receivers)).limit(1))
             return row.first() is not None
 
     async def _maybe_depth(self, now: datetime) -> None:
@@ -141,17 +175,19 @@ class Worker:
         for name in {*self.service.config.receivers, *depth}:
             self.service.metrics.queue_depth.labels(receiver=name).set(depth.get(name, 0))
 
-    async def _claim(self, conn: AsyncConnection, receiver: str, slots: int, now: datetime
-                     ) -> list[tuple[str, Delivery, int, list[datetime]]]:
+    async def _claim(self, conn: AsyncConnection, receiver: str, slots: int, now: datetime, *,
+                     expired_leases: bool) -> list[tuple[str, Delivery, int, list[datetime]]]:
         sender = self.service.senders[receiver]
         per = MAX_BATCH if sender.batchable else 1
+        combine = max(1, sender.max_batch) if sender.batchable else 1
         earlier = N.alias("earlier")
         blocked = exists().where(and_(earlier.c.alert_id == N.c.alert_id, earlier.c.receiver == N.c.receiver,
                                       earlier.c.id < N.c.id, earlier.c.status.in_([PENDING, SENDING])))
+        # light columns first: a batchable receiver looks at many rows to fill its groups
         stmt = (select(N.c.id, N.c.alert_id, N.c.transition, N.c.idem_key, N.c.group_key, N.c.batch_key,
-                       N.c.payload, N.c.attempts, N.c.created_at)
-                .where(N.c.receiver == receiver, _due_clause(now), ~blocked)
-                .order_by(N.c.due_at, N.c.id).limit(slots * per))
+                       N.c.attempts, N.c.created_at)
+                .where(N.c.receiver == receiver, _due_clause(now, expired_leases=expired_leases), ~blocked)
+                .order_by(N.c.due_at, N.c.id).limit(min(2000, slots * per * combine)))
         if conn.dialect.name == "postgresql":
             stmt = stmt.with_for_update(skip_locked=True, of=N)
         rows = list((await conn.execute(stmt)).mappings())
@@ -163,28 +199,33 @@ class Worker:
             g = groups.setdefault(key, [])
             if len(g) < per:
                 g.append(r)
-        picked = list(groups.values())[:slots]
+        picked = _pack(list(groups.values()), slots, combine)
         ids = [r["id"] for g in picked for r in g]
+        payloads: dict[int, Any] = dict((await conn.execute(select(N.c.id, N.c.payload).where(N.c.id.in_(ids)))).all())
         alert_ids = sorted({r["alert_id"] for g in picked for r in g})
-        refs = {a: dict(ref or {}) for a, ref in (await conn.execute(
-            select(STATE.c.alert_id, STATE.c.ext_ref).where(STATE.c.receiver == receiver,
-                                                            STATE.c.alert_id.in_(alert_ids)))).all()}
+        refs: dict[int, dict[str, Any]] = {}
+        if sender.uses_ref:
+            refs = {a: dict(ref or {}) for a, ref in (await conn.execute(
+                select(STATE.c.alert_id, STATE.c.ext_ref).where(STATE.c.receiver == receiver,
+                                                                STATE.c.alert_id.in_(alert_ids)))).all()}
         history: dict[int, list[dict[str, Any]]] = defaultdict(list)
-        for h in (await conn.execute(select(HISTORY).where(HISTORY.c.alert_id.in_(alert_ids))
-                                     .order_by(HISTORY.c.id))).mappings():
-            history[h["alert_id"]].append({k: v for k, v in h.items() if k not in ("id", "alert_id")})
+        if sender.uses_history:
+            for h in (await conn.execute(select(HISTORY).where(HISTORY.c.alert_id.in_(alert_ids))
+                                         .order_by(HISTORY.c.id))).mappings():
+                history[h["alert_id"]].append({k: v for k, v in h.items() if k not in ("id", "alert_id")})
         lease = now + timedelta(seconds=sender.cfg.timeout * 2 + 30)
         batch_keys: list[dict[str, Any]] = []
         out = []
         for g in picked:
-            items = [Item(r["id"], r["alert_id"], r["transition"], r["idem_key"], dict(r["payload"]),
+            items = [Item(r["id"], r["alert_id"], r["transition"], r["idem_key"], dict(payloads[r["id"]]),
                           refs.get(r["alert_id"], {}), history[r["alert_id"]][-20:],
-                          self.service.links(r["alert_id"])) for r in g]
+                          self.service.links(r["alert_id"]), r["group_key"]) for r in g]
             if len(items) == 1:
                 idem = items[0].idem_key
             else:
                 digest = hashlib.sha256("|".join(sorted(i.idem_key for i in items)).encode()).hexdigest()[:40]
                 idem = f"oc-batch-{digest}"
+                # remembered, so a retry after a crash re-sends exactly this batch under the same key
                 batch_keys.extend({"_id": i.id, "batch_key": g[0]["batch_key"] or f"b{g[0]['id']}"} for i in items)
             out.append((receiver, Delivery(items, idem, g[0]["group_key"]), max(r["attempts"] for r in g) + 1,
                         [r["created_at"] for r in g]))
@@ -225,7 +266,7 @@ class Worker:
             err = (r.error or "")[:2000] or None
             if r.ok:
                 sent.extend({"_id": i, "code": r.status_code} for i in ids)
-                groups.add(d.delivery.group_key)
+                groups.update(i.group_key or d.delivery.group_key for i in d.delivery.items)
                 m.sent.labels(receiver=d.receiver).inc(len(ids))
                 for alert_id, ref in r.ext_ref.items():
                     await self._save_ref(conn, alert_id, d.receiver, ref, now)

@@ -38,6 +38,7 @@ class Item:
     ext_ref: dict[str, Any] = field(default_factory=dict)
     history: list[dict[str, Any]] = field(default_factory=list)
     links: dict[str, str] = field(default_factory=dict)
+    group_key: str = ""
 
     @property
     def alert(self) -> dict[str, Any]:
@@ -66,9 +67,14 @@ class Result:
 
 class Sender(Protocol):
     cfg: ReceiverConfig
+    uses_ref: bool  # needs the stored reference (issue key, sys_id, thread ts)
+    uses_history: bool  # its templates read the alert history
 
     @property
     def batchable(self) -> bool: ...
+
+    @property
+    def max_batch(self) -> int: ...
 
     async def send(self, client: httpx.AsyncClient, delivery: Delivery) -> Result: ...
 
@@ -103,10 +109,13 @@ class BaseSender:
     """Shared plumbing: secrets, templates, a guarded request."""
 
     batchable = False
+    uses_ref = False
+    max_batch = 1
 
     def __init__(self, cfg: ReceiverConfig, renderer: Renderer | None = None):
         self.cfg = cfg
         self.renderer = renderer or Renderer(cfg.templates)
+        self.uses_history = any("history" in t for t in cfg.templates.values())
 
     def secret(self, name: str) -> str:
         return self.cfg.secrets[name].resolve()

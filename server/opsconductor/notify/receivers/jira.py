@@ -60,6 +60,7 @@ def pick_transition(transitions: list[dict[str, Any]], wanted: str) -> str | Non
 
 
 class JiraSender(BaseSender):
+    uses_ref = True
     async def send(self, client: httpx.AsyncClient, delivery: Delivery) -> Result:
         item = delivery.items[0]
         if item.transition == "repeat":

@@ -58,6 +58,7 @@ def build_update(item: Item, title: str, text: str, options: dict[str, Any]) -> 
 
 
 class ServiceNowSender(BaseSender):
+    uses_ref = True
     async def send(self, client: httpx.AsyncClient, delivery: Delivery) -> Result:
         item = delivery.items[0]
         if item.transition == "repeat":

@@ -69,6 +69,7 @@ def api_result(resp: httpx.Response) -> Result:
 
 
 class SlackSender(BaseSender):
+    uses_ref = True  # the thread ts (Web API mode)
     @property
     def batchable(self) -> bool:  # type: ignore[override]
         return "token" not in self.cfg.secrets

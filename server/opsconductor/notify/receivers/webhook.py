@@ -49,6 +49,7 @@ def build_body(receiver: str, delivery: Delivery, texts: list[tuple[str, str]]) 
                 "previous_severity": item.payload.get("previous_severity"),
                 "alert": item.alert,
                 "links": item.links,
+                "group_key": item.group_key or delivery.group_key,
             }
             for item, (title, text) in zip(delivery.items, texts, strict=True)
         ],
@@ -74,6 +75,11 @@ def verify(secret: str, timestamp: str, body: bytes, signature: str, *, now: flo
 
 class WebhookSender(BaseSender):
     batchable = True
+
+    @property
+    def max_batch(self) -> int:  # type: ignore[override]
+        """``batch_max``: due notifications of several groups may share one request (default: one group)."""
+        return int(self.opt("batch_max", 1))
 
     async def send(self, client: httpx.AsyncClient, delivery: Delivery) -> Result:
         try:
