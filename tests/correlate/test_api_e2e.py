@@ -23,8 +23,8 @@ async def alert(c: httpx.AsyncClient, alert_id: int) -> dict[str, Any]:
     return dict(r.json())
 
 
-async def until(c: httpx.AsyncClient, alert_id: int, status: str, timeout: float = 10.0) -> dict[str, Any]:
-    deadline = asyncio.get_running_loop().time() + timeout
+async def until(c: httpx.AsyncClient, alert_id: int, status: str) -> dict[str, Any]:
+    deadline = asyncio.get_running_loop().time() + 10.0
     while True:
         a = await alert(c, alert_id)
         if a["status"] == status or asyncio.get_running_loop().time() > deadline:
@@ -41,7 +41,8 @@ async def test_dedup_pairing_and_resolve(rules_server: LiveServer) -> None:
         (r3,) = await send(c, {"resource": "rtr1.ams", "event": "link_up", "component": "ge-0/0/1"})
         assert r3 == {"id": r3["id"], "alert_id": r1["alert_id"], "outcome": "resolved"}
         a = await alert(c, r1["alert_id"])
-        assert (a["status"], a["severity"], a["duplicate_count"], a["rule_id"]) == ("resolved", "clear", 1, "link-state")
+        assert (a["status"], a["severity"], a["duplicate_count"]) == ("resolved", "clear", 1)
+        assert a["rule_id"] == "link-state"
         # a clear with no open problem creates nothing
         (r4,) = await send(c, {"resource": "rtr1.ams", "event": "link_up", "component": "ge-0/0/9"})
         assert r4["outcome"] == "ignored" and r4["alert_id"] is None

@@ -17,7 +17,7 @@ from opsconductor.correlate.engine import MatchEngine
 from opsconductor.correlate.matchers import And, Cmp, Eq, Exists, Matcher, Not, Or, Regex, matches
 from opsconductor.model.event import NormalizedEvent
 
-FIELDS = ["resource", "component", "value", "labels.site"]
+FIELDS = ["event", "component", "value", "labels.site"]
 # Small value pools so rules and events collide often (edge cases: "3" vs 3 vs 3.0, equal bounds).
 TEXT = st.sampled_from(["a", "3", "3.0", "rtr1", "rtr12", "", "ä", "x y", "major"])
 NUM = st.sampled_from([3, 3.0, -1, 2.5, 0])
@@ -66,7 +66,7 @@ def events(draw: Any) -> NormalizedEvent:
 def test_engine_equals_reference(rules: list[Matcher], evs: list[NormalizedEvent], shard: int) -> None:
     slots = list(enumerate(rules))
     cm = compile_slots(slots, shard_size=shard)
-    engine = MatchEngine(cm.shards, cm.shard_slots)
+    engine = MatchEngine(cm.spec)
     rx = compile_patterns(cm)
     for ev in evs:
         got = sorted(engine.classify_one(cm.message(cm.encode(ev, rx))))
@@ -78,7 +78,7 @@ def test_the_engine_fires_every_match_in_priority_order() -> None:
     # A posted event fires only one rule; the compiler's post-again chain must still find all of them.
     slots = [(i, Eq("event", "link_down")) for i in range(40)]
     cm = compile_slots(slots)
-    engine = MatchEngine(cm.shards, cm.shard_slots)
+    engine = MatchEngine(cm.spec)
     ev = NormalizedEvent(resource="r", event="link_down")
     assert engine.classify_one(cm.message(cm.encode(ev, []))) == list(range(40))
 
@@ -87,7 +87,7 @@ def test_strict_types_and_python_regex_semantics() -> None:
     slots: list[tuple[int, Matcher]] = [(0, Eq("value", 3)), (1, Eq("value", "3")), (2, Regex("resource", r"rtr\d+")),
                                         (3, Not(Eq("component", "x"))), (4, Regex("resource", "rtr"))]
     cm = compile_slots(slots)
-    engine = MatchEngine(cm.shards, cm.shard_slots)
+    engine = MatchEngine(cm.spec)
     rx = compile_patterns(cm)
     ev = NormalizedEvent(resource="rtr12", event="e", value="3")
     # "3" is not 3; \d works (the engine's own dialect would not); != matches a missing field;
@@ -105,7 +105,7 @@ def test_every_atom_and_its_negation_on_a_value_grid() -> None:
     atoms_ += [Exists("value"), Regex("value", r"\d"), Regex("value", r"rtr\d+"), Regex("value", "")]
     slots = [(i, m) for i, m in enumerate([*atoms_, *(Not(a) for a in atoms_)])]
     cm = compile_slots(slots)
-    engine = MatchEngine(cm.shards, cm.shard_slots)
+    engine = MatchEngine(cm.spec)
     rx = compile_patterns(cm)
     for v in GRID:
         ev = NormalizedEvent(resource="r", event="e", value=v)

@@ -15,8 +15,10 @@ What makes the engine agree with Python semantics (``matchers.evaluate``):
 A posted message fires only ONE rule, so each slot's rule also carries
 ``_a < k`` and priority ``k``: the engine fires the first matching slot ``k``, we
 post again with ``_a = k``, until nothing fires (matches + 1 posts per shard).
-Slots are split into shards of :data:`SHARD_SIZE`, far below the engine's node
-fan-out limit (512 children) and its evaluation stack limit.
+Slots are split into shards of :data:`SHARD_SIZE`: far below the engine's node
+fan-out limit (512 children), and below its evaluation stack limit (measured: 64
+rules matching one event at once pass, 128 fail with error 303). A message the
+engine still refuses is answered by the reference matcher (``compiled.py``).
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ from typing import Any
 from opsconductor.correlate.matchers import And, Cmp, Eq, Exists, Matcher, Not, Or, Regex, fields, patterns
 from opsconductor.model.event import NormalizedEvent
 
-SHARD_SIZE = 32
+SHARD_SIZE = 48
 MISSING = "-"
 _NEG_CMP = {"gt": "$lte", "ge": "$lt", "lt": "$gte", "le": "$gt"}
 _CMP = {"gt": "$gt", "ge": "$gte", "lt": "$lt", "le": "$lte"}
@@ -56,13 +58,31 @@ def token(v: Any) -> str:
 
 
 @dataclass(frozen=True)
+class EngineSpec:
+    """Everything the engine needs (picklable: it crosses into the worker process)."""
+
+    shards: tuple[dict[str, Any], ...]  # ruleset definitions: {"s<k>": {"all": [...], "pri": k}}
+    shard_slots: tuple[tuple[int, ...], ...]  # per shard: slot id of each local index k
+    shard_keys: tuple[tuple[str, ...], ...] = ()  # per shard: the message properties its rules read
+    shard_routes: tuple[frozenset[str] | None, ...] = ()  # per shard: event tokens it can match (None: any)
+    route_key: str | None = None  # the message property holding the event token
+
+
+@dataclass(frozen=True)
 class CompiledMatchers:
     """Slots (matcher per slot id) compiled into shards of ruleset definitions."""
 
     field_names: tuple[str, ...]
     regex_atoms: tuple[tuple[str, str], ...]  # (field, pattern)
-    shards: tuple[dict[str, Any], ...]  # ruleset definitions: {"s<slot>": {"all": [...], "pri": k}}
-    shard_slots: tuple[tuple[int, ...], ...]  # per shard: slot id of each local index k
+    spec: EngineSpec
+
+    @property
+    def shards(self) -> tuple[dict[str, Any], ...]:
+        return self.spec.shards
+
+    @property
+    def shard_slots(self) -> tuple[tuple[int, ...], ...]:
+        return self.spec.shard_slots
 
     def encode(self, event: NormalizedEvent, compiled: Sequence[re.Pattern[str]]) -> tuple[Any, ...]:
         """The message content the engine needs, as a hashable tuple (also the cache key)."""
@@ -137,25 +157,67 @@ def _regex_atoms(m: Matcher) -> set[tuple[str, str]]:
     return set()
 
 
+def _props(cond: Any) -> set[str]:
+    """Message properties a compiled condition reads."""
+    out: set[str] = set()
+    if isinstance(cond, dict):
+        for k, v in cond.items():
+            if k.startswith("$"):
+                out |= _props(v)
+            else:
+                out.add(k)
+    elif isinstance(cond, list):
+        for x in cond:
+            out |= _props(x)
+    return out
+
+
+def _event_pin(m: Matcher) -> frozenset[str] | None:
+    """The event names a matcher is limited to (``event: x`` / ``event: [x, y]`` at the top), or None."""
+    items = m.items if isinstance(m, And) else (m,)
+    for it in items:
+        if isinstance(it, Eq) and it.field == "event":
+            return frozenset([token(it.value)])
+        if (isinstance(it, Or) and it.items
+                and all(isinstance(x, Eq) and x.field == "event" for x in it.items)):
+            return frozenset(token(x.value) for x in it.items if isinstance(x, Eq))
+    return None
+
+
 def compile_slots(slots: Sequence[tuple[int, Matcher]], shard_size: int = SHARD_SIZE) -> CompiledMatchers:
-    """Compile (slot id, matcher) pairs; slot order is priority order (first = highest)."""
+    """Compile (slot id, matcher) pairs into shards.
+
+    Slots pinned to event names are grouped into shards by event name, so a message is
+    posted only to shards that can match its event (the routing is exact: a rule limited
+    to events S never matches another event). Results are returned in slot order.
+    """
     b = _Builder(slots)
+    pins = {slot: _event_pin(m) for slot, m in slots}
+    ordered = sorted(slots, key=lambda sm: (pins[sm[0]] is None, sorted(pins[sm[0]] or ()), sm[0]))
     shards: list[dict[str, Any]] = []
     shard_slots: list[tuple[int, ...]] = []
-    for start in range(0, len(slots), shard_size):
-        chunk = slots[start : start + shard_size]
+    shard_keys: list[tuple[str, ...]] = []
+    routes: list[frozenset[str] | None] = []
+    for start in range(0, len(ordered), shard_size):
+        chunk = ordered[start : start + shard_size]
         definition: dict[str, Any] = {}
-        for k, (_, m) in enumerate(chunk):
+        keys: set[str] = set()
+        route: set[str] | None = set()
+        for k, (slot, m) in enumerate(chunk):
+            cond = b.cond(m)
+            keys |= _props(cond)
+            pin = pins[slot]
+            route = None if route is None or pin is None else route | pin
             # The chain guard goes last so selective tests come first in the alpha network.
-            definition[f"s{k}"] = {"all": [{"m": {"$and": [b.cond(m), {"$lt": {"_a": k}}]}}], "pri": k}
+            definition[f"s{k}"] = {"all": [{"m": {"$and": [cond, {"$lt": {"_a": k}}]}}], "pri": k}
         shards.append(definition)
         shard_slots.append(tuple(slot for slot, _ in chunk))
-    return CompiledMatchers(
-        field_names=tuple(b.field_index),
-        regex_atoms=tuple(b.regex_index),
-        shards=tuple(shards),
-        shard_slots=tuple(shard_slots),
-    )
+        shard_keys.append(tuple(sorted(keys)))
+        routes.append(frozenset(route) if route is not None else None)
+    route_key = f"f{b.field_index['event']}" if "event" in b.field_index else None
+    spec = EngineSpec(tuple(shards), tuple(shard_slots), tuple(shard_keys),
+                      tuple(routes) if route_key else tuple(None for _ in routes), route_key)
+    return CompiledMatchers(field_names=tuple(b.field_index), regex_atoms=tuple(b.regex_index), spec=spec)
 
 
 def compile_patterns(cm: CompiledMatchers) -> list[re.Pattern[str]]:

@@ -40,6 +40,7 @@ from opsconductor.correlate.suppress import (
     active_silences,
     load_flaps,
     load_member_parents,
+    load_source_index,
     open_fingerprints,
     suppression,
 )
@@ -65,6 +66,7 @@ class _Batch:
     member_closes: set[str] = field(default_factory=set)
     derived: list[NormalizedEvent] = field(default_factory=list)
     parents_cleared: set[str] = field(default_factory=set)
+    groups: dict[tuple[str, str], dict[str, datetime]] = field(default_factory=dict)  # open members per group
 
 
 class RulesCorrelator:
@@ -104,6 +106,12 @@ class RulesCorrelator:
         if conn is not None:
             ctx.flaps = await load_flaps(conn, fps)
             await self._load_members(conn, compiled, fps, ctx)
+            targets = [a.event for a, slots in zip(batch, matched, strict=True)
+                       if any(s.rule.kind == "inhibit" and s.role == "target" for s in slots)]
+            if targets:
+                inhibits = [r for r in compiled.ruleset.of_kind("inhibit")]
+                ctx.sources = await load_source_index(conn, inhibits, targets, compiled._ref_patterns)
+            await self._load_groups(conn, compiled, batch, matched, b)
         out: list[Decision] = []
         for a, slots, (fp, sev, trace, rule_id, timeout, drop) in zip(batch, matched, pre, strict=True):
             if drop:
@@ -259,19 +267,37 @@ class RulesCorrelator:
             trace.append({"stage": "correlate", "rule": rule.id, "at": str(rule.where),
                           "detail": f"{count}/{rule.count} in {int(rule.within)}s for {desc}"})
             if count >= rule.count and pfp not in b.ctx.open_parents:
-                if conn is not None and pfp in await open_fingerprints(conn, [pfp]):
-                    b.ctx.open_parents.add(pfp)
-                    continue
                 b.derived.append(parent)
                 b.ctx.open_parents.add(pfp)
                 trace.append({"stage": "correlate", "rule": rule.id, "detail": f"raises {desc}"})
 
+    async def _load_groups(self, conn: AsyncConnection, compiled: CompiledRuleSet, batch: Sequence[AcceptedEvent],
+                           matched: Sequence[Sequence[Slot]], b: _Batch) -> None:
+        """One query for the open members of every correlation group this batch touches."""
+        wanted: set[tuple[str, str]] = set()
+        for a, slots in zip(batch, matched, strict=True):
+            for s in slots:
+                if s.rule.kind == "correlate" and s.role == "when":
+                    values = group_values(s.rule, a.event)
+                    if values is not None:
+                        wanted.add((s.rule.id, group_key(values)))
+        if not wanted:
+            return
+        rule_ids = sorted({r for r, _ in wanted})
+        keys = sorted({k for _, k in wanted})
+        stmt = select(MEMBERS.c.rule_id, MEMBERS.c.group_key, MEMBERS.c.fingerprint, MEMBERS.c.last_seen).where(
+            MEMBERS.c.open == True, MEMBERS.c.rule_id.in_(rule_ids), MEMBERS.c.group_key.in_(keys))  # noqa: E712
+        for rid, key, fp, seen in (await conn.execute(stmt)).all():
+            b.groups.setdefault((rid, key), {})[fp] = seen
+        parents = sorted({parent_fingerprint(r, k) for r_id, k in wanted
+                          for r in compiled.ruleset.of_kind("correlate") if r.id == r_id})
+        b.ctx.open_parents |= await open_fingerprints(conn, parents)
+
     async def _recent_members(self, conn: AsyncConnection, rule: Rule, key: str, now: datetime, fp: str,
                               b: _Batch) -> int:
         cutoff = now - timedelta(seconds=rule.within)
-        stmt = select(MEMBERS.c.fingerprint).where(MEMBERS.c.rule_id == rule.id, MEMBERS.c.group_key == key,
-                                                   MEMBERS.c.open == True, MEMBERS.c.last_seen >= cutoff)  # noqa: E712
-        stored = set((await conn.execute(stmt)).scalars().all()) - b.member_closes
+        members = b.groups.get((rule.id, key), {})
+        stored = {f for f, seen in members.items() if seen >= cutoff} - b.member_closes
         batch = {f for (rid, k, f), t in b.member_upserts.items() if rid == rule.id and k == key and t >= cutoff}
         return len(stored | batch | {fp})
 

@@ -5,32 +5,31 @@ message, which slots match, in priority order. It holds no facts and no
 long-lived events: every posted message is either consumed by the rule it fires
 or matches nothing, so the engine's memory stays flat.
 
-Confinement of the library's hazards:
-- No background threads: :class:`_QuietHost` never starts the dispatch/timer threads.
-- Fresh names per engine: a ruleset name can be registered only once per process and
-  can never be replaced, so a reload builds a new engine (in a new worker process).
-- Definitions are deep-copied before registration (the library mutates them).
-- Every message carries a unique ``id`` (identical messages raise MessageObserved).
+It drives the library's C core (``durable_rules_engine``) directly instead of
+``durable.engine.Host``, which confines the library's hazards:
+- no Host, so none of its two background threads (they steal actions, break
+  batches and fire timers); no Python callbacks (an action that raises would be
+  swallowed into state): we read the fired rule's name and complete the action;
+- one JSON text per event, reused for every post of it (the Host re-encodes the
+  message for every call, which was most of the cost);
+- fresh ruleset names per engine: a name can be registered only once per process and
+  a ruleset can never be replaced, so a reload builds a new engine (in a new worker);
+- every message carries a unique ``id`` (identical messages raise "observed").
 """
 
 from __future__ import annotations
 
-import copy
 import itertools
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
-from durable import engine as _dr
+import durable_rules_engine as _dre
+
+from opsconductor.correlate.compiler import EngineSpec
 
 _GENERATION = itertools.count(1)
-
-
-class _QuietHost(_dr.Host):  # type: ignore[misc]
-    """A Host without the two background threads that steal actions and fire timers."""
-
-    def _run(self) -> None:
-        return None
+_NOT_HANDLED = 1
 
 
 class EngineFailure(RuntimeError):
@@ -40,50 +39,61 @@ class EngineFailure(RuntimeError):
 class MatchEngine:
     """Classify messages against compiled shards; single-threaded by design."""
 
-    def __init__(self, shards: Sequence[dict[str, Any]], shard_slots: Sequence[Sequence[int]]):
+    def __init__(self, spec: EngineSpec):
         gen = next(_GENERATION)
-        self._host = _QuietHost()
-        self._fired: list[int] = []
-        self._names: list[str] = []
-        self._slots = [tuple(s) for s in shard_slots]
+        self._handles: list[Any] = []
+        self._slots = [tuple(s) for s in spec.shard_slots]
+        n_shards = len(spec.shards)
+        self._keys: list[tuple[str, ...] | None] = [*spec.shard_keys] or [None] * n_shards
+        self._routes = list(spec.shard_routes) or [None] * n_shards
+        self._route_key = spec.route_key
         self._seq = itertools.count(1)
-        for n, definition in enumerate(shards):
-            name = f"oc{gen}x{n}"
-            rules = copy.deepcopy(definition)
-            for rule_name, rule in rules.items():
-                rule["run"] = self._action(int(rule_name[1:]))
+        for n, definition in enumerate(spec.shards):
             try:
-                self._host.register_rulesets({name: rules})
-            except Exception as exc:  # the library raises bare Exception / its C error type
+                self._handles.append(_dre.create_ruleset(f"oc{gen}x{n}", json.dumps(definition)))
+            except Exception as exc:  # the C module raises its own bare error type
                 raise EngineFailure(f"ruleset {n} rejected: {exc}") from None
-            self._names.append(name)
-
-    def _action(self, k: int) -> Callable[[Any], None]:
-        def fire(_c: Any) -> None:
-            self._fired.append(k)
-
-        return fire
 
     def classify_one(self, message: dict[str, Any]) -> list[int]:
         """Slot ids matching the message, in priority order."""
         out: list[int] = []
-        for name, slots in zip(self._names, self._slots, strict=True):
+        event_token = message.get(self._route_key) if self._route_key else None
+        for handle, slots, keys, route in zip(self._handles, self._slots, self._keys, self._routes, strict=True):
+            if route is not None and event_token not in route:
+                continue  # no rule of this shard can match this event name
+            # Only the properties this shard reads: the engine's cost grows with message size.
+            part = message if keys is None else {k: message[k] for k in keys}
+            body = json.dumps(part, ensure_ascii=True)[:-1] if part else "{"
+            sep = "," if part else ""
             after = -1
             while True:
-                self._fired.clear()
-                msg = dict(message, _a=after, id=next(self._seq), sid="0")
+                text = f'{body}{sep}"_a":{after},"id":{next(self._seq)},"sid":"0"}}'
                 try:
-                    self._host.post(name, msg)
-                except _dr.MessageNotHandledException:
-                    break
+                    res = _dre.assert_event(handle, text)
+                    if res[0] == _NOT_HANDLED:
+                        break
+                    if res[0] != 0:
+                        raise EngineFailure(f"engine answered code {res[0]}")
+                    action = _dre.start_action_for_state(handle, res[1])
+                    if not action:
+                        break
+                    fired = action[1]  # '{"s<k>": {...}}': the name of the one rule that fired
+                    k = int(fired[3 : fired.index('"', 3)])
+                    _dre.complete_and_start_action(handle, res[1])
+                except EngineFailure:
+                    raise
                 except Exception as exc:
-                    raise EngineFailure(f"engine error: {exc} for {json.dumps(message)[:200]}") from None
-                if not self._fired:
-                    break
-                k = self._fired[0]
+                    raise EngineFailure(f"engine error: {exc}") from None
                 out.append(slots[k])
                 after = k
         return out
 
-    def classify(self, messages: Sequence[dict[str, Any]]) -> list[list[int]]:
-        return [self.classify_one(m) for m in messages]
+    def classify(self, messages: Sequence[dict[str, Any]]) -> list[list[int] | None]:
+        """Per message its slots, or None where the engine failed (the caller falls back)."""
+        out: list[list[int] | None] = []
+        for m in messages:
+            try:
+                out.append(self.classify_one(m))
+            except EngineFailure:
+                out.append(None)
+        return out

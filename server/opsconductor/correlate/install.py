@@ -28,7 +28,7 @@ log = logging.getLogger(__name__)
 
 def empty_compiled() -> CompiledRuleSet:
     compiled = CompiledRuleSet(RuleSet((), "empty"))
-    compiled.engine = InProcessEngine(compiled.shards, compiled.shard_slots)
+    compiled.engine = InProcessEngine(compiled.matchers.spec)
     return compiled
 
 

@@ -174,7 +174,7 @@ def backtracking_risk(pattern: str) -> str | None:
     def walk(items: Any, inside_repeat: bool) -> str | None:
         for op, av in items:
             if op in repeat_ops:
-                lo, hi, body = av
+                _lo, hi, body = av
                 unbounded = hi == sre_parse.MAXREPEAT or hi > 10
                 if inside_repeat and unbounded and op != sre_parse.POSSESSIVE_REPEAT:
                     return "nested unbounded repetition (e.g. (a+)+) can backtrack catastrophically"
@@ -209,6 +209,6 @@ def _has_alternation_overlap(body: Any) -> bool:
             for branch in av[1]:
                 if not branch:
                     return True
-                firsts.append(str(list(branch)[0]))
+                firsts.append(str(next(iter(branch))))
             return len(firsts) != len(set(firsts))
     return False

@@ -442,7 +442,8 @@ def _test(ctx: _Ctx, raw: Any, path: DataPath) -> RuleTest | None:
     if data is None:
         return None
     ctx.keys(data, path, ("name", "start", "input", "expect"), "a test")
-    name = data.get("name") if isinstance(data.get("name"), str) else f"test {path[-1]}"
+    raw_name = data.get("name")
+    name = raw_name if isinstance(raw_name, str) else f"test {path[-1]}"
     start = data.get("start")
     if start is not None and not isinstance(start, str):
         ctx.err((*path, "start"), "start must be an RFC 3339 time")

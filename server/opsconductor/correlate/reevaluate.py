@@ -22,6 +22,7 @@ from opsconductor.correlate.state import FLAPS
 from opsconductor.correlate.suppress import (
     Context,
     Source,
+    SourceIndex,
     active_silences,
     load_flaps,
     refresh_flap,
@@ -44,18 +45,20 @@ async def reevaluate(conn: AsyncConnection, correlator: RulesCorrelator, now: da
         return 0
     events = [row_event(r) for r in rows]
     matched = await asyncio.to_thread(compiled.classify, events)
-    ctx = Context(now=now, silences=await active_silences(conn, now), patterns=compiled._ref_patterns,
-                  stored_sources=[Source(r["fingerprint"], e, r["id"]) for r, e in zip(rows, events, strict=True)])
+    ctx = Context(now=now, silences=await active_silences(conn, now), patterns=compiled._ref_patterns)
+    ctx.sources = SourceIndex(compiled.ruleset.of_kind("inhibit"),
+                              [Source(r["fingerprint"], e, r["id"]) for r, e in zip(rows, events, strict=True)],
+                              compiled._ref_patterns)
     fps = [r["fingerprint"] for r in rows]
     flap_rules = {r.id: r for r in compiled.ruleset.of_kind("flap")}
     flaps = await load_flaps(conn, fps)
     changed_flaps = []
     for fp, f in flaps.items():
         rule = flap_rules.get(f.rule_id)
-        new = refresh_flap(f, rule.flap_within, now, rule.flap_changes) if rule else refresh_flap(f, 0, now, 1 << 30)
-        if new.flapping != f.flapping or new.changes != f.changes:
-            changed_flaps.append(new)
-        flaps[fp] = new
+        fresh = refresh_flap(f, rule.flap_within, now, rule.flap_changes) if rule else refresh_flap(f, 0, now, 1 << 30)
+        if fresh.flapping != f.flapping or fresh.changes != f.changes:
+            changed_flaps.append(fresh)
+        flaps[fp] = fresh
     ctx.flaps = flaps
     await correlator._load_members(conn, compiled, fps, ctx)
 

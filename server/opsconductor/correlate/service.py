@@ -51,7 +51,7 @@ class ReloadStatus:
 
 def compile_ruleset(rs: RuleSet, engine: Callable[[CompiledRuleSet], Classifier] | None = None) -> CompiledRuleSet:
     compiled = CompiledRuleSet(rs)
-    compiled.engine = (engine or (lambda c: InProcessEngine(c.shards, c.shard_slots)))(compiled)
+    compiled.engine = (engine or (lambda c: InProcessEngine(c.matchers.spec)))(compiled)
     return compiled
 
 
@@ -111,7 +111,7 @@ class RulesService:
                 return self.status
             if self.use_worker:
                 try:
-                    worker = await asyncio.to_thread(EngineWorker, compiled.shards, compiled.shard_slots)
+                    worker = await asyncio.to_thread(EngineWorker, compiled.matchers.spec)
                 except OpsConductorError as exc:
                     self.status = ReloadStatus(False, self.correlator.version, now, 0, [str(exc)], [],
                                                time.perf_counter() - started)

@@ -19,9 +19,11 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from opsconductor.correlate.compiled import Slot
+from opsconductor.correlate.compiler import token
 from opsconductor.correlate.evaluate import FlapRow, flap_prune, flap_status, in_schedule
 from opsconductor.correlate.matchers import Matcher, matches, strict_equal
 from opsconductor.correlate.parser import parse_matcher
+from opsconductor.correlate.rules import Rule
 from opsconductor.correlate.state import FLAPS, MEMBERS, SILENCES
 from opsconductor.model.alert import OPEN_STATUSES
 from opsconductor.model.event import NormalizedEvent
@@ -80,28 +82,48 @@ class Context:
     cleared: set[str] = field(default_factory=set)
     open_parents: set[str] = field(default_factory=set)  # parent fingerprints open or raised
     member_parents: dict[str, list[tuple[str, str, str]]] = field(default_factory=dict)  # fp -> (rule, parent fp, desc)
-    stored_sources: list[Source] | None = None  # preloaded (re-evaluation); None: query per event
+    sources: SourceIndex | None = None  # stored open alerts that can inhibit (loaded per batch)
 
 
-async def _stored_sources(conn: AsyncConnection, equal: Sequence[str], ev: NormalizedEvent) -> list[Source]:
+def _equal_key(rule: Rule, ev: NormalizedEvent) -> tuple[str, ...]:
+    return tuple(token(ev.field_value(f)) for f in rule.equal)
+
+
+class SourceIndex:
+    """Stored open alerts that can inhibit, per inhibit rule and ``equal`` values (built once per batch)."""
+
+    def __init__(self, rules: Sequence[Rule], candidates: Sequence[Source], patterns: dict[str, re.Pattern[str]]):
+        self._by_rule: dict[str, dict[tuple[str, ...], list[Source]]] = {}
+        for rule in rules:
+            assert rule.inhibit_source is not None
+            idx: dict[tuple[str, ...], list[Source]] = {}
+            for src in candidates:
+                if (src.event.severity is None or src.event.severity.value != "clear") and matches(
+                        rule.inhibit_source, src.event, patterns):
+                    idx.setdefault(_equal_key(rule, src.event), []).append(src)
+            self._by_rule[rule.id] = idx
+
+    def lookup(self, rule: Rule, ev: NormalizedEvent) -> list[Source]:
+        return self._by_rule.get(rule.id, {}).get(_equal_key(rule, ev), [])
+
+
+async def load_source_index(conn: AsyncConnection, rules: Sequence[Rule], targets: Sequence[NormalizedEvent],
+                            patterns: dict[str, re.Pattern[str]]) -> SourceIndex:
+    """One query for the batch: open alerts that may inhibit one of ``targets``."""
     stmt = select(ALERTS).where(ALERTS.c.status.in_(_OPEN))
-    for f in equal:
-        if f in ("resource", "event", "component", "source"):
-            stmt = stmt.where(ALERTS.c[f] == ev.field_value(f))
-    rows = (await conn.execute(stmt.limit(5000))).mappings()
-    return [Source(r["fingerprint"], row_event(dict(r)), r["id"]) for r in rows]
+    if rules and all("resource" in r.equal for r in rules):
+        resources = sorted({t.resource for t in targets})
+        if len(resources) <= 500:
+            stmt = stmt.where(ALERTS.c.resource.in_(resources))
+    rows = (await conn.execute(stmt.limit(100_000))).mappings()
+    return SourceIndex(rules, [Source(r["fingerprint"], row_event(dict(r)), r["id"]) for r in rows], patterns)
 
 
-async def find_source(conn: AsyncConnection | None, slot: Slot, ev: NormalizedEvent, fp: str,
-                      ctx: Context) -> Source | None:
+def find_source(slot: Slot, ev: NormalizedEvent, fp: str, ctx: Context) -> Source | None:
     rule = slot.rule
     assert rule.inhibit_source is not None
-    candidates = list(reversed(ctx.batch_sources))
-    if ctx.stored_sources is not None:
-        candidates += ctx.stored_sources
-    elif conn is not None:
-        candidates += await _stored_sources(conn, rule.equal, ev)
-    for src in candidates:
+    stored = ctx.sources.lookup(rule, ev) if ctx.sources is not None else []
+    for src in [*reversed(ctx.batch_sources), *stored]:
         if src.fingerprint == fp or src.fingerprint in ctx.cleared:
             continue
         if src.event.severity is not None and src.event.severity.value == "clear":
@@ -133,7 +155,7 @@ async def suppression(conn: AsyncConnection | None, ev: NormalizedEvent, fp: str
             break
     for s in slots:
         if s.rule.kind == "inhibit" and s.role == "target":
-            src = await find_source(conn, s, ev, fp, ctx)
+            src = find_source(s, ev, fp, ctx)
             if src is not None:
                 what = f"{src.event.event} on {src.event.resource}"
                 reasons.append(f"inhibited by {what} (rule {s.rule.id})")

@@ -58,7 +58,7 @@ def _matches(expected: dict[str, Any], actual: dict[str, Any]) -> bool:
     for k, v in expected.items():
         a = actual.get(k)
         if k == "labels":
-            if not isinstance(v, dict) or any(a.get(lk) != lv for lk, lv in v.items()):
+            if not isinstance(v, dict) or not isinstance(a, dict) or any(a.get(lk) != lv for lk, lv in v.items()):
                 return False
         elif k == "suppressed_reason" and isinstance(v, str) and isinstance(a, str):
             if v not in a:  # a substring, so tests need not repeat counts and comments

@@ -11,6 +11,7 @@ the new rules and stops the old one (rulesets are never replaced in place).
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import multiprocessing as mp
 import threading
@@ -18,6 +19,7 @@ from collections.abc import Sequence
 from multiprocessing.connection import Connection
 from typing import Any
 
+from opsconductor.correlate.compiler import EngineSpec
 from opsconductor.errors import Unavailable
 
 log = logging.getLogger(__name__)
@@ -25,12 +27,12 @@ log = logging.getLogger(__name__)
 START_TIMEOUT_S = 30.0
 
 
-def _serve(conn: Connection, shards: Sequence[dict[str, Any]], shard_slots: Sequence[Sequence[int]]) -> None:
+def _serve(conn: Connection, spec: EngineSpec) -> None:
     """Worker main: build the engine, then answer classify requests until the pipe closes."""
     from opsconductor.correlate.engine import EngineFailure, MatchEngine
 
     try:
-        engine = MatchEngine(shards, shard_slots)
+        engine = MatchEngine(spec)
     except EngineFailure as exc:
         conn.send(("error", str(exc)))
         return
@@ -42,18 +44,14 @@ def _serve(conn: Connection, shards: Sequence[dict[str, Any]], shard_slots: Sequ
             return
         if msg is None:
             return
-        try:
-            conn.send(("ok", engine.classify(msg)))
-        except EngineFailure as exc:
-            conn.send(("error", str(exc)))
+        conn.send(("ok", engine.classify(msg)))
 
 
 class EngineWorker:
     """A classify-only engine in a child process; thread-safe (one request at a time)."""
 
-    def __init__(self, shards: Sequence[dict[str, Any]], shard_slots: Sequence[Sequence[int]]):
-        self._shards = list(shards)
-        self._slots = [list(s) for s in shard_slots]
+    def __init__(self, spec: EngineSpec):
+        self._spec = spec
         self._lock = threading.Lock()
         self._proc: Any = None
         self._conn: Connection | None = None
@@ -63,7 +61,7 @@ class EngineWorker:
     def _start(self) -> None:
         ctx = mp.get_context("spawn")  # never fork a process that runs an event loop and threads
         parent, child = ctx.Pipe()
-        proc = ctx.Process(target=_serve, args=(child, self._shards, self._slots), daemon=True,
+        proc = ctx.Process(target=_serve, args=(child, self._spec), daemon=True,
                            name="opsconductor-rules-engine")
         proc.start()
         child.close()
@@ -83,7 +81,7 @@ class EngineWorker:
     def pid(self) -> int | None:
         return int(self._proc.pid) if self._proc is not None else None
 
-    def classify(self, messages: Sequence[dict[str, Any]]) -> list[list[int]]:
+    def classify(self, messages: Sequence[dict[str, Any]]) -> list[list[int] | None]:
         with self._lock:
             if self._conn is None:
                 self._start()
@@ -115,22 +113,20 @@ class EngineWorker:
     def close(self) -> None:
         with self._lock:
             if self._conn is not None:
-                try:
+                with contextlib.suppress(OSError):
                     self._conn.send(None)
-                except OSError:
-                    pass
             self._discard()
 
 
 class InProcessEngine:
     """The same engine without a worker process (rules test, explain, benchmarks of the engine alone)."""
 
-    def __init__(self, shards: Sequence[dict[str, Any]], shard_slots: Sequence[Sequence[int]]):
+    def __init__(self, spec: EngineSpec):
         from opsconductor.correlate.engine import MatchEngine
 
-        self._engine = MatchEngine(shards, shard_slots)
+        self._engine = MatchEngine(spec)
 
-    def classify(self, messages: Sequence[dict[str, Any]]) -> list[list[int]]:
+    def classify(self, messages: Sequence[dict[str, Any]]) -> list[list[int] | None]:
         return self._engine.classify(messages)
 
     def close(self) -> None:
