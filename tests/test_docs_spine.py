@@ -30,8 +30,27 @@ async def test_readme_curl_example_shows_a_deduplicated_alert(settings_factory) 
     assert alerts[0]["duplicate_count"] == 1 and alerts[0]["resource"] == "rtr1.ams"
 
 
-def test_every_setting_is_documented() -> None:
+def test_every_setting_is_documented_with_its_current_default() -> None:
+    from opsconductor.cli.server_cmds import settings_table
+
     doc = (ROOT / "docs" / "configuration.md").read_text()
-    missing = [f"OPSCONDUCTOR_{name.upper()}" for name in Settings.model_fields
-               if f"OPSCONDUCTOR_{name.upper()}" not in doc]
-    assert not missing, f"document these in docs/configuration.md: {missing}"
+    assert settings_table() in doc, "regenerate the table: opsconductor schema settings"
+
+
+def test_settings_file_example_in_the_docs_loads(tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    doc = (ROOT / "docs" / "configuration.md").read_text()
+    example = doc.split("```yaml", 1)[1].split("```", 1)[0]
+    (tmp_path / "oc.yaml").write_text(example)
+    monkeypatch.setenv("OPSCONDUCTOR_CONFIG", str(tmp_path / "oc.yaml"))
+    monkeypatch.setenv("OPSCONDUCTOR_PORT", "9999")  # the environment wins over the file
+    s = Settings()
+    assert (s.workers, s.alert_timeout_s, s.port) == (4, 43200, 9999)
+    assert s.effective_database_url.startswith("postgresql+asyncpg://")
+    (tmp_path / "bad.yaml").write_text("port: 1\ncolour: red\n")
+    monkeypatch.setenv("OPSCONDUCTOR_CONFIG", str(tmp_path / "bad.yaml"))
+    import pytest
+
+    from opsconductor.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=r"bad.yaml:2:1: unknown setting 'colour'"):
+        Settings()

@@ -153,6 +153,21 @@ def cmd_schema_dump(args: argparse.Namespace) -> int:
     return 0
 
 
+def settings_table() -> str:
+    """The Markdown table of every setting, for docs/configuration.md."""
+    lines = ["| Setting | Environment variable | Default | Meaning |", "| --- | --- | --- | --- |"]
+    for name, f in Settings.model_fields.items():
+        default = f.get_default(call_default_factory=True)
+        shown = "" if default is None else str(default)
+        lines.append(f"| `{name}` | `OPSCONDUCTOR_{name.upper()}` | `{shown}` | {f.description or ''} |")
+    return "\n".join(lines) + "\n"
+
+
+def cmd_schema_settings(args: argparse.Namespace) -> int:
+    sys.stdout.write(settings_table())
+    return 0
+
+
 def register(sub: Any) -> None:
     p = sub.add_parser("serve", help="run the server (applies migrations on the embedded SQLite default)")
     p.add_argument("--host")
@@ -180,3 +195,5 @@ def register(sub: Any) -> None:
     sd = schema.add_parser("dump", help="print the normalized event's JSON Schema")
     sd.add_argument("-o", "--output")
     sd.set_defaults(func=cmd_schema_dump)
+    schema.add_parser("settings", help="print the settings reference (Markdown)").set_defaults(
+        func=cmd_schema_settings)
