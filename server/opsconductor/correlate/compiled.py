@@ -69,14 +69,14 @@ class CompiledRuleSet:
 
     def classify(self, events: Sequence[NormalizedEvent]) -> list[list[Slot]]:
         """Matching slots per event, in load order (blocking: call it off the event loop)."""
-        keys = [self.encode(e) for e in events]
+        keys = [self.matchers.raw_key(e) for e in events]
         missing = list(dict.fromkeys(k for k in keys if k not in self._cache))
         first_event = dict(zip(keys, events, strict=True)) if missing else {}
         if missing:
             if self.engine is None:
                 raise RuntimeError("no engine attached to the compiled rule set")
             self.engine_calls += 1
-            answers = self.engine.classify([self.matchers.message(k) for k in missing])
+            answers = self.engine.classify([self.matchers.message(self.encode(first_event[k])) for k in missing])
             if len(self._cache) + len(missing) > CACHE_MAX:
                 self._cache.clear()
             for k, a in zip(missing, answers, strict=True):

@@ -84,16 +84,21 @@ class CompiledMatchers:
     def shard_slots(self) -> tuple[tuple[int, ...], ...]:
         return self.spec.shard_slots
 
-    def encode(self, event: NormalizedEvent, compiled: Sequence[re.Pattern[str]]) -> tuple[Any, ...]:
-        """The message content the engine needs, as a hashable tuple (also the cache key)."""
+    def raw_key(self, event: NormalizedEvent) -> tuple[Any, ...]:
+        """The values of the referenced fields: equal keys get equal answers (the memo key)."""
         get = event.field_value
+        return tuple(get(n) for n in self.field_names)
+
+    def encode(self, event: NormalizedEvent, compiled: Sequence[re.Pattern[str]]) -> tuple[Any, ...]:
+        """The message content the engine needs, as a tuple (see :meth:`message`)."""
+        vals = self.raw_key(event)
         out: list[Any] = []
-        for name in self.field_names:
-            v = get(name)
+        for v in vals:
             out.append(token(v))
             out.append(float(v) if isinstance(v, (int, float)) and not isinstance(v, bool) and v == v else 0.0)
+        pos = {n: i for i, n in enumerate(self.field_names)}
         for (name, _), rx in zip(self.regex_atoms, compiled, strict=True):
-            v = get(name)
+            v = vals[pos[name]]
             out.append(1 if isinstance(v, str) and rx.fullmatch(v) is not None else 0)
         return tuple(out)
 

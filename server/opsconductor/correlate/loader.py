@@ -55,7 +55,12 @@ def _notify_checker() -> Callable[[Path], list[ConfigError]] | None:
     return fn if callable(fn) else None
 
 
-def load_ruleset(paths: Sequence[Path], *, check_notify: bool = False) -> tuple[RuleSet, list[ConfigError]]:
+ParseCache = dict[tuple[str, str, int], tuple[RuleFile, list[ConfigError]]]
+"""Parsed files by (path, content hash, first rule index): a reload re-parses changed files only."""
+
+
+def load_ruleset(paths: Sequence[Path], *, check_notify: bool = False,
+                 cache: ParseCache | None = None) -> tuple[RuleSet, list[ConfigError]]:
     """Parse every rule file under ``paths``; returns the rule set and all errors found."""
     files: list[RuleFile] = []
     errors: list[ConfigError] = []
@@ -66,20 +71,33 @@ def load_ruleset(paths: Sequence[Path], *, check_notify: bool = False) -> tuple[
             errors.append(ConfigError("no such file or directory", Location(str(path))))
             continue
         try:
-            doc = load_yaml(path)
-        except ConfigError as exc:
-            errors.append(exc)
+            content = path.read_bytes()
+        except OSError as exc:
+            errors.append(ConfigError(f"cannot read: {exc.strerror}", Location(str(path))))
             continue
-        if is_notify_config(doc.data):
-            checker = _notify_checker() if check_notify else None
-            if checker is not None:
-                errors.extend(checker(path))
-            continue
-        rf, errs = parse_rule_file(doc, index)
+        key = (str(path), hashlib.sha256(content).hexdigest(), index)
+        hit = cache.get(key) if cache is not None else None
+        if hit is None:
+            try:
+                doc = load_yaml(path)
+            except ConfigError as exc:
+                errors.append(exc)
+                continue
+            if is_notify_config(doc.data):
+                checker = _notify_checker() if check_notify else None
+                if checker is not None:
+                    errors.extend(checker(path))
+                continue
+            hit = parse_rule_file(doc, index)
+            if cache is not None:
+                if len(cache) > 10_000:
+                    cache.clear()
+                cache[key] = hit
+        rf, errs = hit
         index += len(rf.rules)
         errors.extend(errs)
         files.append(rf)
-        digest.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
+        digest.update(path.name.encode() + b"\0" + content + b"\0")
     version = digest.hexdigest()[:12]
     dirs = [p for p in paths if p.is_dir()]
     commit = git_commit(dirs[0]) if dirs else None

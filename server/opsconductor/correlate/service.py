@@ -23,10 +23,10 @@ from prometheus_client import Counter, Gauge
 
 from opsconductor.correlate.compiled import Classifier, CompiledRuleSet
 from opsconductor.correlate.correlator import RulesCorrelator
-from opsconductor.correlate.loader import load_ruleset
+from opsconductor.correlate.loader import ParseCache, load_ruleset
 from opsconductor.correlate.rules import RuleSet
 from opsconductor.correlate.testing import TestRunner
-from opsconductor.correlate.worker import EngineWorker, InProcessEngine
+from opsconductor.correlate.worker import EngineWorker, InProcessEngine, WorkerProcess
 from opsconductor.errors import ConfigError, OpsConductorError
 from opsconductor.metrics import Metrics
 
@@ -55,10 +55,10 @@ def compile_ruleset(rs: RuleSet, engine: Callable[[CompiledRuleSet], Classifier]
     return compiled
 
 
-async def check_and_test(paths: Sequence[Path], *, run_tests: bool = True
+async def check_and_test(paths: Sequence[Path], *, run_tests: bool = True, cache: ParseCache | None = None
                          ) -> tuple[CompiledRuleSet | None, list[ConfigError], list[str]]:
     """Load + check + compile (in-process engine) + run the files' tests."""
-    rs, errors = await asyncio.to_thread(load_ruleset, paths)
+    rs, errors = await asyncio.to_thread(lambda: load_ruleset(paths, cache=cache))
     if errors:
         return None, errors, []
     compiled = await asyncio.to_thread(compile_ruleset, rs)
@@ -82,6 +82,8 @@ class RulesService:
         self.last_good: ReloadStatus | None = None
         self._lock = asyncio.Lock()
         self._worker: Any = None
+        self._parse_cache: ParseCache = {}
+        self._spare: WorkerProcess | None = None
         r = metrics.registry
         self.reloads = Counter("opsconductor_rules_reloads", "Rule set reloads by result", ["result"], registry=r)
         self.version_info = Gauge("opsconductor_rules_info", "The live rule set (value 1)", ["version"], registry=r)
@@ -98,7 +100,8 @@ class RulesService:
             now = datetime.now(UTC)
             try:
                 paths = [self.rules_dir] if self.rules_dir.exists() else []  # no rules folder: no rules
-                compiled, errors, failures = await check_and_test(paths, run_tests=self.run_tests)
+                compiled, errors, failures = await check_and_test(paths, run_tests=self.run_tests,
+                                                                  cache=self._parse_cache)
             except OpsConductorError as exc:
                 compiled, errors, failures = None, [ConfigError(str(exc))], []
             if compiled is None or failures:
@@ -110,8 +113,9 @@ class RulesService:
                     log.error("rules reload rejected, running set %s stays: %s", self.correlator.version, line)
                 return self.status
             if self.use_worker:
+                spare, self._spare = self._spare, None
                 try:
-                    worker = await asyncio.to_thread(EngineWorker, compiled.matchers.spec)
+                    worker = await asyncio.to_thread(EngineWorker, compiled.matchers.spec, spare)
                 except OpsConductorError as exc:
                     self.status = ReloadStatus(False, self.correlator.version, now, 0, [str(exc)], [],
                                                time.perf_counter() - started)
@@ -133,12 +137,18 @@ class RulesService:
             self.last_good = self.status
             log.info("rules %s live: %d rules from %s (%.3fs)", compiled.version, len(compiled.ruleset.rules),
                      self.rules_dir, self.status.duration_s)
+            if self.use_worker and self._spare is None:
+                # the next reload swaps in a warm process instead of waiting for a Python start-up
+                self._spare = await asyncio.to_thread(WorkerProcess)
             return self.status
 
     def _versions(self) -> set[str]:
         return {s.labels["version"] for m in self.version_info.collect() for s in m.samples}
 
     async def close(self) -> None:
+        if self._spare is not None:
+            await asyncio.to_thread(self._spare.discard)
+            self._spare = None
         if isinstance(self._worker, EngineWorker):
             await asyncio.to_thread(self._worker.close)
         self._worker = None

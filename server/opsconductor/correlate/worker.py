@@ -27,10 +27,16 @@ log = logging.getLogger(__name__)
 START_TIMEOUT_S = 30.0
 
 
-def _serve(conn: Connection, spec: EngineSpec) -> None:
-    """Worker main: build the engine, then answer classify requests until the pipe closes."""
+def _serve(conn: Connection) -> None:
+    """Worker main: wait for the rules, build the engine, answer classify requests until the pipe closes."""
     from opsconductor.correlate.engine import EngineFailure, MatchEngine
 
+    try:
+        spec = conn.recv()
+    except (EOFError, OSError):
+        return
+    if spec is None:
+        return
     try:
         engine = MatchEngine(spec)
     except EngineFailure as exc:
@@ -47,24 +53,45 @@ def _serve(conn: Connection, spec: EngineSpec) -> None:
         conn.send(("ok", engine.classify(msg)))
 
 
+class WorkerProcess:
+    """A started worker process that has not been given rules yet (a warm spare for reloads)."""
+
+    def __init__(self) -> None:
+        ctx = mp.get_context("spawn")  # never fork a process that runs an event loop and threads
+        self.conn, child = ctx.Pipe()
+        self.proc: Any = ctx.Process(target=_serve, args=(child,), daemon=True, name="opsconductor-rules-engine")
+        self.proc.start()
+        child.close()
+
+    def discard(self) -> None:
+        with contextlib.suppress(OSError):
+            self.conn.send(None)
+        self.conn.close()
+        self.proc.join(2)
+        if self.proc.is_alive():
+            self.proc.kill()
+            self.proc.join(2)
+
+
 class EngineWorker:
     """A classify-only engine in a child process; thread-safe (one request at a time)."""
 
-    def __init__(self, spec: EngineSpec):
+    def __init__(self, spec: EngineSpec, process: WorkerProcess | None = None):
         self._spec = spec
         self._lock = threading.Lock()
         self._proc: Any = None
         self._conn: Connection | None = None
         self.restarts = 0
-        self._start()
+        self._start(process)
 
-    def _start(self) -> None:
-        ctx = mp.get_context("spawn")  # never fork a process that runs an event loop and threads
-        parent, child = ctx.Pipe()
-        proc = ctx.Process(target=_serve, args=(child, self._spec), daemon=True,
-                           name="opsconductor-rules-engine")
-        proc.start()
-        child.close()
+    def _start(self, process: WorkerProcess | None = None) -> None:
+        wp = process or WorkerProcess()
+        parent, proc = wp.conn, wp.proc
+        try:
+            parent.send(self._spec)
+        except OSError:
+            wp.discard()
+            raise Unavailable("rules engine worker died before it got its rules") from None
         if not parent.poll(START_TIMEOUT_S):
             proc.kill()
             raise Unavailable("rules engine worker did not start")
