@@ -64,8 +64,7 @@ class EngineSpec:
     shards: tuple[dict[str, Any], ...]  # ruleset definitions: {"s<k>": {"all": [...], "pri": k}}
     shard_slots: tuple[tuple[int, ...], ...]  # per shard: slot id of each local index k
     shard_keys: tuple[tuple[str, ...], ...] = ()  # per shard: the message properties its rules read
-    shard_routes: tuple[frozenset[str] | None, ...] = ()  # per shard: event tokens it can match (None: any)
-    route_key: str | None = None  # the message property holding the event token
+    shard_routes: tuple[tuple[str, frozenset[str]] | None, ...] = ()  # per shard: (property, tokens it can match)
 
 
 @dataclass(frozen=True)
@@ -177,52 +176,86 @@ def _props(cond: Any) -> set[str]:
     return out
 
 
-def _event_pin(m: Matcher) -> frozenset[str] | None:
-    """The event names a matcher is limited to (``event: x`` / ``event: [x, y]`` at the top), or None."""
+def _pin(m: Matcher) -> tuple[str, frozenset[str]] | None:
+    """A field the matcher pins to finite values (``field: x`` / ``field: [x, y]`` at the top level).
+
+    ``event`` is preferred, then the other fields in name order, so rules sharing a pin
+    field land in the same shards.
+    """
     items = m.items if isinstance(m, And) else (m,)
+    pins: dict[str, frozenset[str]] = {}
     for it in items:
-        if isinstance(it, Eq) and it.field == "event":
-            return frozenset([token(it.value)])
-        if (isinstance(it, Or) and it.items
-                and all(isinstance(x, Eq) and x.field == "event" for x in it.items)):
-            return frozenset(token(x.value) for x in it.items if isinstance(x, Eq))
-    return None
+        if isinstance(it, Eq):
+            pins.setdefault(it.field, frozenset([token(it.value)]))
+        elif (isinstance(it, Or) and it.items and all(isinstance(x, Eq) for x in it.items)
+              and len({x.field for x in it.items if isinstance(x, Eq)}) == 1):
+            eqs = [x for x in it.items if isinstance(x, Eq)]
+            pins.setdefault(eqs[0].field, frozenset(token(x.value) for x in eqs))
+    if not pins:
+        return None
+    name = "event" if "event" in pins else sorted(pins)[0]
+    return name, pins[name]
 
 
 def compile_slots(slots: Sequence[tuple[int, Matcher]], shard_size: int = SHARD_SIZE) -> CompiledMatchers:
     """Compile (slot id, matcher) pairs into shards.
 
-    Slots pinned to event names are grouped into shards by event name, so a message is
-    posted only to shards that can match its event (the routing is exact: a rule limited
-    to events S never matches another event). Results are returned in slot order.
+    Slots pinned to values of one field (usually ``event``) are grouped into shards by that
+    field and value, so a message is posted only to shards that can match it (the routing is
+    exact: a rule limited to values S of a field never matches another value). Results are
+    returned in slot order.
     """
     b = _Builder(slots)
-    pins = {slot: _event_pin(m) for slot, m in slots}
-    ordered = sorted(slots, key=lambda sm: (pins[sm[0]] is None, sorted(pins[sm[0]] or ()), sm[0]))
+    pins = {slot: _pin(m) for slot, m in slots}
+
+    def order(sm: tuple[int, Matcher]) -> tuple[Any, ...]:
+        p = pins[sm[0]]
+        return (1, "", (), sm[0]) if p is None else (0, p[0], tuple(sorted(p[1])), sm[0])
+
+    ordered = sorted(slots, key=order)
     shards: list[dict[str, Any]] = []
     shard_slots: list[tuple[int, ...]] = []
     shard_keys: list[tuple[str, ...]] = []
-    routes: list[frozenset[str] | None] = []
-    for start in range(0, len(ordered), shard_size):
-        chunk = ordered[start : start + shard_size]
+    routes: list[tuple[str, frozenset[str]] | None] = []
+    chunk: list[tuple[int, Matcher]] = []
+
+    def flush() -> None:
         definition: dict[str, Any] = {}
         keys: set[str] = set()
-        route: set[str] | None = set()
+        field_name: str | None = None
+        tokens: set[str] | None = set()
         for k, (slot, m) in enumerate(chunk):
             cond = b.cond(m)
             keys |= _props(cond)
-            pin = pins[slot]
-            route = None if route is None or pin is None else route | pin
+            p = pins[slot]
+            if p is None or (field_name is not None and p[0] != field_name) or tokens is None:
+                tokens = None
+            else:
+                field_name = p[0]
+                tokens |= p[1]
             # The chain guard goes last so selective tests come first in the alpha network.
             definition[f"s{k}"] = {"all": [{"m": {"$and": [cond, {"$lt": {"_a": k}}]}}], "pri": k}
         shards.append(definition)
         shard_slots.append(tuple(slot for slot, _ in chunk))
         shard_keys.append(tuple(sorted(keys)))
-        routes.append(frozenset(route) if route is not None else None)
-    route_key = f"f{b.field_index['event']}" if "event" in b.field_index else None
-    spec = EngineSpec(tuple(shards), tuple(shard_slots), tuple(shard_keys),
-                      tuple(routes) if route_key else tuple(None for _ in routes), route_key)
+        routes.append((f"f{b.field_index[field_name]}", frozenset(tokens))
+                      if tokens is not None and field_name is not None else None)
+        chunk.clear()
+
+    for sm in ordered:
+        p = pins[sm[0]]
+        # a shard holds slots of one pin field only, so it can be routed by that field
+        if chunk and (len(chunk) >= shard_size or _pin_field(pins[chunk[0][0]]) != _pin_field(p)):
+            flush()
+        chunk.append(sm)
+    if chunk:
+        flush()
+    spec = EngineSpec(tuple(shards), tuple(shard_slots), tuple(shard_keys), tuple(routes))
     return CompiledMatchers(field_names=tuple(b.field_index), regex_atoms=tuple(b.regex_index), spec=spec)
+
+
+def _pin_field(p: tuple[str, frozenset[str]] | None) -> str | None:
+    return p[0] if p is not None else None
 
 
 def compile_patterns(cm: CompiledMatchers) -> list[re.Pattern[str]]:

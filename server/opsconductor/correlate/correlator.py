@@ -38,6 +38,7 @@ from opsconductor.correlate.suppress import (
     Context,
     Source,
     active_silences,
+    add_batch_source,
     load_flaps,
     load_member_parents,
     load_source_index,
@@ -128,9 +129,11 @@ class RulesCorrelator:
                 reason = await suppression(conn, a.event, fp, slots, ctx, trace)
             if is_clear:
                 ctx.cleared.add(fp)
-                ctx.batch_sources = [s for s in ctx.batch_sources if s.fingerprint != fp]
-            elif any(s.rule.kind == "inhibit" and s.role == "source" for s in slots):
-                ctx.batch_sources.append(Source(fp, a.event.model_copy(update={"severity": sev})))
+            else:
+                ctx.cleared.discard(fp)  # open again after an earlier clear in this batch
+                for s in slots:
+                    if s.rule.kind == "inhibit" and s.role == "source":
+                        add_batch_source(ctx, s.rule, Source(fp, a.event.model_copy(update={"severity": sev})))
             out.append(Decision(a.id, a.event, fp, sev, suppressed_reason=reason, rule_id=rule_id,
                                 ruleset_version=compiled.version, timeout=timeout, trace=tuple(trace)))
         if write and conn is not None:
@@ -321,15 +324,13 @@ class RulesCorrelator:
         if b.member_closes:
             await conn.execute(update(MEMBERS).where(MEMBERS.c.fingerprint.in_(sorted(b.member_closes)))
                                .values(open=False))
-        for (rule_id, key, fp), seen in b.member_upserts.items():
-            if fp in b.member_closes:
-                continue
-            res = await conn.execute(update(MEMBERS).where(MEMBERS.c.rule_id == rule_id, MEMBERS.c.group_key == key,
-                                                           MEMBERS.c.fingerprint == fp)
-                                     .values(last_seen=seen, open=True))
-            if res.rowcount == 0:
-                await conn.execute(insert(MEMBERS).values(rule_id=rule_id, group_key=key, fingerprint=fp,
-                                                          last_seen=seen, open=True))
+        ups = [(r, k, f, seen) for (r, k, f), seen in b.member_upserts.items() if f not in b.member_closes]
+        if ups:
+            # one delete + one insert for the batch (a fingerprint that changed group leaves the old one)
+            await conn.execute(delete(MEMBERS).where(MEMBERS.c.fingerprint.in_(sorted({u[2] for u in ups})),
+                                                     MEMBERS.c.rule_id.in_(sorted({u[0] for u in ups}))))
+            await conn.execute(insert(MEMBERS), [{"rule_id": r, "group_key": k, "fingerprint": f, "last_seen": seen,
+                                                  "open": True} for r, k, f, seen in ups])
         if b.derived:
             await append_events(conn, b.derived, now)
 

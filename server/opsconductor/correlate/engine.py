@@ -46,7 +46,6 @@ class MatchEngine:
         n_shards = len(spec.shards)
         self._keys: list[tuple[str, ...] | None] = [*spec.shard_keys] or [None] * n_shards
         self._routes = list(spec.shard_routes) or [None] * n_shards
-        self._route_key = spec.route_key
         self._seq = itertools.count(1)
         for n, definition in enumerate(spec.shards):
             try:
@@ -57,10 +56,9 @@ class MatchEngine:
     def classify_one(self, message: dict[str, Any]) -> list[int]:
         """Slot ids matching the message, in priority order."""
         out: list[int] = []
-        event_token = message.get(self._route_key) if self._route_key else None
         for handle, slots, keys, route in zip(self._handles, self._slots, self._keys, self._routes, strict=True):
-            if route is not None and event_token not in route:
-                continue  # no rule of this shard can match this event name
+            if route is not None and message.get(route[0]) not in route[1]:
+                continue  # no rule of this shard can match this value of its pinned field
             # Only the properties this shard reads: the engine's cost grows with message size.
             part = message if keys is None else {k: message[k] for k in keys}
             body = json.dumps(part, ensure_ascii=True)[:-1] if part else "{"

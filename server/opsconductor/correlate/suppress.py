@@ -78,7 +78,7 @@ class Context:
     silences: list[ActiveSilence]
     patterns: dict[str, re.Pattern[str]]
     flaps: dict[str, FlapRow] = field(default_factory=dict)
-    batch_sources: list[Source] = field(default_factory=list)
+    batch_sources: dict[str, dict[tuple[str, ...], list[Source]]] = field(default_factory=dict)
     cleared: set[str] = field(default_factory=set)
     open_parents: set[str] = field(default_factory=set)  # parent fingerprints open or raised
     member_parents: dict[str, list[tuple[str, str, str]]] = field(default_factory=dict)  # fp -> (rule, parent fp, desc)
@@ -119,11 +119,17 @@ async def load_source_index(conn: AsyncConnection, rules: Sequence[Rule], target
     return SourceIndex(rules, [Source(r["fingerprint"], row_event(dict(r)), r["id"]) for r in rows], patterns)
 
 
+def add_batch_source(ctx: Context, rule: Rule, src: Source) -> None:
+    """An event earlier in this batch that matches an inhibit rule's source."""
+    ctx.batch_sources.setdefault(rule.id, {}).setdefault(_equal_key(rule, src.event), []).append(src)
+
+
 def find_source(slot: Slot, ev: NormalizedEvent, fp: str, ctx: Context) -> Source | None:
     rule = slot.rule
     assert rule.inhibit_source is not None
     stored = ctx.sources.lookup(rule, ev) if ctx.sources is not None else []
-    for src in [*reversed(ctx.batch_sources), *stored]:
+    in_batch = ctx.batch_sources.get(rule.id, {}).get(_equal_key(rule, ev), [])
+    for src in [*reversed(in_batch), *stored]:
         if src.fingerprint == fp or src.fingerprint in ctx.cleared:
             continue
         if src.event.severity is not None and src.event.severity.value == "clear":
