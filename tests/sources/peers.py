@@ -55,6 +55,7 @@ class SnmpAgent:
         self.dir = workdir
         self.dir.mkdir(parents=True, exist_ok=True)
         self.community = community
+        self.location = "opsconductor-test"
         self.port = port or free_udp_port()
         self.state_file = self.dir / "state.json"
         self.interfaces: dict[int, dict[str, Any]] = {}
@@ -99,7 +100,7 @@ class SnmpAgent:
             f"rocommunity {self.community} 127.0.0.1",
             f'createUser {V3_USER} SHA "{V3_AUTH}" AES "{V3_PRIV}"',
             f"rouser {V3_USER} priv",
-            "sysLocation opsconductor-test",
+            f"sysLocation {self.location}",
             f"pass -p 10 .1.3.6.1.2.1.2.2 {passcmd}",
             f"pass -p 10 .1.3.6.1.2.1.31.1.1 {passcmd}",
             f"pass .1.3.6.1.4.1.1271.2.1.24.1.3 {passcmd}",
@@ -119,6 +120,7 @@ class SnmpAgent:
              "-p", str(self.dir / "snmpd.pid")],
             env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         )
+        self.started_at = time.monotonic()
         self._wait_ready()
         return self
 

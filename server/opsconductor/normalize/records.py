@@ -170,9 +170,51 @@ def _build(rule: EventRule, ctx: Context, row: Record, tctx: Mapping[str, Any], 
         return None
 
 
+def _identity(rule: EventRule, ctx: Context, tctx: Mapping[str, Any]) -> tuple[str, str, str] | None:
+    try:
+        resource = rule.resource.render(tctx) if rule.resource else str(ctx.target.get("name", ""))
+        component = rule.component.render(tctx) if rule.component else ""
+        return resource, rule.event.render(tctx), component
+    except TemplateError as exc:
+        log.warning("%s: record skipped: %s", ctx.source, exc)
+        return None
+
+
+def _decide(rule: EventRule, key: str, value: Any, state: dict[str, Any]) -> tuple[bool, dict[str, Any]]:
+    """Whether this record emits now, and what to change in the event; updates ``state``."""
+    if rule.when in ("always", "present"):
+        return True, {}
+    if rule.when == "change":
+        old = state.get(key, _MISSING)
+        state[key] = value
+        return (old is _MISSING and rule.initial) or (old is not _MISSING and old != value), {}
+    if rule.when == "decrease":
+        try:
+            num = to_number(value)
+        except (TypeError, ValueError):
+            return False, {}
+        prev = state.get(key)
+        state[key] = num
+        return prev is not None and num < prev, {"value": num}
+    if rule.when == "threshold" and rule.threshold is not None:
+        try:
+            sev = rule.threshold.evaluate(value)
+        except (TypeError, ValueError):
+            return False, {}
+        old = state.get(key, _MISSING)
+        state[key] = sev
+        emit = old != sev and not (old is _MISSING and sev == Severity.clear and not rule.initial)
+        return emit, {"severity": sev}
+    return False, {}
+
+
 def evaluate(rules: Sequence[EventRule], records: Sequence[Record], ctx: Context,
              state: dict[str, Any]) -> list[NormalizedEvent]:
-    """Events for this poll's records; ``state`` carries what the last poll saw."""
+    """Events for this poll's records; ``state`` carries what the last poll saw.
+
+    The event itself is only built (validated) when it is emitted: a poll that changes
+    nothing costs a few template renders, not a pydantic model per record.
+    """
     events: list[NormalizedEvent] = []
     for i, rule in enumerate(rules):
         seen: dict[str, NormalizedEvent] = {}
@@ -184,39 +226,21 @@ def evaluate(rules: Sequence[EventRule], records: Sequence[Record], ctx: Context
             original = row.get(ORIGINAL, row)
             fields = {k: v for k, v in row.items() if k != ORIGINAL}
             tctx = {**fields, "row": fields, "original": original, "value": value, "target": ctx.target}
+            ident = _identity(rule, ctx, tctx)
+            if ident is None:
+                continue
+            key = f"{i}|{ident[0]}|{ident[1]}|{ident[2]}"
+            emit, update = _decide(rule, key, value, state)
+            if not emit:
+                continue
             ev = _build(rule, ctx, row, tctx, value, rule.severity.resolve(tctx, value))
             if ev is None:
                 continue
-            key = f"{i}|{ev.resource}|{ev.event}|{ev.component or ''}"
-            tctx = {**tctx, "previous": state.get(key)}
-            if rule.when == "always":
-                events.append(ev)
-            elif rule.when == "present":
+            if update:
+                ev = ev.model_copy(update=update)
+            if rule.when == "present":
                 seen[key] = ev
-                events.append(ev)
-            elif rule.when == "change":
-                old = state.get(key, _MISSING)
-                state[key] = value
-                if (old is _MISSING and rule.initial) or (old is not _MISSING and old != value):
-                    events.append(ev)
-            elif rule.when == "decrease":
-                try:
-                    num = to_number(value)
-                except (TypeError, ValueError):
-                    continue
-                old = state.get(key)
-                state[key] = num
-                if old is not None and num < old:
-                    events.append(ev.model_copy(update={"value": num}))
-            elif rule.when == "threshold" and rule.threshold is not None:
-                try:
-                    sev = rule.threshold.evaluate(value)
-                except (TypeError, ValueError):
-                    continue
-                old = state.get(key, _MISSING)
-                state[key] = sev
-                if old != sev and not (old is _MISSING and sev == Severity.clear and not rule.initial):
-                    events.append(ev.model_copy(update={"severity": sev}))
+            events.append(ev)
         if rule.when == "present":
             for key, ev in prev_present.items():
                 if key not in seen:

@@ -214,7 +214,8 @@ class HttpKind:
                        params: dict[str, Any], basic: tuple[str, str] | None, secret: Secret | None) -> httpx.Response:
         try:
             return await job.clients.http.request(spec.method, url, headers=headers, params=params,
-                                                  json=spec.body, auth=basic, timeout=spec.common.timeout)
+                                                  json=spec.body, auth=basic, timeout=spec.common.timeout,
+                                                  suspect=job.suspect)
         except SourceError as exc:
             # An expired login token: log in again once.
             if spec.auth and spec.auth["type"] == "login" and "answered 401" in str(exc) and secret is not None:
@@ -222,7 +223,8 @@ class HttpKind:
                 headers["Authorization"] = spec.auth.get("prefix", "Bearer ") + await self._login(
                     job, spec, url, secret)
                 return await job.clients.http.request(spec.method, url, headers=headers, params=params,
-                                                      json=spec.body, auth=basic, timeout=spec.common.timeout)
+                                                      json=spec.body, auth=basic, timeout=spec.common.timeout,
+                                                  suspect=job.suspect)
             raise
 
 

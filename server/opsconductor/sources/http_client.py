@@ -6,6 +6,7 @@ Errors never include the query string (APIs such as PRTG take tokens there).
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Mapping
 from typing import Any
 
@@ -19,16 +20,33 @@ def redact(url: httpx.URL | str) -> str:
     return str(u.copy_with(query=None, userinfo=b"")) + ("?…" if u.query else "")
 
 
+class RedactUrls(logging.Filter):
+    """httpx logs every request URL at INFO; PRTG-style APIs carry tokens in the query."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple):
+            record.args = tuple(redact(a) if isinstance(a, httpx.URL) else a for a in record.args)
+        return True
+
+
+def install_log_redaction() -> None:
+    logger = logging.getLogger("httpx")
+    if not any(isinstance(f, RedactUrls) for f in logger.filters):
+        logger.addFilter(RedactUrls())
+
+
 class HttpClient:
     def __init__(self, *, concurrency: int = 100, verify: bool | str = True):
         self._limit = asyncio.Semaphore(concurrency)
+        self._suspect_limit = asyncio.Semaphore(max(2, concurrency // 4))
+        install_log_redaction()
         self._client = httpx.AsyncClient(verify=verify, follow_redirects=False,
                                          limits=httpx.Limits(max_connections=concurrency))
 
     async def request(self, method: str, url: str, *, headers: Mapping[str, str] | None = None,
                       params: Mapping[str, Any] | None = None, json: Any = None, auth: Any = None,
-                      timeout: float = 10.0) -> httpx.Response:
-        async with self._limit:
+                      timeout: float = 10.0, suspect: bool = False) -> httpx.Response:
+        async with self._suspect_limit if suspect else self._limit:
             try:
                 resp = await self._client.request(method, url, headers=headers, params=params, json=json,
                                                   auth=auth, timeout=timeout)

@@ -50,6 +50,8 @@ class PollJob:
     state: dict[str, Any] = field(default_factory=dict)
     # Addons that discover targets (NetBox) hand them here: (addon, [target dicts]).
     sync: Callable[[str, list[dict[str, Any]]], Awaitable[Any]] | None = None
+    # Set by the poller while the target is failing: clients put it in their slow lane.
+    suspect: bool = False
 
     async def sync_inventory(self, addon: str, targets: list[dict[str, Any]]) -> None:
         if self.sync is None:

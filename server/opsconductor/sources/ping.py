@@ -49,7 +49,8 @@ class PingKind:
         spec: PingSpec = job.spec
         t = job.target
         if spec.method == "icmp":
-            rtt = await job.clients.ping.icmp(t.address, spec.common.timeout)
+            rtt = await job.clients.ping.icmp(t.address, spec.common.timeout, suspect=job.suspect)
         else:
-            rtt = await job.clients.ping.tcp(t.address, t.port_for("ping", spec.port), spec.common.timeout)
+            rtt = await job.clients.ping.tcp(t.address, t.port_for("ping", spec.port), spec.common.timeout,
+                                             suspect=job.suspect)
         return [{"rtt_ms": round(rtt, 3), "address": t.address}]

@@ -23,10 +23,11 @@ from opsconductor.errors import SourceError, Unreachable
 class Pinger:
     def __init__(self, *, concurrency: int = 200):
         self._limit = asyncio.Semaphore(concurrency)
+        self._suspect_limit = asyncio.Semaphore(max(2, concurrency // 4))
 
-    async def tcp(self, address: str, port: int, timeout: float) -> float:
+    async def tcp(self, address: str, port: int, timeout: float, *, suspect: bool = False) -> float:
         """Round-trip time in ms of a TCP handshake (or its refusal)."""
-        async with self._limit:
+        async with self._suspect_limit if suspect else self._limit:
             start = time.perf_counter()
             try:
                 _, writer = await asyncio.wait_for(asyncio.open_connection(address, port), timeout)
@@ -42,7 +43,7 @@ class Pinger:
                 pass
             return rtt
 
-    async def icmp(self, address: str, timeout: float) -> float:
+    async def icmp(self, address: str, timeout: float, *, suspect: bool = False) -> float:
         """Round-trip time in ms of an ICMP echo on an unprivileged datagram socket."""
         try:
             sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM, socket.IPPROTO_ICMP)
@@ -53,7 +54,7 @@ class Pinger:
         loop = asyncio.get_running_loop()
         seq = int.from_bytes(os.urandom(2), "big")
         header = struct.pack("!BBHHH", 8, 0, 0, 0, seq)  # the kernel fills id and checksum
-        async with self._limit:
+        async with self._suspect_limit if suspect else self._limit:
             try:
                 start = time.perf_counter()
                 await loop.sock_sendto(sock, header + b"opsconductor", (address, 0))

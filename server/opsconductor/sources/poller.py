@@ -165,6 +165,8 @@ class Poller:
     def start(self) -> None:
         if self._scheduler is not None:
             return
+        # APScheduler logs every run at INFO: at thousands of polls a minute that drowns the log.
+        logging.getLogger("apscheduler.executors").setLevel(logging.WARNING)
         self._scheduler = AsyncIOScheduler(timezone=UTC, job_defaults={"max_instances": 1, "coalesce": True})
         self._scheduler.add_listener(self._on_missed, EVENT_JOB_MISSED | EVENT_JOB_MAX_INSTANCES)
         self._scheduler.start()
@@ -207,17 +209,24 @@ class Poller:
         started = time.perf_counter()
         events: list[NormalizedEvent] = []
         outcome = "ok"
+        poll.suspect = backoff.failures > 0
         try:
-            records = await asyncio.wait_for(job.kind.collect(poll), timeout=common.timeout + 1.0)
+            # A safety net only: the clients time out per request, and time spent queueing for
+            # a client slot must not make a healthy device look unreachable.
+            async with asyncio.timeout(common.timeout * 3 + 5.0):
+                records = await job.kind.collect(poll)
             ctx = Context(_target_view(poll.target), f"{poll.addon}/{common.name}", now)
             events = evaluate(common.events, transform(records, common.fields), ctx, poll.state)
             if poll.state.pop("unreachable", False) and common.on_unreachable:
                 events.append(self._unreachable(poll, now, clear=True))
             backoff.failures, backoff.until = 0, 0.0
             status.last_ok, status.last_error = now, None
-        except (Unreachable, TimeoutError) as exc:
+        except TimeoutError:
+            outcome = "overloaded"
+            status.last_error = f"poll did not finish within {common.timeout * 3 + 5.0:g}s (poller overloaded?)"
+        except Unreachable as exc:
             outcome = "unreachable"
-            status.last_error = str(exc) or "timed out"
+            status.last_error = str(exc)
             if not poll.state.get("unreachable") and common.on_unreachable:
                 events.append(self._unreachable(poll, now, clear=False, reason=status.last_error))
             poll.state["unreachable"] = True

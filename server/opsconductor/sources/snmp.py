@@ -107,14 +107,14 @@ class SnmpKind:
         scalars: dict[str, Any] = {}
         if spec.scalars:
             got = await client.get(job.target.address, port, auth, list(spec.scalars.values()),
-                                   timeout=per_try, retries=spec.retries)
+                                   timeout=per_try, retries=spec.retries, suspect=job.suspect)
             by_oid = {k.lstrip("."): v for k, v in got.items()}
             scalars = {name: by_oid.get(oid) for name, oid in spec.scalars.items()}
         if not spec.columns:
             return [scalars]
         walks = await asyncio.gather(*(
             client.walk(job.target.address, port, auth, oid, timeout=per_try, retries=spec.retries,
-                        max_repetitions=spec.max_repetitions)
+                        max_repetitions=spec.max_repetitions, suspect=job.suspect)
             for oid in spec.columns.values()))
         rows: dict[str, dict[str, Any]] = {}
         for name, column in zip(spec.columns, walks, strict=True):

@@ -103,11 +103,14 @@ def plain(value: Any) -> Any:
 class SnmpClient:
     """GET and bulk WALK on one engine, at most ``concurrency`` requests in flight."""
 
-    def __init__(self, *, concurrency: int = 500, timeout: float = 2.0, retries: int = 1):
+    def __init__(self, *, concurrency: int = 32, timeout: float = 2.0, retries: int = 1):
         self.engine = SnmpEngine()
         self.timeout = timeout
         self.retries = retries
+        # Healthy targets and suspect ones (failing, in backoff) wait in separate lanes, so
+        # requests that will time out can never take every slot from targets that answer.
         self._limit = asyncio.Semaphore(concurrency)
+        self._suspect_limit = asyncio.Semaphore(max(2, concurrency // 4))
         self._transports: dict[tuple[str, int, float, int], UdpTransportTarget] = {}
         self._context = ContextData()
         self._auth: dict[SnmpAuth, CommunityData | UsmUserData] = {}
@@ -131,11 +134,15 @@ class SnmpClient:
         r = self.retries if retries is None else retries
         return t, r, t * (r + 1) + 1.0
 
+    def lane(self, suspect: bool) -> asyncio.Semaphore:
+        return self._suspect_limit if suspect else self._limit
+
     async def get(self, address: str, port: int, auth: SnmpAuth, oids: Sequence[str], *,
-                  timeout: float | None = None, retries: int | None = None) -> dict[str, Any]:
+                  timeout: float | None = None, retries: int | None = None, suspect: bool = False
+                  ) -> dict[str, Any]:
         """GET ``oids`` in one PDU; returns {oid: value}; Unreachable on timeout."""
         t, r, overall = self._deadline(timeout, retries)
-        async with self._limit:
+        async with self.lane(suspect):
             transport = await self._transport(address, port, t, r)
             try:
                 err, status, index, binds = await asyncio.wait_for(get_cmd(
@@ -149,7 +156,7 @@ class SnmpClient:
 
     async def walk(self, address: str, port: int, auth: SnmpAuth, column: str, *,
                    timeout: float | None = None, retries: int | None = None,
-                   max_repetitions: int = 25, max_rows: int = 100_000) -> dict[str, Any]:
+                   max_repetitions: int = 25, max_rows: int = 100_000, suspect: bool = False) -> dict[str, Any]:
         """Bulk-walk one table column; returns {row index (OID suffix): value}."""
         t, r, overall = self._deadline(timeout, retries)
         prefix = ObjectIdentifier(column)
@@ -170,7 +177,7 @@ class SnmpClient:
                     if len(out) >= max_rows:
                         return
 
-        async with self._limit:
+        async with self.lane(suspect):
             try:
                 # Every page has its own pysnmp timeout; bound the whole walk too.
                 await asyncio.wait_for(run(), overall * 10)

@@ -72,7 +72,7 @@ class SshKind:
         secret = job.credential()
         assert secret is not None
         out = await job.clients.ssh.run(job.target.address, job.target.port_for("ssh", spec.port), secret, spec.command,
-                                        timeout=spec.common.timeout)
+                                        timeout=spec.common.timeout, suspect=job.suspect)
         try:
             return spec.parser.run(out)
         except ParseError as exc:

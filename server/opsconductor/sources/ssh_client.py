@@ -33,6 +33,7 @@ class SshClient:
     def __init__(self, *, concurrency: int = 100, sessions_per_device: int = 2,
                  known_hosts: Path | None = None, connect_timeout: float = 10.0):
         self._limit = asyncio.Semaphore(concurrency)
+        self._suspect_limit = asyncio.Semaphore(max(2, concurrency // 4))
         self._per_device = sessions_per_device
         self._known_hosts = str(known_hosts) if known_hosts else None
         self._connect_timeout = connect_timeout
@@ -76,9 +77,10 @@ class SshClient:
                     raise SourceError(f"SSH to {address}:{port}: {exc.reason}") from None
             return entry, entry.conn
 
-    async def run(self, address: str, port: int, secret: Secret, command: str, *, timeout: float) -> str:
+    async def run(self, address: str, port: int, secret: Secret, command: str, *, timeout: float,
+                  suspect: bool = False) -> str:
         """Run ``command``; its stdout. A non-zero exit status is a SourceError."""
-        async with self._limit:
+        async with self._suspect_limit if suspect else self._limit:
             for attempt in (1, 2):
                 entry, conn = await self._connection(address, port, secret)
                 async with entry.sessions:
