@@ -15,8 +15,8 @@ Events go to a counter instead of the database: this measures polling, not stora
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import asyncio
+import dataclasses
 import os
 import shutil
 import socket
@@ -30,17 +30,17 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "server"))
 
-from prometheus_client import CollectorRegistry  # noqa: E402
-from pysnmp.hlapi.v3arch.asyncio import ObjectIdentity, ObjectType, get_cmd  # noqa: E402
+from prometheus_client import CollectorRegistry
+from pysnmp.hlapi.v3arch.asyncio import ObjectIdentity, ObjectType, get_cmd
 
-from opsconductor.sources.http_client import HttpClient  # noqa: E402
-from opsconductor.sources.job import Clients  # noqa: E402
-from opsconductor.sources.kinds import Target, default_registry  # noqa: E402
-from opsconductor.sources.manifest import parse_manifest  # noqa: E402
-from opsconductor.sources.ping_client import Pinger  # noqa: E402
-from opsconductor.sources.poller import Poller, PollerMetrics  # noqa: E402
-from opsconductor.sources.snmp_client import SnmpAuth, SnmpClient  # noqa: E402
-from opsconductor.sources.ssh_client import SshClient  # noqa: E402
+from opsconductor.sources.http_client import HttpClient
+from opsconductor.sources.job import Clients
+from opsconductor.sources.kinds import Target, default_registry
+from opsconductor.sources.manifest import parse_manifest
+from opsconductor.sources.ping_client import Pinger
+from opsconductor.sources.poller import Poller, PollerMetrics
+from opsconductor.sources.snmp_client import SnmpAuth, SnmpClient
+from opsconductor.sources.ssh_client import SshClient
 
 COMMUNITY = "bench-community"
 OIDS = [
@@ -62,7 +62,7 @@ sources:
     events:
       - {event: sysname_changed, when: change, field: f4, initial: false}
     on_unreachable: {event: snmp_unreachable, severity: major}
-""" % "\n".join(f"      f{i}: {oid}" for i, oid in enumerate(OIDS))
+""".replace("%s", "\n".join(f"      f{i}: {oid}" for i, oid in enumerate(OIDS)))
 
 
 def free_udp_port() -> int:

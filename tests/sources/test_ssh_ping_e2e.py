@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import socket
 from collections.abc import Iterator
 from pathlib import Path
@@ -111,10 +112,8 @@ class Listener:
         for _ in range(4):
             c = socket.socket()
             c.setblocking(False)
-            try:
+            with contextlib.suppress(BlockingIOError):
                 c.connect(("127.0.0.1", self.port))
-            except BlockingIOError:
-                pass
             self.fill.append(c)
 
     def close(self) -> None:

@@ -13,9 +13,9 @@ which is what makes change detection possible:
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Mapping, Sequence
-import dataclasses
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any

@@ -45,7 +45,7 @@ class HttpClient:
 
     async def request(self, method: str, url: str, *, headers: Mapping[str, str] | None = None,
                       params: Mapping[str, Any] | None = None, json: Any = None, auth: Any = None,
-                      timeout: float = 10.0, suspect: bool = False) -> httpx.Response:
+                      timeout: float = 10.0, suspect: bool = False) -> httpx.Response:  # noqa: ASYNC109
         async with self._suspect_limit if suspect else self._limit:
             try:
                 resp = await self._client.request(method, url, headers=headers, params=params, json=json,

@@ -52,7 +52,7 @@ class LeaderElection:
             conn: asyncpg.Connection | None = None
             try:
                 conn = await asyncpg.connect(self._dsn, timeout=5)
-                while not await conn.fetchval("SELECT pg_try_advisory_lock($1::bigint)", self.key):
+                while not await conn.fetchval("SELECT pg_try_advisory_lock($1::bigint)", self.key):  # noqa: ASYNC110
                     await asyncio.sleep(self.retry_s)
                 await self._gain()
                 while True:  # keep proving the session (and so the lock) is alive

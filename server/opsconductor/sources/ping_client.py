@@ -12,6 +12,7 @@ Needs no privilege at all.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import socket
 import struct
@@ -25,7 +26,7 @@ class Pinger:
         self._limit = asyncio.Semaphore(concurrency)
         self._suspect_limit = asyncio.Semaphore(max(2, concurrency // 4))
 
-    async def tcp(self, address: str, port: int, timeout: float, *, suspect: bool = False) -> float:
+    async def tcp(self, address: str, port: int, timeout: float, *, suspect: bool = False) -> float:  # noqa: ASYNC109
         """Round-trip time in ms of a TCP handshake (or its refusal)."""
         async with self._suspect_limit if suspect else self._limit:
             start = time.perf_counter()
@@ -37,13 +38,11 @@ class Pinger:
                 raise Unreachable(f"{address}:{port} does not answer TCP: {type(exc).__name__}") from None
             rtt = (time.perf_counter() - start) * 1000
             writer.close()
-            try:
+            with contextlib.suppress(OSError):
                 await writer.wait_closed()
-            except OSError:
-                pass
             return rtt
 
-    async def icmp(self, address: str, timeout: float, *, suspect: bool = False) -> float:
+    async def icmp(self, address: str, timeout: float, *, suspect: bool = False) -> float:  # noqa: ASYNC109
         """Round-trip time in ms of an ICMP echo on an unprivileged datagram socket."""
         try:
             sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM, socket.IPPROTO_ICMP)

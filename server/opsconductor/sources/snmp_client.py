@@ -115,7 +115,7 @@ class SnmpClient:
         self._context = ContextData()
         self._auth: dict[SnmpAuth, CommunityData | UsmUserData] = {}
 
-    async def _transport(self, address: str, port: int, timeout: float, retries: int) -> UdpTransportTarget:
+    async def _transport(self, address: str, port: int, timeout: float, retries: int) -> UdpTransportTarget:  # noqa: ASYNC109
         key = (address, port, timeout, retries)
         t = self._transports.get(key)
         if t is None:
@@ -138,7 +138,7 @@ class SnmpClient:
         return self._suspect_limit if suspect else self._limit
 
     async def get(self, address: str, port: int, auth: SnmpAuth, oids: Sequence[str], *,
-                  timeout: float | None = None, retries: int | None = None, suspect: bool = False
+                  timeout: float | None = None, retries: int | None = None, suspect: bool = False  # noqa: ASYNC109
                   ) -> dict[str, Any]:
         """GET ``oids`` in one PDU; returns {oid: value}; Unreachable on timeout."""
         t, r, overall = self._deadline(timeout, retries)
@@ -155,7 +155,7 @@ class SnmpClient:
         return {str(name): plain(val) for name, val in binds}
 
     async def walk(self, address: str, port: int, auth: SnmpAuth, column: str, *,
-                   timeout: float | None = None, retries: int | None = None,
+                   timeout: float | None = None, retries: int | None = None,  # noqa: ASYNC109
                    max_repetitions: int = 25, max_rows: int = 100_000, suspect: bool = False) -> dict[str, Any]:
         """Bulk-walk one table column; returns {row index (OID suffix): value}."""
         t, r, overall = self._deadline(timeout, retries)

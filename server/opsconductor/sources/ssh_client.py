@@ -77,7 +77,7 @@ class SshClient:
                     raise SourceError(f"SSH to {address}:{port}: {exc.reason}") from None
             return entry, entry.conn
 
-    async def run(self, address: str, port: int, secret: Secret, command: str, *, timeout: float,
+    async def run(self, address: str, port: int, secret: Secret, command: str, *, timeout: float,  # noqa: ASYNC109
                   suspect: bool = False) -> str:
         """Run ``command``; its stdout. A non-zero exit status is a SourceError."""
         async with self._suspect_limit if suspect else self._limit:
