@@ -12,7 +12,7 @@ from typing import Any
 from opsconductor.config.settings import Settings
 from opsconductor.correlate.loader import load_ruleset
 from opsconductor.correlate.service import compile_ruleset
-from opsconductor.correlate.testing import TestRunner
+from opsconductor.correlate.testing import RuleTestRunner
 
 
 def _paths(args: argparse.Namespace) -> list[Path]:
@@ -37,7 +37,7 @@ def cmd_test(args: argparse.Namespace) -> int:
     if errors:
         return 1
     compiled = compile_ruleset(rs)
-    results = asyncio.run(TestRunner(compiled).run(list(rs.tests)))
+    results = asyncio.run(RuleTestRunner(compiled).run(list(rs.tests)))
     failed = [r for r in results if not r.ok]
     for r in results:
         if not r.ok or args.verbose:

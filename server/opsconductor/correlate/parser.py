@@ -35,8 +35,8 @@ from opsconductor.correlate.rules import (
     RuleTest,
     Schedule,
     SeveritySpec,
-    TestExpect,
-    TestStep,
+    Expectation,
+    TimedInput,
     Where,
     parse_duration,
 )
@@ -448,7 +448,7 @@ def _test(ctx: _Ctx, raw: Any, path: DataPath) -> RuleTest | None:
     if start is not None and not isinstance(start, str):
         ctx.err((*path, "start"), "start must be an RFC 3339 time")
         start = None
-    steps: list[TestStep] = []
+    steps: list[TimedInput] = []
     raw_in = data.get("input", [])
     if not isinstance(raw_in, list):
         ctx.err((*path, "input"), "input must be a list of {at, event}")
@@ -463,9 +463,9 @@ def _test(ctx: _Ctx, raw: Any, path: DataPath) -> RuleTest | None:
         if ev is not None and not isinstance(ev, dict):
             ctx.err((*sp, "event"), "event must be a mapping (a normalized event)")
             ev = None
-        steps.append(TestStep(ctx.duration(sm.get("at", "0s"), (*sp, "at")) if sm.get("at") not in (0, "0s")
+        steps.append(TimedInput(ctx.duration(sm.get("at", "0s"), (*sp, "at")) if sm.get("at") not in (0, "0s")
                               else 0.0, ev, ctx.where(sp)))
-    expects: list[TestExpect] = []
+    expects: list[Expectation] = []
     raw_exp = data.get("expect", [])
     if not isinstance(raw_exp, list) or not raw_exp:
         ctx.err((*path, "expect"), "expect must be a non-empty list of {at, alerts}")
@@ -487,5 +487,5 @@ def _test(ctx: _Ctx, raw: Any, path: DataPath) -> RuleTest | None:
             am = ctx.mapping(a, (*ep, "alerts", j), "an expected alert")
             if am is not None:
                 ctx.keys(am, (*ep, "alerts", j), EXPECT_KEYS, "an expected alert")
-        expects.append(TestExpect(at, tuple(a for a in alerts if isinstance(a, dict)), ctx.where(ep)))
+        expects.append(Expectation(at, tuple(a for a in alerts if isinstance(a, dict)), ctx.where(ep)))
     return RuleTest(name, ctx.where(path), start, tuple(steps), tuple(expects))

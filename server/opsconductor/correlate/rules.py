@@ -98,14 +98,14 @@ class Rule:
 
 
 @dataclass(frozen=True, slots=True)
-class TestStep:
+class TimedInput:
     at: float
     event: dict[str, Any] | None
     where: Where
 
 
 @dataclass(frozen=True, slots=True)
-class TestExpect:
+class Expectation:
     at: float | None
     alerts: tuple[dict[str, Any], ...]
     where: Where
@@ -116,8 +116,8 @@ class RuleTest:
     name: str
     where: Where
     start: str | None
-    steps: tuple[TestStep, ...]
-    expects: tuple[TestExpect, ...]
+    steps: tuple[TimedInput, ...]
+    expects: tuple[Expectation, ...]
 
 
 @dataclass(frozen=True)

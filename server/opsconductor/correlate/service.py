@@ -25,7 +25,7 @@ from opsconductor.correlate.compiled import Classifier, CompiledRuleSet
 from opsconductor.correlate.correlator import RulesCorrelator
 from opsconductor.correlate.loader import ParseCache, load_ruleset
 from opsconductor.correlate.rules import RuleSet
-from opsconductor.correlate.testing import TestRunner
+from opsconductor.correlate.testing import RuleTestRunner
 from opsconductor.correlate.worker import EngineWorker, InProcessEngine, WorkerProcess
 from opsconductor.errors import ConfigError, OpsConductorError
 from opsconductor.metrics import Metrics
@@ -64,7 +64,7 @@ async def check_and_test(paths: Sequence[Path], *, run_tests: bool = True, cache
     compiled = await asyncio.to_thread(compile_ruleset, rs)
     failures: list[str] = []
     if run_tests and rs.tests:
-        results = await TestRunner(compiled).run(list(rs.tests))
+        results = await RuleTestRunner(compiled).run(list(rs.tests))
         failures = [r.report() for r in results if not r.ok]
     return compiled, [], failures
 

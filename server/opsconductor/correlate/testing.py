@@ -36,7 +36,7 @@ SHOWN = ("resource", "event", "component", "status", "severity", "duplicate_coun
 
 
 @dataclass
-class TestResult:
+class RuleTestResult:
     test: RuleTest
     ok: bool
     problems: list[str] = field(default_factory=list)
@@ -92,7 +92,7 @@ def compare_alerts(expected: tuple[dict[str, Any], ...], actual: list[dict[str, 
     return ["\n".join(lines)]
 
 
-class TestRunner:
+class RuleTestRunner:
     """Runs rule tests; migrates one template database and copies it per test."""
 
     def __init__(self, compiled: CompiledRuleSet):
@@ -116,17 +116,17 @@ class TestRunner:
         shutil.copyfile(self._template, path)
         return Database(f"sqlite+aiosqlite:///{path}")
 
-    async def run(self, tests: list[RuleTest]) -> list[TestResult]:
+    async def run(self, tests: list[RuleTest]) -> list[RuleTestResult]:
         try:
             return [await self.run_one(t, i) for i, t in enumerate(tests)]
         finally:
             shutil.rmtree(self._dir, ignore_errors=True)
 
-    async def run_one(self, test: RuleTest, n: int = 0) -> TestResult:
+    async def run_one(self, test: RuleTest, n: int = 0) -> RuleTestResult:
         try:
             start = datetime.fromisoformat(test.start.replace("Z", "+00:00")) if test.start else DEFAULT_START
         except ValueError:
-            return TestResult(test, False, [f"start {test.start!r} is not an RFC 3339 time"])
+            return RuleTestResult(test, False, [f"start {test.start!r} is not an RFC 3339 time"])
         if start.tzinfo is None:
             start = start.replace(tzinfo=UTC)
         events: list[tuple[float, NormalizedEvent | None]] = []
@@ -141,7 +141,7 @@ class TestRunner:
                 problems.append(f"{step.where}: invalid event: {exc.errors()[0]['msg']} "
                                 f"({'.'.join(str(x) for x in exc.errors()[0]['loc'])})")
         if problems:
-            return TestResult(test, False, problems)
+            return RuleTestResult(test, False, problems)
         db = await self._fresh_db(n)
         clock = FakeClock(start)
         pipeline = Pipeline(db, metrics=Metrics(), correlator=RulesCorrelator(self.compiled, clock), clock=clock)
@@ -164,7 +164,7 @@ class TestRunner:
                     problems.append(f"{exp.where}: at {at:g}s: {p}")
         finally:
             await db.dispose()
-        return TestResult(test, not problems, problems)
+        return RuleTestResult(test, not problems, problems)
 
     async def _advance(self, pipeline: Pipeline, clock: FakeClock, to: datetime) -> None:
         """Move the clock forward, running the re-evaluation job as production would."""
