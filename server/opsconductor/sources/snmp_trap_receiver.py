@@ -285,3 +285,4 @@ class TrapReceiver:
                 self._pending[:0] = batch
                 self._wake.set()
                 await asyncio.sleep(0.5)
+

@@ -1,9 +1,10 @@
 """The trap receiver as the server runs it: settings -> credentials -> receiver -> pipeline.
 
 Starts when ``trap_enabled`` and an enabled addon has an ``snmp_trap`` source (checked at
-start and on every sources refresh, so installing the addon later starts it too). Each
-batch of traps is translated with the current addons' rules (:func:`traps_to_events`);
-the agent's address is looked up in the inventory to name the resource.
+start and on every sources refresh, so installing the addon later starts it too). The
+receiver runs in its own process (:mod:`snmp_trap_process`), which translates each batch
+with the enabled addons' rules and the inventory's address -> name map that this service
+keeps current, and appends the events to the event log.
 """
 
 from __future__ import annotations
@@ -16,8 +17,9 @@ from typing import TYPE_CHECKING, Any
 from opsconductor.config.settings import Settings
 from opsconductor.errors import ConfigError
 from opsconductor.sources.credentials import CredentialError, resolve
-from opsconductor.sources.snmp_trap import ReceivedTrap, TrapSpec, TrapTable, traps_to_events
-from opsconductor.sources.snmp_trap_receiver import AUTH_PROTOCOLS, PRIV_PROTOCOLS, TrapAuth, TrapReceiver, V3User
+from opsconductor.sources.snmp_trap import TrapSpec
+from opsconductor.sources.snmp_trap_process import ReceiverProcess
+from opsconductor.sources.snmp_trap_receiver import AUTH_PROTOCOLS, PRIV_PROTOCOLS, TrapAuth, V3User
 from opsconductor.sources.webhook_catalog import PushCatalog
 
 if TYPE_CHECKING:
@@ -74,55 +76,37 @@ def trap_auth_from_settings(settings: Settings, environ: Mapping[str, str] | Non
     return TrapAuth(tuple(communities), tuple(users), engine_id)
 
 
-def inventory_names(components: Mapping[str, Any]) -> Callable[[], Callable[[str], str | None]]:
-    """Per batch: a lookup from an agent address to its inventory target name."""
+def inventory_names(components: Mapping[str, Any]) -> Callable[[], dict[str, str]]:
+    """The inventory's agent address -> target name map, as the sources service has it now."""
 
-    def snapshot() -> Callable[[str], str | None]:
+    def snapshot() -> dict[str, str]:
         svc = components.get("sources")
         targets = svc.targets() if svc is not None and hasattr(svc, "targets") else []
-        by_address = {t.address: t.name for t in targets}
-        return by_address.get
+        return {t.address: t.name for t in targets}
 
     return snapshot
 
 
 class TrapService:
-    """Registered as ``rt.components["snmp_traps"]``."""
+    """Registered as ``rt.components["snmp_traps"]``: runs and configures the receiver process."""
 
     def __init__(self, rt: Runtime, catalog: PushCatalog, metrics: Any,
-                 names: Callable[[], Callable[[str], str | None]] | None = None):
+                 names: Callable[[], dict[str, str]] | None = None):
         self.rt = rt
         self.catalog = catalog
         self.metrics = metrics
         self.names = names or inventory_names(rt.components)
-        self.receiver: TrapReceiver | None = None
+        self.receiver: ReceiverProcess | None = None
         self.error: str | None = None
-        self._table: TrapTable | None = None
-        self._generation = -1
-
-    def table(self) -> TrapTable:
-        generation = self.catalog.generation
-        if self._table is None or generation != self._generation:
-            self._table = TrapTable.build(self.catalog.specs(TrapSpec))
-            self._generation = generation
-        return self._table
-
-    async def handle(self, batch: list[ReceivedTrap]) -> None:
-        """Translate and store one batch (the receiver's sink)."""
-        events, stats = traps_to_events(batch, self.table(), self.names())
-        for line in stats.errors:
-            log.warning("trap not mapped to an event: %s", line)
-        if events:
-            await self.rt.pipeline.accept(events)
-        m = self.metrics
-        m.traps.labels(outcome="accepted").inc(len(events))
-        m.traps.labels(outcome="unmapped").inc(stats.unmapped)
-        m.traps.labels(outcome="invalid").inc(stats.invalid)
 
     async def ensure_started(self) -> None:
         """Start the receiver if enabled and some addon maps traps; a failure is reported, not raised."""
         s = self.rt.settings
-        if self.receiver is not None or not s.trap_enabled or not self.catalog.specs(TrapSpec):
+        paths = self.catalog.manifest_paths(TrapSpec)
+        if self.receiver is not None:
+            self.receiver.configure(paths, self.names())
+            return
+        if not s.trap_enabled or not paths:
             return
         try:
             auth = trap_auth_from_settings(s)
@@ -134,18 +118,33 @@ class TrapService:
         if not auth.communities and not auth.users:
             log.warning("SNMP trap receiver: no trap_communities or trap_v3_users configured; every trap "
                         "will be refused")
-        receiver = TrapReceiver(host=s.trap_host, port=s.trap_port, auth=auth, sink=self.handle,
-                                batch_window=s.trap_batch_ms / 1000,
-                                on_drop=lambda reason: self.metrics.traps.labels(outcome=reason).inc())
+        proc = ReceiverProcess(host=s.trap_host, port=s.trap_port, auth=auth, batch_window=s.trap_batch_ms / 1000,
+                               database_url=s.effective_database_url, on_report=self._report, on_exit=self._exited)
         try:
-            await receiver.start()
+            await proc.start()
         except OSError as exc:
             message = f"cannot listen on udp {s.trap_host}:{s.trap_port}: {exc.strerror}"
             if self.error != message:
                 log.error("SNMP trap receiver not started: %s", message)
             self.error = message
             return
-        self.receiver, self.error = receiver, None
+        proc.configure(paths, self.names())
+        self.receiver, self.error = proc, None
+        assert proc.bound is not None
+        log.info("SNMP trap receiver listening on udp %s:%d", *proc.bound)
+
+    def _report(self, by_source: dict[str, int], counts: dict[str, int], errors: list[str]) -> None:
+        for source, n in by_source.items():
+            self.rt.metrics.events_received.labels(source=source or "snmp_trap").inc(n)
+        for outcome, n in counts.items():
+            if n:
+                self.metrics.traps.labels(outcome=outcome).inc(n)
+        for line in errors:
+            log.warning("trap not mapped to an event: %s", line)
+
+    def _exited(self) -> None:
+        self.receiver = None  # the watcher starts a new one
+        self.error = "the receiver process exited"
 
     async def start(self, rt: Runtime) -> None:
         await self.ensure_started()
@@ -158,5 +157,5 @@ class TrapService:
 
     async def stop(self, rt: Runtime) -> None:
         if self.receiver is not None:
-            await self.receiver.stop()
-            self.receiver = None
+            receiver, self.receiver = self.receiver, None
+            await receiver.stop()

@@ -44,6 +44,7 @@ class PushCatalog:
         self._snapshot = snapshot
         self._key: tuple[Any, ...] | None = None
         self._by_addon: dict[str, list[Any]] = {}
+        self._paths: dict[str, str] = {}
         self._generation = 0
 
     def _index(self) -> dict[str, list[Any]]:
@@ -54,6 +55,7 @@ class PushCatalog:
                 name: [s.spec for s in m.sources]
                 for name, m in manifests.items() if name not in disabled
             }
+            self._paths = {name: str(m.path) for name, m in manifests.items()}
             self._key = key
             self._generation += 1
         return self._by_addon
@@ -68,6 +70,11 @@ class PushCatalog:
         """Every enabled source spec of a type (``WebhookSpec``, ``TrapSpec``), addons in name order."""
         index = self._index()
         return [s for name in sorted(index) for s in index[name] if isinstance(s, cls)]
+
+    def manifest_paths(self, cls: type[Any]) -> list[str]:
+        """Files of the enabled manifests with sources of a type (the trap receiver process loads them)."""
+        index = self._index()
+        return [self._paths[name] for name in sorted(index) if any(isinstance(s, cls) for s in index[name])]
 
     def webhook(self, addon: str, source: str | None = None) -> WebhookSpec:
         """The webhook source addressed by ``/api/v1/webhooks/{addon}[/{source}]``; NotFound otherwise."""
