@@ -124,17 +124,21 @@ def plan(cfg: NotifyConfig, enabled: Callable[[str], bool], transitions: Sequenc
     return out
 
 
+def _flat_alert(alert: Mapping[str, Any]) -> dict[str, Any]:
+    # alert rows are flat apart from labels (str -> str): a cheap, non-recursive json_safe
+    return {k: (v.isoformat() if isinstance(v, datetime) else v) for k, v in alert.items() if k != "trace"}
+
+
 def snapshot(p: Planned) -> dict[str, Any]:
     t = p.transition
-    out: dict[str, Any] = json_safe({
-        "alert": {k: v for k, v in p.alert.items() if k != "trace"},
+    return {
+        "alert": _flat_alert(p.alert),
         "transition": p.kind,
         "previous_status": t.previous_status,
         "previous_severity": t.previous_severity,
         "actor": t.actor,
         "note": t.text,
-    })
-    return out
+    }
 
 
 class NotifySink:

@@ -55,7 +55,8 @@ def alert_context(alert: Mapping[str, Any], transition: str, *, history: Sequenc
                   note: str | None = None, receiver: str = "") -> dict[str, Any]:
     """The template context: plain JSON-like data only."""
     return {
-        "alert": _plain({k: v for k, v in alert.items() if k != "trace"}),
+        "alert": {k: _plain(v) if isinstance(v, (datetime, Mapping, list, tuple)) else v
+                  for k, v in alert.items() if k != "trace"},
         "transition": transition,
         "history": _plain(list(history)),
         "links": dict(links or {}),

@@ -15,7 +15,7 @@ import contextlib
 import hashlib
 import logging
 import random
-from collections import defaultdict
+from collections import defaultdict, deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -36,6 +36,7 @@ from opsconductor.store.db import Database
 log = logging.getLogger(__name__)
 
 MAX_BATCH = 50
+PREFETCH = 4  # deliveries claimed per slot: fewer, larger claims; the queue is per receiver
 N = NOTIFICATIONS
 
 
@@ -89,6 +90,9 @@ class Worker:
         self.retry_cap_s = retry_cap_s
         self.rng = rng or random.Random()
         self.inflight: dict[str, int] = defaultdict(int)
+        # per-receiver queues of claimed (leased) deliveries waiting for a free slot
+        self.queues: dict[str, deque[tuple[Delivery, int, list[datetime]]]] = defaultdict(deque)
+        self._client: httpx.AsyncClient | None = None
         self._done: list[_Done] = []
         self._tasks: set[asyncio.Task[None]] = set()
         self._last_depth = 0.0
@@ -105,6 +109,7 @@ class Worker:
                 await conn.execute(update(N).where(N.c.status == SENDING).values(status=PENDING, lease_until=None))
         limits = httpx.Limits(max_connections=None, max_keepalive_connections=64)
         async with httpx.AsyncClient(limits=limits, follow_redirects=False) as client:
+            self._client = client
             try:
                 while True:
                     worked = await self.tick(client)
@@ -118,6 +123,17 @@ class Worker:
                 for t in list(self._tasks):
                     with contextlib.suppress(asyncio.CancelledError, Exception):
                         await t
+                await self._release_queued()
+
+    async def _release_queued(self) -> None:
+        """On shutdown, hand claimed-but-unstarted rows back (best effort; leases cover a crash)."""
+        ids = [i.id for q in self.queues.values() for d, _, _ in q for i in d.items]
+        self.queues.clear()
+        if ids:
+            with contextlib.suppress(Exception):
+                async with self.db.write() as conn:
+                    await conn.execute(update(N).where(N.c.id.in_(ids), N.c.status == SENDING)
+                                       .values(status=PENDING, lease_until=None, attempts=N.c.attempts - 1))
 
     async def tick(self, client: httpx.AsyncClient) -> bool:
         """Record finished deliveries, claim due rows for receivers with free slots, start them."""
@@ -130,8 +146,11 @@ class Worker:
                 async with self.db.write() as conn:
                     await sweep(conn, self.service.config, self.service.enabled, now)
         done, self._done = self._done, []
-        free = {n: s.cfg.concurrency - self.inflight[n] for n, s in self.service.senders.items()
-                if self.inflight[n] < s.cfg.concurrency}
+        free: dict[str, int] = {}
+        for n, sender in self.service.senders.items():
+            want = sender.cfg.concurrency * PREFETCH - len(self.queues[n]) - self.inflight[n]
+            if want >= sender.cfg.concurrency:
+                free[n] = want
         leases = now.timestamp() - self._last_lease_check >= self.lease_check_s
         if leases:
             self._last_lease_check = now.timestamp()
@@ -150,10 +169,9 @@ class Worker:
                     got += await self._claim(conn, name, slots - len(got), now, expired_leases=True)
                 claimed.extend(got)
         for name, delivery, attempts, created in claimed:
-            self.inflight[name] += 1
-            task = asyncio.create_task(self._deliver(client, name, delivery, attempts, created))
-            self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
+            self.queues[name].append((delivery, attempts, created))
+        for name in {n for n, _, _, _ in claimed}:
+            self._pump(client, name)
         await self._maybe_depth(now)
         return bool(done or claimed)
 
@@ -213,7 +231,8 @@ class Worker:
             for h in (await conn.execute(select(HISTORY).where(HISTORY.c.alert_id.in_(alert_ids))
                                          .order_by(HISTORY.c.id))).mappings():
                 history[h["alert_id"]].append({k: v for k, v in h.items() if k not in ("id", "alert_id")})
-        lease = now + timedelta(seconds=sender.cfg.timeout * 2 + 30)
+        # queued rows wait for up to PREFETCH rounds of requests before theirs starts
+        lease = now + timedelta(seconds=sender.cfg.timeout * (PREFETCH + 2) + 30)
         batch_keys: list[dict[str, Any]] = []
         out = []
         for g in picked:
@@ -236,6 +255,17 @@ class Worker:
                                batch_keys)
         return out
 
+    def _pump(self, client: httpx.AsyncClient, receiver: str) -> None:
+        """Start queued deliveries of a receiver while it has free slots."""
+        sender = self.service.senders.get(receiver)
+        queue = self.queues[receiver]
+        while sender is not None and queue and self.inflight[receiver] < sender.cfg.concurrency:
+            delivery, attempts, created = queue.popleft()
+            self.inflight[receiver] += 1
+            task = asyncio.create_task(self._deliver(client, receiver, delivery, attempts, created))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+
     async def _deliver(self, client: httpx.AsyncClient, receiver: str, delivery: Delivery, attempts: int,
                        created: list[datetime]) -> None:
         sender = self.service.senders[receiver]
@@ -251,6 +281,7 @@ class Worker:
         self.service.metrics.latency.labels(receiver=receiver).observe(loop.time() - start)
         self._done.append(_Done(receiver, delivery, result, attempts, created))
         self.service.wake_event.set()
+        self._pump(client, receiver)
 
     async def _record(self, conn: AsyncConnection, done: list[_Done], now: datetime) -> None:
         sent: list[dict[str, Any]] = []
