@@ -28,7 +28,7 @@ DEFAULT_TEMPLATES: dict[str, str] = {
 
 
 def _env() -> ImmutableSandboxedEnvironment:
-    return ImmutableSandboxedEnvironment(autoescape=False, undefined=StrictUndefined, trim_blocks=True)
+    return ImmutableSandboxedEnvironment(autoescape=False, undefined=StrictUndefined)
 
 
 def check_template(source: str) -> str | None:
