@@ -44,7 +44,7 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id"),
         sa.UniqueConstraint("idem_key"),
     )
-    op.create_index("ix_notifications_due", "notifications", ["status", "due_at"])
+    op.create_index("ix_notifications_due", "notifications", ["receiver", "status", "due_at"])
     op.create_index("ix_notifications_alert_receiver", "notifications", ["alert_id", "receiver", "id"])
     op.create_index("ix_notifications_receiver_status", "notifications", ["receiver", "status"])
     op.create_table(
