@@ -108,7 +108,11 @@ def compile_jmespath(expr: Any, positions: Positions, path: DataPath) -> ParsedR
     try:
         return jmespath.compile(expr)
     except JMESPathError as exc:
-        raise positions.error(path, f"invalid JMESPath expression: {exc}") from None
+        where = getattr(exc, "lex_position", None)
+        what = "incomplete expression" if type(exc).__name__ == "IncompleteExpressionError" else getattr(
+            exc, "msg", str(exc).splitlines()[0])
+        at = f" at character {where + 1}" if isinstance(where, int) else ""
+        raise positions.error(path, f"invalid JMESPath expression {expr!r}: {what}{at}") from None
 
 
 def check_keys(entry: Mapping[str, Any], allowed: frozenset[str], positions: Positions, path: DataPath) -> None:
