@@ -49,7 +49,8 @@ def free_tcp_port() -> int:
 
 
 class SnmpAgent:
-    """snmpd with a v2c community, a v3 authPriv user, and IF-MIB/Ciena rows served from a file."""
+    """snmpd with a v2c community, a v3 authPriv user, and IF-MIB/Ciena rows served from a file
+    (through a `pass_persist` script, so the test changes link states by rewriting the file)."""
 
     def __init__(self, workdir: Path, community: str = "s3cret-community", port: int | None = None):
         self.dir = workdir
@@ -101,9 +102,9 @@ class SnmpAgent:
             f'createUser {V3_USER} SHA "{V3_AUTH}" AES "{V3_PRIV}"',
             f"rouser {V3_USER} priv",
             f"sysLocation {self.location}",
-            f"pass -p 10 .1.3.6.1.2.1.2.2 {passcmd}",
-            f"pass -p 10 .1.3.6.1.2.1.31.1.1 {passcmd}",
-            f"pass .1.3.6.1.4.1.1271.2.1.24.1.3 {passcmd}",
+            f"pass_persist -p 10 .1.3.6.1.2.1.2.2 {passcmd}",
+            f"pass_persist -p 10 .1.3.6.1.2.1.31.1.1 {passcmd}",
+            f"pass_persist .1.3.6.1.4.1.1271.2.1.24.1.3 {passcmd}",
             "",
         ])
 

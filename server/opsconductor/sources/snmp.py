@@ -13,7 +13,6 @@ Records: one per table row (with the scalars copied in), or one record of scalar
 
 from __future__ import annotations
 
-import asyncio
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -112,10 +111,13 @@ class SnmpKind:
             scalars = {name: by_oid.get(oid) for name, oid in spec.scalars.items()}
         if not spec.columns:
             return [scalars]
-        walks = await asyncio.gather(*(
-            client.walk(job.target.address, port, auth, oid, timeout=per_try, retries=spec.retries,
-                        max_repetitions=spec.max_repetitions, suspect=job.suspect)
-            for oid in spec.columns.values()))
+        # Columns one after the other: a dead device then holds one client slot, not one per
+        # column, and the first timeout ends the poll.
+        walks = []
+        for oid in spec.columns.values():
+            walks.append(await client.walk(job.target.address, port, auth, oid, timeout=per_try,
+                                           retries=spec.retries, max_repetitions=spec.max_repetitions,
+                                           suspect=job.suspect))
         rows: dict[str, dict[str, Any]] = {}
         for name, column in zip(spec.columns, walks, strict=True):
             for index, value in column.items():

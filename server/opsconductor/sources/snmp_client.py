@@ -103,7 +103,7 @@ def plain(value: Any) -> Any:
 class SnmpClient:
     """GET and bulk WALK on one engine, at most ``concurrency`` requests in flight."""
 
-    def __init__(self, *, concurrency: int = 32, timeout: float = 2.0, retries: int = 1):
+    def __init__(self, *, concurrency: int = 256, timeout: float = 2.0, retries: int = 1):
         self.engine = SnmpEngine()
         self.timeout = timeout
         self.retries = retries
