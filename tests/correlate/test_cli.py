@@ -24,7 +24,8 @@ def test_a_failing_rule_test_prints_a_diff_and_exits_1(tmp_path: Path, capsys: p
         "  - id: sev\n    when: {event: cpu_high}\n    set: {severity: minor}\n"
         "tests:\n"
         "  - name: cpu is minor\n"
-        "    input: [{at: 0s, event: {resource: r1, event: cpu_high}}, {at: 10s, event: {resource: r1, event: cpu_high}}]\n"
+        "    input: [{at: 0s, event: {resource: r1, event: cpu_high}},"
+        " {at: 10s, event: {resource: r1, event: cpu_high}}]\n"
         "    expect: [{alerts: [{resource: r1, severity: major, duplicate_count: 1}]}]\n")
     assert main(["rules", "test", str(f)]) == 1
     err = capsys.readouterr().err
