@@ -25,6 +25,7 @@ from pysnmp.hlapi.v3arch.asyncio import (
     get_cmd,
 )
 from pysnmp.hlapi.v3arch.asyncio import auth as snmp_auth
+from pysnmp.hlapi.v3arch.asyncio.cmdgen import VB_PROCESSOR
 from pysnmp.proto import errind
 from pysnmp.proto.rfc1902 import Integer, IpAddress, OctetString
 from pysnmp.proto.rfc1905 import EndOfMibView, NoSuchInstance, NoSuchObject
@@ -114,6 +115,18 @@ class SnmpClient:
         self._transports: dict[tuple[str, int, float, int], UdpTransportTarget] = {}
         self._context = ContextData()
         self._auth: dict[SnmpAuth, CommunityData | UsmUserData] = {}
+        self._varbinds: dict[tuple[str, ...], tuple[ObjectType, ...]] = {}
+
+    def _request_varbinds(self, oids: Sequence[str]) -> tuple[ObjectType, ...]:
+        """Resolved once per OID list: pysnmp skips resolving an already resolved ObjectType."""
+        key = tuple(oids)
+        vbs = self._varbinds.get(key)
+        if vbs is None:
+            vbs = tuple(ObjectType(ObjectIdentity(o)).resolve_with_mib(
+                VB_PROCESSOR.get_mib_view_controller(self.engine.cache)) for o in oids)
+            if len(self._varbinds) < 10_000:
+                self._varbinds[key] = vbs
+        return vbs
 
     async def _transport(self, address: str, port: int, timeout: float, retries: int) -> UdpTransportTarget:  # noqa: ASYNC109
         key = (address, port, timeout, retries)
@@ -147,7 +160,7 @@ class SnmpClient:
             try:
                 err, status, index, binds = await asyncio.wait_for(get_cmd(
                     self.engine, self._auth_data(auth), transport, self._context,
-                    *(ObjectType(ObjectIdentity(o)) for o in oids), lookupMib=False,
+                    *self._request_varbinds(oids), lookupMib=False,
                 ), overall)
             except TimeoutError:
                 raise Unreachable(f"SNMP GET to {address}:{port} timed out") from None
