@@ -10,10 +10,10 @@ from pathlib import Path
 from typing import Any
 
 from opsconductor.config.settings import Settings
-from opsconductor.errors import ConfigError, ConfigErrors
+from opsconductor.errors import ConfigError, ConfigErrors, Location
 from opsconductor.sources.inventory import load_inventory
 from opsconductor.sources.kinds import default_registry
-from opsconductor.sources.manifest import MANIFEST_FILE, load_addons, load_manifest
+from opsconductor.sources.manifest import MANIFEST_FILE, load_addons, load_manifest, parse_manifest
 
 
 def _errors(exc: ConfigError) -> list[ConfigError]:
@@ -33,7 +33,12 @@ def cmd_check(args: argparse.Namespace) -> int:
         for f in files:
             checked += 1
             try:
-                load_manifest(f, registry)
+                if f.name == MANIFEST_FILE:
+                    load_manifest(f, registry)
+                else:  # a loose file (a draft): no directory name to match
+                    parse_manifest(f.read_text(encoding="utf-8"), str(f), registry)
+            except OSError as exc:
+                problems.append(ConfigError(f"cannot read: {exc.strerror}", Location(str(f))))
             except ConfigError as exc:
                 problems += _errors(exc)
     if not args.paths and settings.inventory_file is not None:
