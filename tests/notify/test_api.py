@@ -65,3 +65,23 @@ def test_cli_notify_check(tmp_path: Path) -> None:
     r = subprocess.run([sys.executable, "-m", "opsconductor", "notify", "check", str(bad)],
                        capture_output=True, text=True, timeout=60)
     assert r.returncode == 1 and f'{bad}:2:9: undefined receiver "ghost" used in route' in r.stderr
+
+
+async def test_reload_keeps_the_running_config_on_errors(notify_server: NotifyServer, tmp_path: Path) -> None:
+    path = tmp_path / "notify.yaml"  # the file notify_server writes
+    one = 'receivers:\n  a: {kind: webhook, url: "http://127.0.0.1:9/a"}\nroute:\n  receiver: a\n'
+    async with notify_server(one) as srv, srv.admin as c:
+        path.write_text(one + "  group_wait: never\n")
+        r = await c.post("/api/v1/receivers/reload")
+        assert r.status_code == 422
+        assert r.json()["errors"] == [{"location": f"{path}:5:3",
+                                       "message": "invalid duration 'never' (expected like 30s, 5m, 4h, 1d)"}]
+        names = [x["name"] for x in (await c.get("/api/v1/receivers")).json()["receivers"]]
+        assert names == ["a"]
+        path.write_text(one.replace("route:", '  b: {kind: webhook, url: "http://127.0.0.1:9/b"}\nroute:'))
+
+        async def picked_up() -> bool:  # the worker notices the edit by itself
+            got = [x["name"] for x in (await c.get("/api/v1/receivers")).json()["receivers"]]
+            return got == ["a", "b"]
+
+        await eventually(picked_up, within=5)

@@ -128,4 +128,12 @@ async def test_receiver(state: State, name: FromPath[str]) -> dict[str, Any]:
     return {"receiver": name, "ok": result.ok, "status_code": result.status_code, "error": result.error}
 
 
-ROUTES = [list_notifications, retry_notification, list_receivers, test_receiver]
+@post("/api/v1/receivers/reload", opt={"scope": "admin"}, tags=["notifications"], status_code=200)
+async def reload_receivers(state: State) -> dict[str, Any]:
+    """Re-read the notify file; errors come back as file:line:col and the running config stays."""
+    service = _service(state.runtime)
+    config = service.reload()
+    return {"receivers": sorted(config.receivers), "disabled": service.disabled}
+
+
+ROUTES = [list_notifications, retry_notification, list_receivers, reload_receivers, test_receiver]

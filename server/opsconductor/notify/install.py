@@ -20,7 +20,9 @@ if TYPE_CHECKING:
 def install(rt: Runtime) -> None:
     """Load ``settings.notify_file`` (a broken file stops the server with file:line:col)."""
     s = rt.settings
-    service = NotifyService(load_config(s.notify_file), NotifyMetrics(rt.metrics.registry), public_url=s.public_url)
+    service = NotifyService(load_config(s.notify_file), NotifyMetrics(rt.metrics.registry), public_url=s.public_url,
+                            path=s.notify_file)
+    service.reload_if_changed()  # remember the file's mtime
     rt.components["notify"] = service
     rt.pipeline.sink = NotifySink(lambda: service.config, service.enabled, lambda: rt.pipeline.clock(), service.wake)
     worker = Worker(rt.db, service, lambda: rt.pipeline.clock(), poll_s=s.notify_poll_s,

@@ -5,8 +5,10 @@ from __future__ import annotations
 import asyncio
 import logging
 from dataclasses import dataclass, field
+from pathlib import Path
 
-from opsconductor.notify.config import NotifyConfig, ReceiverConfig
+from opsconductor.errors import ConfigError
+from opsconductor.notify.config import NotifyConfig, ReceiverConfig, load_config
 from opsconductor.notify.metrics import NotifyMetrics
 from opsconductor.notify.receivers.base import Sender
 from opsconductor.notify.secrets import SecretUnavailable
@@ -54,6 +56,8 @@ class NotifyService:
     senders: dict[str, Sender] = field(default_factory=dict)
     disabled: dict[str, str] = field(default_factory=dict)
     wake_event: asyncio.Event = field(default_factory=asyncio.Event)
+    path: Path | None = None
+    _mtime: float | None = None
 
     def __post_init__(self) -> None:
         self.apply(self.config)
@@ -71,6 +75,33 @@ class NotifyService:
             senders[name] = build_sender(rc)
         self.config, self.senders, self.disabled = config, senders, disabled
 
+    def reload(self) -> NotifyConfig:
+        """Re-read the notify file; a broken file raises ConfigError and the running config stays."""
+        if self.path is None:
+            return self.config
+        mtime = _mtime(self.path)
+        config = load_config(self.path)
+        self.apply(config)
+        self._mtime = mtime
+        log.info("notify config reloaded from %s: %d receivers", self.path, len(config.receivers))
+        return config
+
+    def reload_if_changed(self) -> None:
+        """Called periodically by the worker: pick up edits of the notify file."""
+        if self.path is None:
+            return
+        mtime = _mtime(self.path)
+        if self._mtime is None:
+            self._mtime = mtime
+            return
+        if mtime == self._mtime:
+            return
+        self._mtime = mtime  # a broken file is reported once per edit, not on every check
+        try:
+            self.reload()
+        except ConfigError as exc:
+            log.error("notify config not reloaded, the running one stays in force:\n%s", exc)
+
     def enabled(self, receiver: str) -> bool:
         return receiver in self.senders
 
@@ -81,3 +112,10 @@ class NotifyService:
         base = self.public_url.rstrip("/")
         return {"alert": f"{base}/api/v1/alerts/{alert_id}",
                 "notifications": f"{base}/api/v1/notifications?alert_id={alert_id}"}
+
+
+def _mtime(path: Path) -> float:
+    try:
+        return path.stat().st_mtime_ns / 1e9
+    except OSError:
+        return 0.0

@@ -140,6 +140,7 @@ class Worker:
         now = self.clock()
         if now.timestamp() - self._last_repeat >= self.repeat_every_s:
             self._last_repeat = now.timestamp()
+            self.service.reload_if_changed()
             async with self.db.read() as conn:
                 repeat = await anything_due(conn, now)
             if repeat:
