@@ -13,12 +13,15 @@ import logging
 import signal
 from typing import TYPE_CHECKING
 
+from sqlalchemy import text
+
 from opsconductor.correlate.compiled import CompiledRuleSet
 from opsconductor.correlate.correlator import RulesCorrelator
 from opsconductor.correlate.reevaluate import reevaluate
 from opsconductor.correlate.rules import RuleSet
 from opsconductor.correlate.service import RulesService
 from opsconductor.correlate.worker import InProcessEngine
+from opsconductor.pipeline import PROCESSOR_LOCK_KEY
 
 if TYPE_CHECKING:
     from opsconductor.runtime import Runtime
@@ -79,4 +82,8 @@ async def reevaluate_now(rt: Runtime) -> int:
     if not isinstance(correlator, RulesCorrelator):
         return 0
     async with rt.db.write() as conn:
+        if conn.dialect.name == "postgresql":
+            # the batch processor's lock: never change an alert while a batch (here or in another
+            # server process) is changing it
+            await conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": PROCESSOR_LOCK_KEY})
         return await reevaluate(conn, correlator, rt.pipeline.clock(), rt.pipeline.sink)

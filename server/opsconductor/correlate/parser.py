@@ -29,13 +29,13 @@ from opsconductor.correlate.matchers import (
     is_field,
 )
 from opsconductor.correlate.rules import (
+    Expectation,
     Raise,
     Rule,
     RuleFile,
     RuleTest,
     Schedule,
     SeveritySpec,
-    Expectation,
     TimedInput,
     Where,
     parse_duration,

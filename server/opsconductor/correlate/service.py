@@ -112,7 +112,9 @@ class RulesService:
                 for line in [*self.status.errors, *failures]:
                     log.error("rules reload rejected, running set %s stays: %s", self.correlator.version, line)
                 return self.status
-            if self.use_worker:
+            # No rules, no engine work: the in-process engine (no shards) answers without durable-rules.
+            needs_worker = self.use_worker and bool(compiled.shards)
+            if needs_worker:
                 spare, self._spare = self._spare, None
                 try:
                     worker = await asyncio.to_thread(EngineWorker, compiled.matchers.spec, spare)
@@ -137,7 +139,7 @@ class RulesService:
             self.last_good = self.status
             log.info("rules %s live: %d rules from %s (%.3fs)", compiled.version, len(compiled.ruleset.rules),
                      self.rules_dir, self.status.duration_s)
-            if self.use_worker and self._spare is None:
+            if needs_worker and self._spare is None:
                 # the next reload swaps in a warm process instead of waiting for a Python start-up
                 self._spare = await asyncio.to_thread(WorkerProcess)
             return self.status
