@@ -12,10 +12,22 @@ BAD = Path(__file__).resolve().parent / "bad_manifests" / "unknown_option.yaml"
 
 
 def run(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """A real `opsconductor addons ...` process (how users run it)."""
     import os
 
     return subprocess.run([sys.executable, "-m", "opsconductor", "addons", *args], capture_output=True, text=True,
                           env={**os.environ, **env}, timeout=60)
+
+
+def run_in_process(args: list[str], env: dict[str, str], monkeypatch, capsys) -> tuple[int, str, str]:  # type: ignore[no-untyped-def]
+    """The same CLI entry point in this process (fast: no interpreter start per call)."""
+    from opsconductor.cli.main import main
+
+    for k, v in env.items():
+        monkeypatch.setenv(k, v)
+    code = main(["addons", *args])
+    out = capsys.readouterr()
+    return code, out.out, out.err
 
 
 def test_check_reports_file_line_col_and_exit_status(tmp_path: Path) -> None:
@@ -32,17 +44,17 @@ def test_check_reports_file_line_col_and_exit_status(tmp_path: Path) -> None:
     assert f"{inv}:4:5: must be a reference" in r.stderr and "public" not in r.stderr.replace(str(inv), "")
 
 
-def test_list_enable_disable(tmp_path: Path, db_url: str) -> None:
+def test_list_enable_disable(tmp_path: Path, db_url: str, monkeypatch, capsys) -> None:  # type: ignore[no-untyped-def]
     copy_addon("ping", tmp_path / "addons")
     copy_addon("prtg", tmp_path / "addons")
     env = {"OPSCONDUCTOR_ADDONS_DIR": str(tmp_path / "addons"), "OPSCONDUCTOR_DATABASE_URL": db_url}
-    r = run(["list"], env)
-    assert r.returncode == 0, r.stderr
-    assert [line.split()[:3] for line in r.stdout.splitlines()] == [["ping", "1.0.0", "enabled"],
-                                                                   ["prtg", "1.0.0", "enabled"]]
-    assert run(["disable", "prtg"], env).returncode == 0
-    assert "prtg                 1.0.0      disabled" in run(["list"], env).stdout
-    assert run(["enable", "prtg"], env).returncode == 0
-    assert "disabled" not in run(["list"], env).stdout
-    r = run(["disable", "nope"], env)
-    assert r.returncode == 1 and "no addon 'nope'" in r.stderr
+    code, out, err = run_in_process(["list"], env, monkeypatch, capsys)
+    assert code == 0, err
+    assert [line.split()[:3] for line in out.splitlines()] == [["ping", "1.0.0", "enabled"],
+                                                               ["prtg", "1.0.0", "enabled"]]
+    assert run_in_process(["disable", "prtg"], env, monkeypatch, capsys)[0] == 0
+    assert "prtg                 1.0.0      disabled" in run_in_process(["list"], env, monkeypatch, capsys)[1]
+    assert run_in_process(["enable", "prtg"], env, monkeypatch, capsys)[0] == 0
+    assert "disabled" not in run_in_process(["list"], env, monkeypatch, capsys)[1]
+    code, _, err = run_in_process(["disable", "nope"], env, monkeypatch, capsys)
+    assert code == 1 and "no addon 'nope'" in err

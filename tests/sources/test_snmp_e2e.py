@@ -58,7 +58,7 @@ async def test_reboot_and_unreachable(snmpd, settings_factory, tmp_path, monkeyp
 
         await wait_for(polled_uptime_twice, what="two uptime polls")
         # Let the agent's uptime grow past how long the restart below takes to be noticed.
-        await asyncio.sleep(max(0.0, 10.0 - (time.monotonic() - snmpd.started_at)))
+        await asyncio.sleep(max(0.0, 7.0 - (time.monotonic() - snmpd.started_at)))
         snmpd.stop()
         found = await wait_for(lambda: alerts(c, event="snmp_unreachable"), what="snmp_unreachable alert")
         assert found[0]["resource"] == "rtr1.test" and found[0]["severity"] == "major"
