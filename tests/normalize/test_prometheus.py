@@ -72,10 +72,11 @@ def test_postable_alerts_map_to_events() -> None:
     fs, down = parse_prometheus_alerts(POSTABLE, PrometheusMapping(), NOW)
     assert (fs.event, fs.resource, fs.severity) == ("NodeFilesystemAlmostFull", "web1:9100", Severity.warning)
     assert fs.summary == "Filesystem / on web1 is 92% full"
-    assert fs.occurred_at == datetime(2026, 3, 1, 11, 50, 0, 123456, tzinfo=UTC)  # nanoseconds cut to micro
+    assert fs.occurred_at is None  # firing: seen when received (re-sends keep startsAt)
     assert fs.labels == {"job": "node", "device": "/dev/sda1", "mountpoint": "/", "severity": "warning",
                          "annotation_description": "Only 8% left",
                          "annotation_runbook_url": "https://runbooks.example/fs",
+                         "starts_at": "2026-03-01T11:50:00.123456Z",  # nanoseconds cut to microseconds
                          "generator_url": POSTABLE[0]["generatorURL"]}
     assert fs.source == "prometheus" and fs.raw == POSTABLE[0]
     # endsAt in the past: the alert is over -> clear, at the time it ended
@@ -88,9 +89,11 @@ def test_postable_alerts_map_to_events() -> None:
 def test_mapping_options_resource_component_and_severity() -> None:
     mapping = PrometheusMapping(source="prom-eu", resource_labels=("host", "instance"), strip_port=True,
                                 component_labels=("mountpoint", "device"),
-                                severity_map={"warning": Severity.minor}, severity_default=Severity.info)
+                                severity_map={"warning": Severity.minor}, severity_default=Severity.info,
+                                firing_time="starts_at")
     fs, down = parse_prometheus_alerts(POSTABLE, mapping, NOW)
     assert (fs.resource, fs.component, fs.severity, fs.source) == ("web1", "/", Severity.minor, "prom-eu")
+    assert fs.occurred_at == datetime(2026, 3, 1, 11, 50, 0, 123456, tzinfo=UTC)
     assert "mountpoint" not in fs.labels and "instance" not in fs.labels and fs.labels["device"] == "/dev/sda1"
     assert down.resource == "db1"
     unmapped = copy.deepcopy(POSTABLE[0])
@@ -121,7 +124,7 @@ def test_alertmanager_webhook_v4() -> None:
     assert (resolved.resource, resolved.severity) == ("db1:9100", Severity.clear)
     assert resolved.occurred_at == datetime(2026, 3, 1, 11, 58, tzinfo=UTC)
     assert (firing.resource, firing.severity) == ("db2:9100", Severity.critical)  # status wins over endsAt
-    assert firing.occurred_at == datetime(2026, 3, 1, 11, 30, tzinfo=UTC)
+    assert firing.occurred_at is None and firing.labels["starts_at"] == "2026-03-01T11:30:00Z"
     assert firing.labels["receiver"] == "opsconductor"
     # the same payload through the shape-sniffing entry point
     assert parse_alertmanager_any(WEBHOOK_V4, PrometheusMapping(), NOW) == [resolved, firing]

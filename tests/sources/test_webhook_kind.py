@@ -89,9 +89,11 @@ def test_single_object_payload_without_items() -> None:
     ("  - name: h\n    kind: webhook\n    event: x\n    resource: y\n    severity: loud\n",
      f"{FILE}:8:5: unknown severity 'loud'; expected one of: critical, major, minor, warning, info, clear"),
     ("  - name: h\n    kind: webhook\n    format: alertmanager\n    options: {resource_label: instance}\n",
-     f"{FILE}:7:15: unknown key 'resource_label'; expected one of: annotation_prefix, component_labels, keep_raw, "
-     "resource_default, resource_labels, severity_default, severity_label, severity_map, strip_port, "
-     "summary_annotations"),
+     f"{FILE}:7:15: unknown key 'resource_label'; expected one of: annotation_prefix, component_labels, "
+     "firing_time, keep_raw, resource_default, resource_labels, severity_default, severity_label, severity_map, "
+     "strip_port, summary_annotations"),
+    ("  - name: h\n    kind: webhook\n    format: alertmanager\n    options: {firing_time: now}\n",
+     f"{FILE}:7:15: must be 'received' or 'starts_at'"),
     ("  - name: h\n    kind: webhook\n    format: alertmanager\n    options: {severity_map: {p1: urgent}}\n",
      f"{FILE}:7:30: unknown severity 'urgent'; expected one of: critical, major, minor, warning, info, clear"),
     ("  - name: h\n    kind: webhook\n    format: alertmanager\n    options: {resource_labels: [1]}\n",

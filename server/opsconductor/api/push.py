@@ -32,11 +32,13 @@ def catalog_of(rt: Runtime) -> PushCatalog:
     return cat
 
 
-async def _deliver(rt: Runtime, spec: WebhookSpec, request: Request[Any, Any, Any]) -> dict[str, Any]:
+async def _deliver(rt: Runtime, spec: WebhookSpec, request: Request[Any, Any, Any], *,
+                   postable: bool = False) -> dict[str, Any]:
     payload = parse_json_body(await request.body())
     metrics = rt.components.get("push_metrics")
+    translate = spec.translate_postable if postable else spec.translate
     try:
-        events = spec.translate(payload, rt.pipeline.clock(), max_items=rt.settings.max_events_per_request)
+        events = translate(payload, rt.pipeline.clock(), max_items=rt.settings.max_events_per_request)
     except Exception:
         if metrics is not None:
             metrics.deliveries.labels(addon=spec.addon, outcome="rejected").inc()
@@ -51,7 +53,7 @@ async def _deliver(rt: Runtime, spec: WebhookSpec, request: Request[Any, Any, An
 async def post_alertmanager_alerts(request: Request[Any, Any, Any], state: State) -> Response[dict[str, Any]]:
     """Alertmanager API v2 ``postableAlerts``: lets a Prometheus use OpsConductor as its Alertmanager."""
     rt: Runtime = state.runtime
-    body = await _deliver(rt, catalog_of(rt).alertmanager(), request)
+    body = await _deliver(rt, catalog_of(rt).alertmanager(), request, postable=True)
     return Response(body, status_code=200)
 
 

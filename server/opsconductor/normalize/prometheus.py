@@ -16,7 +16,8 @@ Mapping (all configurable through :class:`PrometheusMapping`, e.g. from
 ``addons/prometheus/addon.yaml``): label ``alertname`` -> event, the first present of
 ``resource_labels`` (``instance``) -> resource, ``severity`` label -> severity through a
 value map, remaining labels -> labels, annotation ``summary`` (else ``description``) ->
-summary, ``startsAt`` -> occurred_at (``endsAt`` for a clear).
+summary; a clear happened at ``endsAt``, a firing alert when it is received (``startsAt``
+becomes label ``starts_at``; ``firing_time: starts_at`` stamps the event with it instead).
 """
 
 from __future__ import annotations
@@ -62,6 +63,10 @@ class PrometheusMapping:
     summary_annotations: tuple[str, ...] = ("summary", "description")
     annotation_prefix: str = "annotation_"  # other annotations become labels with this prefix
     keep_raw: bool = True
+    # A firing alert is re-sent with the same startsAt for as long as it fires. Stamping it with
+    # startsAt would pin the alert's last_seen there and let it expire while still firing, so by
+    # default it counts as seen when received; startsAt is kept as label `starts_at`.
+    firing_time: str = "received"  # or "starts_at"
 
 
 def _strip_port(instance: str) -> str:
@@ -143,6 +148,9 @@ def _alert_to_event(
         if summary is not None and k in mapping.summary_annotations and v.strip() == summary:
             continue
         out_labels[f"{mapping.annotation_prefix}{k}"] = v
+    starts_at = times.get("startsAt")
+    if starts_at is not None:
+        out_labels["starts_at"] = starts_at.isoformat().replace("+00:00", "Z")
     generator = alert.get("generatorURL")
     if isinstance(generator, str) and generator:
         out_labels["generator_url"] = generator
@@ -158,7 +166,7 @@ def _alert_to_event(
             summary=clip(summary, SUMMARY_MAX) if summary else None,
             labels=clean_labels(out_labels),
             source=mapping.source,
-            occurred_at=(ends_at or now) if clear else times.get("startsAt"),
+            occurred_at=(ends_at or now) if clear else (starts_at if mapping.firing_time == "starts_at" else None),
             raw=raw_or_none(alert) if mapping.keep_raw else None,
         )
     except ValidationError as exc:

@@ -26,7 +26,7 @@ from jmespath.parser import ParsedResult
 from opsconductor.config.yaml_source import DataPath, Positions
 from opsconductor.errors import FieldProblem, ValidationFailed
 from opsconductor.model.event import NormalizedEvent
-from opsconductor.normalize.prometheus import PrometheusMapping, parse_alertmanager_any
+from opsconductor.normalize.prometheus import PrometheusMapping, parse_alertmanager_any, parse_prometheus_alerts
 from opsconductor.normalize.push_fields import raw_or_none
 from opsconductor.normalize.push_mapping import (
     EVENT_KEYS,
@@ -44,7 +44,7 @@ _FORMAT_KEYS = _COMMON_KEYS | {"format", "options"}
 _MAPPING_KEYS = _COMMON_KEYS | EVENT_KEYS | {"items", "keep_raw"}
 _AM_OPTIONS = frozenset({
     "resource_labels", "resource_default", "strip_port", "component_labels", "severity_label",
-    "severity_map", "severity_default", "summary_annotations", "annotation_prefix", "keep_raw",
+    "severity_map", "severity_default", "summary_annotations", "annotation_prefix", "keep_raw", "firing_time",
 })
 MAX_REPORTED_PROBLEMS = 100
 
@@ -60,6 +60,12 @@ class WebhookSpec:
     items: ParsedResult | None = None
     template: EventTemplate | None = None
     keep_raw: bool = True
+
+    def translate_postable(self, payload: Any, now: datetime, *, max_items: int) -> list[NormalizedEvent]:
+        """``POST /api/v2/alerts``: strictly Alertmanager API v2 postableAlerts (a JSON array)."""
+        if self.alertmanager is None:
+            raise ValidationFailed(f"source {self.addon}/{self.name} does not take Alertmanager alerts")
+        return parse_prometheus_alerts(payload, self.alertmanager, now, max_items=max_items)
 
     def translate(self, payload: Any, now: datetime, *, max_items: int) -> list[NormalizedEvent]:
         """The events of one delivery, all or nothing (ValidationFailed lists every bad item)."""
@@ -127,6 +133,10 @@ def parse_alertmanager_options(
             if not isinstance(options[key], bool):
                 raise positions.error((*path, key), "must be true or false")
             kw[key] = options[key]
+    if "firing_time" in options:
+        if options["firing_time"] not in ("received", "starts_at"):
+            raise positions.error((*path, "firing_time"), "must be 'received' or 'starts_at'")
+        kw["firing_time"] = options["firing_time"]
     if options.get("severity_default") is not None:
         kw["severity_default"] = parse_severity_word(
             options["severity_default"], positions, (*path, "severity_default"))
