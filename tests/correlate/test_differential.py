@@ -112,3 +112,21 @@ def test_every_atom_and_its_negation_on_a_value_grid() -> None:
         got = engine.classify_one(cm.message(cm.encode(ev, rx)))
         want = [i for i, m in slots if matches(m, ev)]
         assert got == want, (v, [slots[i][1] for i in set(got) ^ set(want)])
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(MATCHERS, min_size=1, max_size=10), st.lists(events(), min_size=1, max_size=12))
+def test_compiled_ruleset_with_memo_caches_equals_reference(rules: list[Matcher], evs: list[NormalizedEvent]) -> None:
+    # The production path: memo of answers by field values, memo of regex flags by value, fallback.
+    from opsconductor.correlate.compiled import CompiledRuleSet
+    from opsconductor.correlate.rules import Rule, RuleFile, RuleSet, Where
+    from opsconductor.correlate.worker import InProcessEngine
+
+    rs = RuleSet((RuleFile("x.yaml", tuple(Rule(id=f"r{i}", kind="drop", where=Where("x.yaml", 1, 1), index=i,
+                                                 when=m) for i, m in enumerate(rules)), (), ""),), "v")
+    compiled = CompiledRuleSet(rs)
+    compiled.engine = InProcessEngine(compiled.matchers.spec)
+    for _ in range(2):  # the second pass answers from the memo
+        got = compiled.classify(evs)
+        assert [[s.rule.id for s in g] for g in got] == [
+            [s.rule.id for s in compiled.classify_reference(e)] for e in evs]

@@ -60,12 +60,13 @@ class CompiledRuleSet:
         self._patterns: list[re.Pattern[str]] = compile_patterns(self.matchers)
         self._ref_patterns = {p.pattern: p for p in self._patterns}
         self._cache: dict[tuple[Any, ...], tuple[int, ...]] = {}
+        self._regex_memo: dict[tuple[int, Any], tuple[int, ...]] = {}
         self.engine: Classifier | None = None
         self.engine_calls = 0
         self.engine_fallbacks = 0
 
     def encode(self, event: NormalizedEvent) -> tuple[Any, ...]:
-        return self.matchers.encode(event, self._patterns)
+        return self.matchers.encode(event, self._patterns, self._regex_memo)
 
     def classify(self, events: Sequence[NormalizedEvent]) -> list[list[Slot]]:
         """Matching slots per event, in load order (blocking: call it off the event loop)."""

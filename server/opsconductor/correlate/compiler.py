@@ -23,6 +23,7 @@ engine still refuses is answered by the reference matcher (``compiled.py``).
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 from collections.abc import Sequence
@@ -88,18 +89,43 @@ class CompiledMatchers:
         get = event.field_value
         return tuple(get(n) for n in self.field_names)
 
-    def encode(self, event: NormalizedEvent, compiled: Sequence[re.Pattern[str]]) -> tuple[Any, ...]:
-        """The message content the engine needs, as a tuple (see :meth:`message`)."""
+    def encode(self, event: NormalizedEvent, compiled: Sequence[re.Pattern[str]],
+               memo: dict[tuple[int, Any], tuple[int, ...]] | None = None) -> tuple[Any, ...]:
+        """The message content the engine needs, as a tuple (see :meth:`message`).
+
+        ``memo`` caches the regex flags of one field value (values repeat far more than events do).
+        """
         vals = self.raw_key(event)
         out: list[Any] = []
         for v in vals:
             out.append(token(v))
             out.append(float(v) if isinstance(v, (int, float)) and not isinstance(v, bool) and v == v else 0.0)
-        pos = {n: i for i, n in enumerate(self.field_names)}
-        for (name, _), rx in zip(self.regex_atoms, compiled, strict=True):
-            v = vals[pos[name]]
-            out.append(1 if isinstance(v, str) and rx.fullmatch(v) is not None else 0)
+        flags = [0] * len(self.regex_atoms)
+        for fi, atom_ids in self.atoms_by_field:
+            v = vals[fi]
+            if not isinstance(v, str):
+                continue
+            key = (fi, v)
+            bits = memo.get(key) if memo is not None else None
+            if bits is None:
+                bits = tuple(1 if compiled[j].fullmatch(v) is not None else 0 for j in atom_ids)
+                if memo is not None:
+                    if len(memo) > 100_000:
+                        memo.clear()
+                    memo[key] = bits
+            for j, bit in zip(atom_ids, bits, strict=True):
+                flags[j] = bit
+        out.extend(flags)
         return tuple(out)
+
+    @functools.cached_property
+    def atoms_by_field(self) -> list[tuple[int, list[int]]]:
+        """Regex atom indexes grouped by the position of the field they test."""
+        pos = {n: i for i, n in enumerate(self.field_names)}
+        groups: dict[int, list[int]] = {}
+        for j, (name, _) in enumerate(self.regex_atoms):
+            groups.setdefault(pos[name], []).append(j)
+        return list(groups.items())
 
     def message(self, encoded: tuple[Any, ...]) -> dict[str, Any]:
         msg: dict[str, Any] = {"_t": 1}
