@@ -37,9 +37,9 @@ def rule_paths(paths: Iterable[Path]) -> list[Path]:
 
 
 def git_commit(directory: Path) -> str | None:
-    """The short commit of HEAD when the rules folder is a git checkout (else None)."""
+    """The last commit that touched the rules folder, when it is in a git checkout (else None)."""
     try:
-        res = subprocess.run(["git", "-C", str(directory), "rev-parse", "--short=10", "HEAD"],
+        res = subprocess.run(["git", "-C", str(directory), "log", "-1", "--format=%h", "--abbrev=10", "--", "."],
                              capture_output=True, text=True, timeout=5, check=False)
     except (OSError, subprocess.TimeoutExpired):
         return None
