@@ -53,3 +53,10 @@ def test_notify_routing_config_is_not_a_rule_file(tmp_path: Path) -> None:
 def test_shipped_rules_pass_check(capsys: pytest.CaptureFixture[str]) -> None:
     rules = Path(__file__).parents[2] / "rules"
     assert main(["rules", "check", str(rules)]) == 0, capsys.readouterr().err
+
+
+def test_check_hands_notify_config_to_the_notify_stage(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    pytest.importorskip("opsconductor.notify.config")
+    (tmp_path / "notify.yaml").write_text("route: {receiver: nobody, bogus_key: 1}\nreceivers: []\n")
+    assert main(["rules", "check", str(tmp_path)]) == 1
+    assert f"{tmp_path / 'notify.yaml'}:" in capsys.readouterr().err
