@@ -160,6 +160,13 @@ async def test_v2c_v3_traps_and_informs_become_alerts(
             lambda: alerts(server, event="device_rebooted", resource="127.0.0.1"), 10, "the v3 inform alert")
         assert rebooted[0]["labels"]["restart"] == "warm"
 
+        # SNMPv1 Trap-PDU (pysnmp converts it, RFC 3584): generic-trap 2 = linkDown
+        rc, out = await send.run("snmptrap", "-v", "1", "-c", COMMUNITY, f"127.0.0.1:{settings.trap_port}",
+                                 "1.3.6.1.4.1.99999", "127.0.0.3", "2", "0", "", "1.3.6.1.2.1.2.2.1.1.5", "i", "5")
+        assert rc == 0, out
+        v1 = await eventually(lambda: alerts(server, event="link_down", component="5"), 10, "the v1 linkDown")
+        assert v1[0]["resource"] == "127.0.0.1" and v1[0]["labels"]["ifIndex"] == "5"
+
         # an unknown trap OID is caught by the catch-all rule, component = the trap OID
         rc, out = await send.v2c("1.3.6.1.4.1.99999.0.7", "1.3.6.1.4.1.99999.1.1.0", "s", "hello")
         assert rc == 0, out
@@ -176,7 +183,7 @@ async def test_v2c_v3_traps_and_informs_become_alerts(
 
         dropped = 'opsconductor_snmp_traps_total{outcome="bad_community"} 1.0'
         text = await eventually(lambda: _having(metrics(), dropped), 10, "the bad community to be counted")
-        assert 'opsconductor_snmp_traps_total{outcome="accepted"} 5.0' in text
+        assert 'opsconductor_snmp_traps_total{outcome="accepted"} 6.0' in text
         assert not [a for a in await alerts(server, event="link_down") if a["component"] == "ge-0/0/9"]
 
         # secrets never show up: not in any alert, not in the metrics
@@ -208,3 +215,18 @@ async def test_link_down_and_up_pair_on_one_alert_through_the_rules(
 
         rows = await eventually(resolved, 15, "linkUp to resolve the linkDown alert")
         assert [r["id"] for r in rows] == [down["id"]], "linkUp resolved the same row, created none"
+
+
+async def test_a_taken_port_is_reported_and_the_server_keeps_running(
+    tmp_path: Path, settings_factory: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as squatter:
+        squatter.bind(("127.0.0.1", 0))
+        port = squatter.getsockname()[1]
+        settings = trap_settings(tmp_path, settings_factory, monkeypatch).model_copy(update={"trap_port": port})
+        async with start_live_server(settings) as server:
+            service = server.runtime.components["snmp_traps"]
+            assert service.receiver is None
+            assert service.error == f"cannot listen on udp 127.0.0.1:{port}: Address already in use"
+            async with server.client(server.read_key) as c:
+                assert (await c.get("/api/v1/alerts")).status_code == 200
