@@ -96,6 +96,9 @@ async def test_ciena_mcp_alarms_login_and_clear_when_gone(mcp, settings_factory,
                                                                                           "critical")
         assert by["high_ber"]["labels"]["source_severity"] == "MINOR"
         assert mcp.tokens  # logged in through /tron/api/v1/tokens
+        mcp.tokens.clear()  # the token expired: the next poll gets a 401 and logs in again
+        logins = sum(r.path == "/tron/api/v1/tokens" for r in mcp.requests)
+        await wait_for(lambda: _logged_in_again(mcp, logins), what="a second login")
         mcp.alarms = [a for a in mcp.alarms if a["id"] != "411473945349786091"]
         await wait_for(lambda: _none(alerts(c, event="los")), what="LOS cleared")
         assert await alerts(c, event="high_ber")
@@ -128,3 +131,7 @@ async def test_netbox_sync_creates_targets_with_labels(netbox, settings_factory,
 
 async def _gone(coro, name):  # type: ignore[no-untyped-def]
     return name not in {t["name"] for t in await coro}
+
+
+async def _logged_in_again(mcp: CienaMcp, before: int) -> bool:
+    return sum(r.path == "/tron/api/v1/tokens" for r in mcp.requests) > before and bool(mcp.tokens)

@@ -19,7 +19,6 @@ from opsconductor.sources.snmp_client import SnmpClient
 from opsconductor.sources.ssh_client import SshClient
 from tests.sources.conftest import copy_addon
 from tests.sources.peers import V3_AUTH, V3_PRIV, V3_USER, SnmpAgent, free_udp_port
-from tests.sources.waits import wait_for
 
 
 class Collected:
@@ -45,7 +44,7 @@ async def test_snmp_v3_auth_priv(snmpd: SnmpAgent, tmp_path: Path) -> None:
     snmpd.set_interface(2, "ge-0/0/2", "GigabitEthernet 2", oper=2)
     m = generic(tmp_path, **{"    kind: snmp\n": '    kind: snmp\n    version: "3"\n'})
     cred = json.dumps({"user": V3_USER, "auth_key": V3_AUTH, "priv_key": V3_PRIV})
-    poller, got = make_poller({"V3": cred, "WRONG": json.dumps({"user": V3_USER, "auth_key": "wrong-auth-key",
+    poller, _ = make_poller({"V3": cred, "WRONG": json.dumps({"user": V3_USER, "auth_key": "wrong-auth-key",
                                                                 "priv_key": V3_PRIV})})
     good = Target("v3ok", "127.0.0.1", port=snmpd.port, addons=("generic-snmp",), credential="env:V3")
     bad = Target("v3bad", "127.0.0.1", port=snmpd.port, addons=("generic-snmp",), credential="env:WRONG")

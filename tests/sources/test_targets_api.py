@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 
@@ -43,7 +44,7 @@ async def test_targets_crud_scopes_and_validation(live_server) -> None:
         assert (await rd.get("/api/v1/poller")).json()["leader"] is True  # SQLite: one process, always leader
 
 
-async def test_addons_api_enable_disable(settings_factory, tmp_path) -> None:
+async def test_addons_api_enable_disable(settings_factory, tmp_path, capsys) -> None:  # type: ignore[no-untyped-def]
     from tests.support.server import start_live_server
 
     copy_addon("ping", tmp_path / "addons")
@@ -64,6 +65,14 @@ async def test_addons_api_enable_disable(settings_factory, tmp_path) -> None:
         r = (await a.post("/api/v1/poller/reload")).json()
         assert r["errors"] and r["errors"][0].startswith(str(tmp_path / "addons" / "ping" / "addon.yaml"))
         assert r["jobs"] == 1
+        # `opsconductor addons reload` asks the running server (in a thread: the CLI is synchronous).
+        from opsconductor.cli.main import main
+
+        code = await asyncio.to_thread(main, ["addons", "reload", "--url", srv.url, "--key", srv.admin_key])
+        assert code == 1  # the broken manifest is still reported
+        out = capsys.readouterr()
+        assert "reloaded: 1 addons, 1 targets, 1 jobs" in out.out
+        assert f"\n{tmp_path / 'addons' / 'ping' / 'addon.yaml'}:3:1: " in "\n" + out.err
 
 
 @pytest.fixture
