@@ -4,6 +4,7 @@ re-activation, never-suppressed resolves, correlation, explain, silences, rules 
 from __future__ import annotations
 
 import asyncio
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -149,3 +150,34 @@ async def test_rules_list_and_status(rules_server: LiveServer) -> None:
         status = (await c.get("/api/v1/rules/status")).json()
         assert status["last_reload"]["ok"] is True and status["live_version"] == rules["version"]
         assert isinstance(status["engine_worker_pid"], int)
+
+
+class _Clock:
+    def __init__(self, now: datetime) -> None:
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+async def test_window_and_silence_end_by_time_reactivate(rules_server: LiveServer) -> None:
+    # The server's clock is replaceable; the re-evaluation job (every 0.2 s here) follows it.
+    clock = _Clock(datetime(2026, 1, 6, 0, 30, tzinfo=UTC))  # Tuesday 01:30 in Amsterdam
+    rules_server.runtime.pipeline.clock = clock
+    async with rules_server.client(rules_server.write_key) as c:
+        (bak,) = await send(c, {"resource": "bak1.ams", "event": "device_down", "severity": "critical",
+                                "labels": {"role": "backup"}})
+        a = await alert(c, bak["alert_id"])
+        assert (a["status"], a["suppressed_reason"]) == ("suppressed", "maintenance window nightly-backup-window")
+        r = await c.post("/api/v1/silences", json={"matchers": {"resource": "sw5.ams"}, "duration": "30m",
+                                                   "comment": "cabling"})
+        assert r.status_code == 201
+        (sw,) = await send(c, {"resource": "sw5.ams", "event": "device_down", "severity": "major"})
+        assert sw["outcome"] == "suppressed"
+        clock.now += timedelta(minutes=45)  # 02:15: the silence is over, the window is not
+        a = await until(c, sw["alert_id"], "active")
+        assert a["status"] == "active"
+        assert (await alert(c, bak["alert_id"]))["status"] == "suppressed"
+        clock.now += timedelta(hours=1)  # 03:15: the window is over
+        a = await until(c, bak["alert_id"], "active")
+        assert (a["status"], a["suppressed_reason"]) == ("active", None)
