@@ -98,3 +98,29 @@ async def test_configure_reconciles_jobs_and_interval_overrides(tmp_path: Path) 
     poller.configure({"generic-snmp": m}, [b], disabled=frozenset({"generic-snmp"}))
     assert poller.status() == []
     await poller.clients.close()
+
+
+async def test_events_not_stored_are_detected_again(snmpd: SnmpAgent, tmp_path: Path) -> None:
+    """The database is down when a link goes down: the next poll reports it again, nothing is lost."""
+    m = generic(tmp_path)
+    poller, got = make_poller({"C": snmpd.community})
+    fail = {"on": True}
+
+    async def flaky(events: Any) -> None:
+        if fail["on"]:
+            from opsconductor.errors import Unavailable
+
+            raise Unavailable("database unavailable: test")
+        await got(events)
+
+    poller.emit = flaky
+    poller.configure({"generic-snmp": m}, [Target("r", "127.0.0.1", port=snmpd.port, addons=("generic-snmp",),
+                                                  credential="env:C")])
+    snmpd.set_interface(2, "ge-0/0/2", "GigabitEthernet 2", oper=2)
+    assert await poller.run("r/generic-snmp/interfaces")  # produced, but not stored
+    assert "events not accepted" in poller.status()[0]["last_error"]
+    fail["on"] = False
+    await poller.run("r/generic-snmp/interfaces")
+    assert [(e.component, e.severity.value) for e in got.events if e.severity] == [
+        ("ge-0/0/1", "clear"), ("ge-0/0/2", "major")]
+    await poller.clients.close()

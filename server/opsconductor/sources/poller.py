@@ -210,6 +210,7 @@ class Poller:
         events: list[NormalizedEvent] = []
         outcome = "ok"
         poll.suspect = backoff.failures > 0
+        before = dict(poll.state)  # restored if the events cannot be stored, so no change is lost
         try:
             # A safety net only: the clients time out per request, and time spent queueing for
             # a client slot must not make a healthy device look unreachable.
@@ -256,8 +257,11 @@ class Poller:
             try:
                 await self.emit(events)
             except Exception as exc:
+                # Forget what this poll saw: the next poll detects the same changes again.
+                poll.state.clear()
+                poll.state.update(before)
                 status.last_error = f"events not accepted: {exc}"
-                log.warning("poll %s: %d events not accepted: %s", key, len(events), exc)
+                log.warning("poll %s: %d events not accepted (retried next poll): %s", key, len(events), exc)
         return events
 
     def _back_off(self, b: Backoff, interval: float) -> None:
