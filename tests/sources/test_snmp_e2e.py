@@ -6,7 +6,7 @@ import asyncio
 import time
 from pathlib import Path
 
-from tests.sources.conftest import copy_addon
+from tests.sources.conftest import REPO, copy_addon
 from tests.sources.peers import SnmpAgent
 from tests.sources.waits import alerts, wait_for
 from tests.support.server import start_live_server
@@ -26,10 +26,11 @@ targets:
 
 
 async def test_link_down_from_snmpd_becomes_alert_and_clears(snmpd, settings_factory, tmp_path, monkeypatch):
+    """Through the shipped rules (rules/): link state pairs on one alert row per interface."""
     monkeypatch.setenv("TEST_SNMP_COMMUNITY", snmpd.community)
     copy_addon("generic-snmp", tmp_path / "addons")
     inv = write_inventory(tmp_path / "inventory.yaml", snmpd)
-    settings = settings_factory(addons_dir=tmp_path / "addons", inventory_file=inv)
+    settings = settings_factory(addons_dir=tmp_path / "addons", inventory_file=inv, rules_dir=REPO / "rules")
     async with start_live_server(settings) as srv, srv.client(srv.read_key) as c:
         snmpd.set_interface(2, "ge-0/0/2", "GigabitEthernet 2", oper=2)
         found = await wait_for(lambda: alerts(c, event="link_down", resource="rtr1.test"), what="link_down alert")
@@ -38,6 +39,8 @@ async def test_link_down_from_snmpd_becomes_alert_and_clears(snmpd, settings_fac
         assert found[0]["source"] == "generic-snmp/interfaces"
         snmpd.set_interface(2, "ge-0/0/2", "GigabitEthernet 2", oper=1)
         await wait_for(lambda: _none(alerts(c, event="link_down")), what="link_down cleared")
+        [resolved] = await alerts(c, event="link_down", status="resolved")
+        assert (resolved["component"], resolved["id"]) == ("ge-0/0/2", found[0]["id"])  # the same row
 
 
 async def _none(coro):  # type: ignore[no-untyped-def]
