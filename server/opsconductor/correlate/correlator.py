@@ -292,8 +292,8 @@ class RulesCorrelator:
             MEMBERS.c.open == True, MEMBERS.c.rule_id.in_(rule_ids), MEMBERS.c.group_key.in_(keys))  # noqa: E712
         for rid, key, fp, seen in (await conn.execute(stmt)).all():
             b.groups.setdefault((rid, key), {})[fp] = seen
-        parents = sorted({parent_fingerprint(r, k) for r_id, k in wanted
-                          for r in compiled.ruleset.of_kind("correlate") if r.id == r_id})
+        by_id = compiled.ruleset.by_id
+        parents = sorted({parent_fingerprint(by_id[r_id], k) for r_id, k in wanted})
         b.ctx.open_parents |= await open_fingerprints(conn, parents)
 
     async def _recent_members(self, conn: AsyncConnection, rule: Rule, key: str, now: datetime, fp: str,

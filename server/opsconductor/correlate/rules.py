@@ -9,6 +9,7 @@ except inhibition and correlation where every matching rule applies.
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass, field
 from typing import Any
@@ -135,12 +136,23 @@ class RuleSet:
     files: tuple[RuleFile, ...]
     version: str
 
-    @property
+    @functools.cached_property
     def rules(self) -> tuple[Rule, ...]:
         return tuple(r for f in self.files for r in f.rules)
 
+    @functools.cached_property
+    def _by_kind(self) -> dict[str, tuple[Rule, ...]]:
+        out: dict[str, list[Rule]] = {}
+        for r in self.rules:
+            out.setdefault(r.kind, []).append(r)
+        return {k: tuple(v) for k, v in out.items()}
+
     def of_kind(self, kind: str) -> tuple[Rule, ...]:
-        return tuple(r for r in self.rules if r.kind == kind)
+        return self._by_kind.get(kind, ())
+
+    @functools.cached_property
+    def by_id(self) -> dict[str, Rule]:
+        return {r.id: r for r in self.rules}
 
     @property
     def tests(self) -> tuple[RuleTest, ...]:
