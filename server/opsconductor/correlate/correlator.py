@@ -223,11 +223,11 @@ class RulesCorrelator:
         parents: list[str] = []
         for m in rows:
             r = rules.get(m["rule_id"])
-            if r is None or not r.suppress_members or r.raise_ is None:
+            if r is None or r.raise_ is None:
                 continue
             pfp = parent_fingerprint(r, m["group_key"])
             desc = f"{r.raise_.event} on {parent_event(r, _values_of(m['group_key'])).resource}"
-            ctx.member_parents.setdefault(m["fingerprint"], []).append((r.id, pfp, desc))
+            ctx.member_parents.setdefault(m["fingerprint"], []).append((r.id, pfp, desc, r.suppress_members))
             parents.append(pfp)
         ctx.open_parents |= await open_fingerprints(conn, sorted(set(parents)))
 
@@ -236,7 +236,7 @@ class RulesCorrelator:
                          trace: list[dict[str, Any]]) -> None:
         if is_clear:
             b.member_closes.add(fp)
-            for rule_id, pfp, desc in b.ctx.member_parents.get(fp, []):
+            for rule_id, pfp, desc, _suppress in b.ctx.member_parents.get(fp, []):
                 rule = next((r for r in compiled.ruleset.of_kind("correlate") if r.id == rule_id), None)
                 if rule is None or conn is None or pfp in b.parents_cleared or pfp not in b.ctx.open_parents:
                     continue
@@ -262,8 +262,9 @@ class RulesCorrelator:
             b.member_upserts[(rule.id, key, fp)] = now
             parent = parent_event(rule, values)
             desc = f"{parent.event} on {parent.resource}"
-            if rule.suppress_members:
-                b.ctx.member_parents.setdefault(fp, []).append((rule.id, pfp, desc))
+            members = b.ctx.member_parents.setdefault(fp, [])
+            if not any(m[0] == rule.id for m in members):
+                members.append((rule.id, pfp, desc, rule.suppress_members))
             count = 1
             if conn is not None:
                 count = await self._recent_members(conn, rule, key, now, fp, b)

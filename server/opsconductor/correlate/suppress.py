@@ -81,7 +81,8 @@ class Context:
     batch_sources: dict[str, dict[tuple[str, ...], list[Source]]] = field(default_factory=dict)
     cleared: set[str] = field(default_factory=set)
     open_parents: set[str] = field(default_factory=set)  # parent fingerprints open or raised
-    member_parents: dict[str, list[tuple[str, str, str]]] = field(default_factory=dict)  # fp -> (rule, parent fp, desc)
+    # fp -> (correlate rule, parent fp, parent description, suppress_members)
+    member_parents: dict[str, list[tuple[str, str, str, bool]]] = field(default_factory=dict)
     sources: SourceIndex | None = None  # stored open alerts that can inhibit (loaded per batch)
 
 
@@ -172,8 +173,8 @@ async def suppression(conn: AsyncConnection | None, ev: NormalizedEvent, fp: str
     if flap is not None and flap.flapping:
         reasons.append(f"flapping: {len(flap.changes)} changes (rule {flap.rule_id})")
         trace.append({"stage": "flap", "rule": flap.rule_id, "detail": f"{len(flap.changes)} changes in window"})
-    for rule_id, parent_fp, desc in ctx.member_parents.get(fp, []):
-        if parent_fp in ctx.open_parents:
+    for rule_id, parent_fp, desc, suppress in ctx.member_parents.get(fp, []):
+        if suppress and parent_fp in ctx.open_parents:
             reasons.append(f"correlated into {desc} (rule {rule_id})")
             trace.append({"stage": "correlate", "rule": rule_id, "detail": f"member of {desc}"})
             break
