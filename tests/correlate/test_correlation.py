@@ -16,7 +16,8 @@ rules:
     clear_on: {event: bgp_up}
   - id: peering-loss
     correlate: {when: {event: bgp_down}, group_by: [resource], count: 2, within: 1m,
-                raise: {event: peering_loss, resource: "{resource}", severity: major, summary: "{resource}: peers down"}}
+                raise: {event: peering_loss, resource: "{resource}", severity: major,
+                        summary: "{resource}: peers down"}}
 tests:
   - name: two peers down raise a parent; members stay active; the parent clears with them
     input:
