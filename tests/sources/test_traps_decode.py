@@ -149,3 +149,12 @@ def test_unmapped_and_invalid_traps_are_counted_not_raised() -> None:
     assert [e.event for e in events] == ["vendor_alarm"]
     assert (stats.unmapped, stats.invalid) == (1, 1)
     assert stats.errors == ["x/t trap 1.3.6.1.4.1.1.0.5 from 192.0.2.7: event: rendered empty"]
+
+
+def test_the_oid_cache_gives_the_same_answers() -> None:
+    cache: dict[bytes, str] = {}
+    data = v2c_message(b"c", [((1, 3, 6, 1, 6, 3, 1, 1, 4, 1, 0), v2c.ObjectIdentifier((1, 3, 6, 1, 6, 3, 1, 1, 5, 3))),
+                              ((1, 3, 6, 1, 2, 1, 2, 2, 1, 1, 7), v2c.Integer(7))])
+    first, second = decode_v2c_trap(data, cache), decode_v2c_trap(data, cache)
+    assert first == second == decode_v2c_trap(data)
+    assert sorted(cache.values()) == ["1.3.6.1.2.1.2.2.1.1.7", "1.3.6.1.6.3.1.1.4.1.0", "1.3.6.1.6.3.1.1.5.3"]

@@ -122,8 +122,13 @@ def _value(data: bytes, tag: int, start: int, stop: int) -> Any:
     raise BerError(f"unknown value tag 0x{tag:02x}")
 
 
-def decode_v2c_trap(data: bytes) -> V2cTrap | None:
-    """Decode a v2c SNMPv2-Trap; None when the message is another version or PDU type."""
+def decode_v2c_trap(data: bytes, oid_cache: dict[bytes, str] | None = None) -> V2cTrap | None:
+    """Decode a v2c SNMPv2-Trap; None when the message is another version or PDU type.
+
+    ``oid_cache`` (owned by the caller) remembers decoded OIDs: traps repeat the same few
+    (sysUpTime.0, snmpTrapOID.0, ifIndex.N...), and decoding them is the bulk of the work.
+    """
+    cache: dict[bytes, str] = oid_cache if oid_cache is not None else {}
     end = len(data)
     tag, pos, msg_end = _header(data, 0, end)
     if tag != SEQUENCE:
@@ -160,10 +165,24 @@ def decode_v2c_trap(data: bytes) -> V2cTrap | None:
         tag, start, stop = _header(data, vb_pos, vb_end)
         if tag != OID:
             raise BerError("a variable binding name is not an OBJECT IDENTIFIER")
-        name = _oid(data, start, stop)
+        raw = data[start:stop]
+        name = cache.get(raw)
+        if name is None:
+            name = _oid(data, start, stop)
+            if len(cache) < 50_000:
+                cache[raw] = name
         tag, start, stop = _header(data, stop, vb_end)
         if stop != vb_end:
             raise BerError("trailing data in a variable binding")
-        varbinds.append((name, _value(data, tag, start, stop)))
+        if tag == OID:  # snmpTrapOID.0 and friends: as repetitive as the names
+            raw = data[start:stop]
+            value = cache.get(raw)
+            if value is None:
+                value = _oid(data, start, stop)
+                if len(cache) < 50_000:
+                    cache[raw] = value
+        else:
+            value = _value(data, tag, start, stop)
+        varbinds.append((name, value))
         pos = vb_end
     return V2cTrap(community, request_id, varbinds)

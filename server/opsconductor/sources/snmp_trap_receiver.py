@@ -158,6 +158,7 @@ class TrapReceiver:
         self.stats = ReceiverStats()
         self._communities = frozenset(auth.communities)
         self._pending: list[ReceivedTrap] = []
+        self._oid_cache: dict[bytes, str] = {}
         self._wake = asyncio.Event()
         self._engine: engine.SnmpEngine | None = None
         self._flusher: asyncio.Task[None] | None = None
@@ -235,7 +236,7 @@ class TrapReceiver:
     def _fast_path(self, data: bytes, address: Any) -> bool:
         """True when the datagram was a v2c trap handled here; False hands it to pysnmp."""
         try:
-            decoded = decode_v2c_trap(data)
+            decoded = decode_v2c_trap(data, self._oid_cache)
         except (BerError, IndexError):
             return False  # pysnmp gets the last word (and drops it if it is garbage)
         if decoded is None:
