@@ -161,11 +161,15 @@ def summarize(poller: Poller, elapsed: float, warmup: float, interval: float) ->
     st = poller.status()
     ok = [s for s in st if s["last_error"] is None]
     runs = poller.metrics.polls.labels("snmp", "ok")._value.get()
-    missed = poller.metrics.missed.labels(reason="late")._value.get() + \
-        poller.metrics.missed.labels(reason="still_running")._value.get()
+    late = poller.metrics.missed.labels(reason="late")._value.get()
+    running = poller.metrics.missed.labels(reason="still_running")._value.get()
+    missed = late + running
     expected = (elapsed - warmup) / interval
     return {"gets_per_s": runs / elapsed, "runs_min": min((s["runs"] for s in ok), default=0),
-            "runs_expected": expected, "missed": missed, "ok_targets": len(ok)}
+            "runs_expected": expected, "missed": missed, "ok_targets": len(ok), "late": late,
+            "still_running": running,
+            "missed_answering": sum(s["skipped"] for s in ok), "backoff_skips": sum(
+                s["skipped"] for s in st if s["last_error"] is not None)}
 
 
 async def main() -> None:
@@ -208,7 +212,9 @@ async def main() -> None:
             live_rate_d10 = d10["gets_per_s"] / max(d10["ok_targets"], 1)
             print(f"dead10     poller, 10 % not answering: answering targets {d10['ok_targets']:.0f}, "
                   f"{live_rate_d10 * 10:.3f} polls per target per 10 s vs {live_rate_nom * 10:.3f} without "
-                  f"({live_rate_d10 / live_rate_nom:.1%}); min runs {d10['runs_min']}, missed {d10['missed']:.0f}, "
+                  f"({live_rate_d10 / live_rate_nom:.1%}); min runs {d10['runs_min']}, missed {d10['missed']:.0f} "
+                  f"(late {d10['late']:.0f}, still running {d10['still_running']:.0f}; skips of answering targets "
+                  f"{d10['missed_answering']}, backoff skips of dead ones {d10['backoff_skips']}), "
                   f"unreachable events {ev['snmp_unreachable']}")
             clients.snmp.close()
             print(f"RESULT raw_get_per_s={raw:.0f} poller_saturated_get_per_s={sat:.0f} "

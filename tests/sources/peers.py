@@ -11,6 +11,7 @@ import os
 import shutil
 import socket
 import subprocess
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -95,7 +96,7 @@ class SnmpAgent:
 
     # -- process -------------------------------------------------------------------------
     def config(self) -> str:
-        passcmd = f"{PASS_SCRIPT} {self.state_file}"
+        passcmd = f"{sys.executable} {PASS_SCRIPT} {self.state_file}"  # no /usr/bin/python3 needed
         return "\n".join([
             f"agentAddress udp:127.0.0.1:{self.port}",
             f"rocommunity {self.community} 127.0.0.1",
