@@ -111,6 +111,10 @@ targets:
         texts = [(await a.get(p)).text for p in ("/api/v1/poller", "/api/v1/targets", "/api/v1/addons",
                                                  "/api/v1/alerts?status=active&status=resolved", "/metrics")]
     assert any("answered 401" in t for t in texts)  # the failure is visible...
+    assert 'opsconductor_polls_total{outcome="ok",protocol="http"}' in texts[-1] or \
+        'opsconductor_polls_total{protocol="http",outcome="ok"}' in texts[-1]
+    assert 'opsconductor_poll_failures_total{protocol="http",reason="error"}' in texts[-1] or \
+        'opsconductor_poll_failures_total{reason="error",protocol="http"}' in texts[-1]
     for t in texts:
         assert SECRET not in t  # ...the token is not
     assert SECRET not in caplog.text
