@@ -100,13 +100,19 @@ class RulesCorrelator:
             return []
         matched = await asyncio.to_thread(compiled.classify, [a.event for a in batch])
         pre = [self._identity(compiled, a, slots) for a, slots in zip(batch, matched, strict=True)]
-        fps = sorted({p[0] for p in pre})
+        # State exists only for identities that a flap/correlate rule matched; a clear may end it.
+        def kinds_or_clear(kind: str) -> list[str]:
+            return sorted({p[0] for p, slots in zip(pre, matched, strict=True)
+                           if p[1] is Severity.clear or any(s.rule.kind == kind for s in slots)})
+
         ctx = Context(now=now, silences=await active_silences(conn, now) if conn is not None else [],
                       patterns=compiled._ref_patterns)
         b = _Batch(ctx)
         if conn is not None:
-            ctx.flaps = await load_flaps(conn, fps)
-            await self._load_members(conn, compiled, fps, ctx)
+            if compiled.ruleset.of_kind("flap"):
+                ctx.flaps = await load_flaps(conn, kinds_or_clear("flap"))
+            if compiled.ruleset.of_kind("correlate"):
+                await self._load_members(conn, compiled, kinds_or_clear("correlate"), ctx)
             targets = [a.event for a, slots in zip(batch, matched, strict=True)
                        if any(s.rule.kind == "inhibit" and s.role == "target" for s in slots)]
             if targets:
