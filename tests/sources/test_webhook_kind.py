@@ -76,7 +76,7 @@ def test_single_object_payload_without_items() -> None:
     ("  - {name: h, kind: webhook, format: splunk}\n",
      f"{FILE}:4:30: unknown format 'splunk'; expected one of: alertmanager"),
     ("  - name: h\n    kind: webhook\n    event: x\n    resource: y\n    colour: red\n",
-     f"{FILE}:8:5: unknown key 'colour'; expected one of: clear_when, component, description, enabled, event, "
+     f"{FILE}:8:5: unknown key 'colour'; expected one of: clear_when, component, description, event, "
      "items, keep_raw, kind, labels, labels_from, name, occurred_at, resource, severity, summary, value"),
     ("  - name: h\n    kind: webhook\n    event: '{{ item.x '\n    resource: y\n",
      f"{FILE}:6:5: template error: unexpected end of template, expected 'end of print statement'."),

@@ -51,7 +51,7 @@ SYS_UPTIME = "1.3.6.1.2.1.1.3.0"  # sysUpTime.0 (SNMPv2-MIB, RFC 3418)
 _OID = re.compile(r"^\.?[0-2](\.\d+)+$")
 _RESERVED = frozenset({"agent_address", "agent_port", "version", "trap_oid", "uptime", "target", "vb", "index",
                        "oids"})
-_SOURCE_KEYS = frozenset({"name", "kind", "description", "enabled", "varbinds", "traps", "resource"})
+_SOURCE_KEYS = frozenset({"name", "kind", "description", "varbinds", "traps", "resource"})
 _RULE_KEYS = EVENT_KEYS | {"oid", "name", "description", "varbinds"}
 
 
@@ -169,7 +169,7 @@ class SnmpTrapKind:
             "type": "object", "required": ["name", "kind", "traps"], "additionalProperties": False,
             "properties": {
                 "name": {"type": "string", "pattern": "^[a-z0-9][a-z0-9_-]*$"},
-                "kind": {"const": "snmp_trap"}, "description": {"type": "string"}, "enabled": {"type": "boolean"},
+                "kind": {"const": "snmp_trap"}, "description": {"type": "string"},
                 "resource": template, "varbinds": varbinds,
                 "traps": {"type": "array", "minItems": 1, "items": rule},
             },

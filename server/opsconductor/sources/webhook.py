@@ -39,7 +39,7 @@ from opsconductor.normalize.push_mapping import (
 )
 
 FORMATS = ("alertmanager",)
-_COMMON_KEYS = frozenset({"name", "kind", "description", "enabled"})
+_COMMON_KEYS = frozenset({"name", "kind", "description"})
 _FORMAT_KEYS = _COMMON_KEYS | {"format", "options"}
 _MAPPING_KEYS = _COMMON_KEYS | EVENT_KEYS | {"items", "keep_raw"}
 _AM_OPTIONS = frozenset({
@@ -166,7 +166,6 @@ class WebhookKind:
                 "name": {"type": "string", "pattern": "^[a-z0-9][a-z0-9_-]*$"},
                 "kind": {"const": "webhook"},
                 "description": {"type": "string"},
-                "enabled": {"type": "boolean"},
                 "format": {"enum": list(FORMATS)},
                 "options": {"type": "object"},
                 "items": {"type": "string", "description": "JMESPath to the list of items"},
