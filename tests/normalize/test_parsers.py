@@ -7,8 +7,14 @@ import re
 import pytest
 
 from opsconductor.model.event import Severity
-from opsconductor.normalize.parsers import ParseError, build_parser, parse_json, parse_keyvalue, parse_regex, \
-    parse_table
+from opsconductor.normalize.parsers import (
+    ParseError,
+    build_parser,
+    parse_json,
+    parse_keyvalue,
+    parse_regex,
+    parse_table,
+)
 from opsconductor.normalize.units import build_threshold, parse_quantity, timeticks_to_seconds
 from opsconductor.normalize.valuemaps import BUILTIN_MAPS, apply_map, normalize_map
 
