@@ -122,10 +122,16 @@ async def test_bad_requests_are_problems_and_store_nothing(
     assert await open_alerts(server) == []
 
 
-async def test_scopes(server: LiveServer) -> None:
-    async with server.client(server.read_key) as reader, server.client() as anon:
+async def test_scopes_and_delivery_metrics(server: LiveServer) -> None:
+    async with server.client(server.read_key) as reader, server.client() as anon, \
+            server.client(server.write_key) as writer:
         assert (await reader.post("/api/v1/webhooks/grafana", json=GRAFANA)).status_code == 403
         assert (await anon.post("/api/v1/webhooks/grafana", json=GRAFANA)).status_code == 401
+        assert (await writer.post("/api/v1/webhooks/grafana", json=GRAFANA)).status_code == 202
+        assert (await writer.post("/api/v1/webhooks/grafana", json={"alerts": [{}]})).status_code == 422
+        metrics = (await anon.get("/metrics")).text
+    assert 'opsconductor_webhook_deliveries_total{addon="grafana",outcome="accepted"} 1.0' in metrics
+    assert 'opsconductor_webhook_deliveries_total{addon="grafana",outcome="rejected"} 1.0' in metrics
 
 
 async def test_disabled_addon_refuses_deliveries(server: LiveServer) -> None:

@@ -12,6 +12,7 @@ import asyncio
 import json
 import os
 import shutil
+import signal
 import socket
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -230,3 +231,22 @@ async def test_a_taken_port_is_reported_and_the_server_keeps_running(
             assert service.error == f"cannot listen on udp 127.0.0.1:{port}: Address already in use"
             async with server.client(server.read_key) as c:
                 assert (await c.get("/api/v1/alerts")).status_code == 200
+
+
+async def test_a_crashed_receiver_process_is_restarted(
+    tmp_path: Path, settings_factory: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    settings = trap_settings(tmp_path, settings_factory, monkeypatch)
+    async with start_live_server(settings) as server:
+        service = server.runtime.components["snmp_traps"]
+        first = service.receiver
+        assert first is not None and first.alive
+        os.kill(first._proc.pid, signal.SIGKILL)
+
+        async def restarted() -> bool:
+            return service.receiver is not None and service.receiver is not first and service.receiver.alive
+
+        await eventually(restarted, 15, "the watcher to start a new receiver process")
+        rc, out = await Sender(tmp_path, settings.trap_port).v2c(COLD_START)
+        assert rc == 0, out
+        await eventually(lambda: alerts(server, event="device_rebooted"), 10, "a trap through the new receiver")
