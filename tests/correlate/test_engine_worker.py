@@ -91,3 +91,47 @@ async def test_reload_builds_a_fresh_worker_and_keeps_the_old_set_on_failure(rul
         assert not alive, "the old engine worker was stopped"
         r = await c.post("/api/v1/events", params={"wait": "true"}, json={"resource": "rtr9", "event": "e"})
         assert r.json()["results"][0]["outcome"] == "dropped"
+
+
+def test_large_any_of_lists_are_sharded_so_the_engine_never_hangs() -> None:
+    # 40 rules x 200 values: one shard would give a node > 512 children and hang ruleset creation.
+    from opsconductor.correlate.compiler import compile_slots
+    from opsconductor.correlate.matchers import Eq, Or
+    from opsconductor.correlate.worker import EngineWorker
+    from opsconductor.model.event import NormalizedEvent
+
+    slots = [(i, Or(tuple(Eq("labels.code", f"c{i}-{v}") for v in range(200)))) for i in range(40)]
+    cm = compile_slots(slots)
+    assert len(cm.shards) >= 40 * 200 // 256
+    worker = EngineWorker(cm.spec)  # raises Unavailable after START_TIMEOUT_S if it hangs
+    try:
+        ev = NormalizedEvent(resource="r", event="e", labels={"code": "c7-199"})
+        assert worker.classify([cm.message(cm.encode(ev, []))]) == [[7]]
+    finally:
+        worker.close()
+
+
+def test_a_hung_engine_is_killed_and_replaced(monkeypatch: object) -> None:
+    import pytest
+
+    from opsconductor.correlate import worker as worker_mod
+    from opsconductor.correlate.compiler import compile_slots
+    from opsconductor.correlate.matchers import Eq
+    from opsconductor.errors import Unavailable
+    from opsconductor.model.event import NormalizedEvent
+
+    assert isinstance(monkeypatch, pytest.MonkeyPatch)
+    monkeypatch.setattr(worker_mod, "CLASSIFY_TIMEOUT_S", 1.0)
+    cm = compile_slots([(0, Eq("event", "e"))])
+    w = worker_mod.EngineWorker(cm.spec)
+    msg = cm.message(cm.encode(NormalizedEvent(resource="r", event="e"), []))
+    try:
+        pid = w.pid
+        assert pid is not None
+        os.kill(pid, signal.SIGSTOP)  # a real hang: the process stops answering
+        with pytest.raises(Unavailable):
+            w.classify([msg])
+        assert w.pid != pid and w.restarts == 1
+        assert w.classify([msg]) == [[0]]
+    finally:
+        w.close()

@@ -34,6 +34,8 @@ from opsconductor.correlate.matchers import And, Cmp, Eq, Exists, Matcher, Not, 
 from opsconductor.model.event import NormalizedEvent
 
 SHARD_SIZE = 48
+SHARD_ATOMS = 256
+"""At most this many tests per shard: a node with more than 512 children hangs the engine."""
 MISSING = "-"
 _NEG_CMP = {"gt": "$lte", "ge": "$lt", "lt": "$gte", "le": "$gt"}
 _CMP = {"gt": "$gt", "ge": "$gte", "lt": "$lt", "le": "$lte"}
@@ -239,6 +241,7 @@ def compile_slots(slots: Sequence[tuple[int, Matcher]], shard_size: int = SHARD_
         return (1, "", (), sm[0]) if p is None else (0, p[0], tuple(sorted(p[1])), sm[0])
 
     ordered = sorted(slots, key=order)
+    atoms = 0
     shards: list[dict[str, Any]] = []
     shard_slots: list[tuple[int, ...]] = []
     shard_keys: list[tuple[str, ...]] = []
@@ -271,13 +274,26 @@ def compile_slots(slots: Sequence[tuple[int, Matcher]], shard_size: int = SHARD_
     for sm in ordered:
         p = pins[sm[0]]
         # a shard holds slots of one pin field only, so it can be routed by that field
-        if chunk and (len(chunk) >= shard_size or _pin_field(pins[chunk[0][0]]) != _pin_field(p)):
+        cost = _atoms(sm[1])
+        if chunk and (len(chunk) >= shard_size or _pin_field(pins[chunk[0][0]]) != _pin_field(p)
+                      or atoms + cost > SHARD_ATOMS):
             flush()
+            atoms = 0
         chunk.append(sm)
+        atoms += cost
     if chunk:
         flush()
     spec = EngineSpec(tuple(shards), tuple(shard_slots), tuple(shard_keys), tuple(routes))
     return CompiledMatchers(field_names=tuple(b.field_index), regex_atoms=tuple(b.regex_index), spec=spec)
+
+
+def _atoms(m: Matcher) -> int:
+    """How many engine tests a matcher compiles to (comparisons are two)."""
+    if isinstance(m, (And, Or)):
+        return sum(_atoms(x) for x in m.items) or 1
+    if isinstance(m, Not):
+        return _atoms(m.item)
+    return 2 if isinstance(m, Cmp) else 1
 
 
 def _pin_field(p: tuple[str, frozenset[str]] | None) -> str | None:

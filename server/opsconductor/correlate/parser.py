@@ -52,6 +52,8 @@ DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$")
 _TIME = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
 _TEMPLATE = re.compile(r"\{([^{}]*)\}")
+MAX_ANY_OF = 256
+"""The engine hangs when one node gets more than 512 children; keep every rule far below that."""
 FIELDS_HELP = f"{', '.join(MATCHABLE_FIELDS)} or labels.<name>"
 EXPECT_KEYS = ("resource", "event", "component", "status", "severity", "duplicate_count", "suppressed_reason",
                "labels", "summary", "rule_id")
@@ -144,6 +146,10 @@ class _Ctx:
         if isinstance(spec, list):
             if not spec:
                 self.err(path, "an empty list can never match")
+                return Or(())
+            if len(spec) > MAX_ANY_OF:
+                self.err(path, f"an any-of list has at most {MAX_ANY_OF} values ({len(spec)} given); "
+                               "use a regex or split the rule")
                 return Or(())
             return Or(tuple(self.value_spec(field, x, (*path, i)) for i, x in enumerate(spec)))
         if isinstance(spec, dict):

@@ -25,6 +25,7 @@ from opsconductor.errors import Unavailable
 log = logging.getLogger(__name__)
 
 START_TIMEOUT_S = 30.0
+CLASSIFY_TIMEOUT_S = 60.0
 
 
 def _serve(conn: Connection) -> None:
@@ -115,8 +116,11 @@ class EngineWorker:
             assert self._conn is not None
             try:
                 self._conn.send(list(messages))
+                if not self._conn.poll(CLASSIFY_TIMEOUT_S):
+                    # the engine can hang with the GIL held; only killing the process ends that
+                    raise TimeoutError(f"no answer within {CLASSIFY_TIMEOUT_S:g}s")
                 status, result = self._conn.recv()
-            except (EOFError, OSError, BrokenPipeError) as exc:
+            except (EOFError, OSError, BrokenPipeError, TimeoutError) as exc:
                 code = self._proc.exitcode if self._proc is not None else None
                 log.error("rules engine worker died (exit %s): %s; restarting it", code, exc)
                 self._discard()
