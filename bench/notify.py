@@ -6,6 +6,7 @@ that answers 200 (or hangs, for the dead receiver) and records arrival times.
 
     .venv/bin/python bench/notify.py
     .venv/bin/python bench/notify.py --database-url postgresql+asyncpg://postgres@127.0.0.1:5432/postgres
+    (PostgreSQL: scratch databases opsc_notify_bench_* are created next to the given one and dropped)
 
 Scenarios (issue 5): 10,000 alert transitions to one webhook receiver with grouping off (rate, with
 ``batch_max`` 100 and, on a fifth of the load, one notification per request); events accepted at a
@@ -97,9 +98,10 @@ async def _runtime(tmp: Path, name: str, database_url: str | None, sink: str, pa
     routes = "\n".join(f"    - receiver: r{i}\n      continue: true" for i in range(len(paths)))
     cfg = tmp / f"{name}.yaml"
     cfg.write_text(CONFIG.format(receivers=receivers, routes=routes))
-    url = database_url or f"sqlite+aiosqlite:///{tmp / name}.db"
     if database_url:
-        await _reset_pg(database_url)
+        url = await _pg_database(database_url, f"opsc_notify_bench_{name.replace('-', '_')}", drop=False)
+    else:
+        url = f"sqlite+aiosqlite:///{tmp / name}.db"
     await upgrade(url)
     settings = Settings(data_dir=tmp / name, database_url=url, notify_file=cfg, rules_dir=tmp / "none",
                         addons_dir=tmp / "none", housekeeping_interval_s=3600)
@@ -109,15 +111,19 @@ async def _runtime(tmp: Path, name: str, database_url: str | None, sink: str, pa
     return rt
 
 
-async def _reset_pg(url: str) -> None:
+async def _pg_database(base_url: str, name: str, *, drop: bool) -> str:
+    """Create (or drop) a scratch database next to ``base_url``'s; never touches existing ones."""
     from sqlalchemy import text
+    from sqlalchemy.engine import make_url
     from sqlalchemy.ext.asyncio import create_async_engine
 
-    engine = create_async_engine(url)
-    async with engine.begin() as conn:
-        await conn.execute(text("DROP SCHEMA public CASCADE"))
-        await conn.execute(text("CREATE SCHEMA public"))
+    engine = create_async_engine(base_url, isolation_level="AUTOCOMMIT")
+    async with engine.connect() as conn:
+        await conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
+        if not drop:
+            await conn.execute(text(f'CREATE DATABASE "{name}"'))
     await engine.dispose()
+    return make_url(base_url).set(database=name).render_as_string(hide_password=False)
 
 
 def _events(prefix: str, start: int, n: int) -> list[Any]:
@@ -232,6 +238,10 @@ async def main() -> None:
             healthy, dead = await isolation(tmp, args.database_url, sink, args.transitions // 2, args.batch_max)
     finally:
         proc.kill()
+        if args.database_url:
+            for name in ("tp1", f"tp{args.batch_max}", "ob1", f"ob{args.batch_max}", "lat",
+                         *(f"iso_{h}_{k}" for h in ("healthy", "dead") for k in range(2))):
+                await _pg_database(args.database_url, f"opsc_notify_bench_{name}", drop=True)
     backend = "postgresql" if args.database_url else "sqlite"
     drop = (1 - dead / healthy) * 100
     print(f"notify[{backend}]: {args.transitions} transitions delivered at {batched:,.0f} notifications/s "

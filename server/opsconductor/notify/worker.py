@@ -22,7 +22,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
-from sqlalchemy import and_, bindparam, exists, func, select, update
+from sqlalchemy import and_, bindparam, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from opsconductor.notify.receivers.base import Delivery, Item, Result
@@ -199,17 +199,7 @@ class Worker:
         sender = self.service.senders[receiver]
         per = MAX_BATCH if sender.batchable else 1
         combine = max(1, sender.max_batch) if sender.batchable else 1
-        earlier = N.alias("earlier")
-        blocked = exists().where(and_(earlier.c.alert_id == N.c.alert_id, earlier.c.receiver == N.c.receiver,
-                                      earlier.c.id < N.c.id, earlier.c.status.in_([PENDING, SENDING])))
-        # light columns first: a batchable receiver looks at many rows to fill its groups
-        stmt = (select(N.c.id, N.c.alert_id, N.c.transition, N.c.idem_key, N.c.group_key, N.c.batch_key,
-                       N.c.attempts, N.c.created_at)
-                .where(N.c.receiver == receiver, _due_clause(now, expired_leases=expired_leases), ~blocked)
-                .order_by(N.c.due_at, N.c.id).limit(min(2000, slots * per * combine)))
-        if conn.dialect.name == "postgresql":
-            stmt = stmt.with_for_update(skip_locked=True, of=N)
-        rows = list((await conn.execute(stmt)).mappings())
+        rows = await self._candidates(conn, receiver, now, expired_leases, min(2000, slots * combine + per))
         if not rows:
             return []
         groups: dict[str, list[Any]] = {}
@@ -219,6 +209,16 @@ class Worker:
             if len(g) < per:
                 g.append(r)
         picked = _pack(list(groups.values()), slots, combine)
+        if conn.dialect.name == "postgresql":
+            # Lock only what we picked; rows another process holds are skipped (it sends them). The WHERE
+            # is re-checked on the newest row version, so a row claimed meanwhile is not taken twice.
+            locked = set((await conn.execute(
+                select(N.c.id).where(N.c.id.in_([r["id"] for g in picked for r in g]),
+                                     _due_clause(now, expired_leases=expired_leases))
+                .with_for_update(skip_locked=True))).scalars())
+            picked = [kept for g in picked if (kept := [r for r in g if r["id"] in locked])]
+            if not picked:
+                return []
         ids = [r["id"] for g in picked for r in g]
         payloads: dict[int, Any] = dict((await conn.execute(select(N.c.id, N.c.payload).where(N.c.id.in_(ids)))).all())
         alert_ids = sorted({r["alert_id"] for g in picked for r in g})
@@ -255,6 +255,38 @@ class Worker:
             await conn.execute(update(N).where(N.c.id == bindparam("_id")).values(batch_key=bindparam("batch_key")),
                                batch_keys)
         return out
+
+    async def _candidates(self, conn: AsyncConnection, receiver: str, now: datetime, expired_leases: bool,
+                          limit: int) -> list[Any]:
+        """Due rows, oldest first, that are the first unsettled row of their (alert, receiver).
+
+        The ordering check is a second, index-driven query rather than a correlated NOT EXISTS: query
+        planners with stale statistics turned that anti-join quadratic. A group's rows share their
+        due_at (the flush), so a window of ``limit`` rows holds whole groups; if blocked rows fill a
+        window, the next one is looked at.
+        """
+        out: list[Any] = []
+        after: tuple[datetime, int] | None = None
+        for _ in range(5):
+            stmt = (select(N.c.id, N.c.alert_id, N.c.transition, N.c.idem_key, N.c.group_key, N.c.batch_key,
+                           N.c.attempts, N.c.created_at, N.c.due_at)
+                    .where(N.c.receiver == receiver, _due_clause(now, expired_leases=expired_leases))
+                    .order_by(N.c.due_at, N.c.id).limit(limit))
+            if after is not None:
+                stmt = stmt.where(or_(N.c.due_at > after[0], and_(N.c.due_at == after[0], N.c.id > after[1])))
+            rows = list((await conn.execute(stmt)).mappings())
+            if not rows:
+                break
+            first: dict[int, int] = dict((await conn.execute(
+                select(N.c.alert_id, func.min(N.c.id))
+                .where(N.c.receiver == receiver, N.c.alert_id.in_(sorted({r["alert_id"] for r in rows})),
+                       N.c.status.in_([PENDING, SENDING]))
+                .group_by(N.c.alert_id))).all())
+            out.extend(r for r in rows if first.get(r["alert_id"]) == r["id"])
+            if len(out) >= limit // 2 or len(rows) < limit:
+                break
+            after = (rows[-1]["due_at"], rows[-1]["id"])
+        return out[:limit]
 
     def _pump(self, client: httpx.AsyncClient, receiver: str) -> None:
         """Start queued deliveries of a receiver while it has free slots."""
