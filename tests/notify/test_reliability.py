@@ -127,3 +127,28 @@ async def test_max_age_then_dead_with_last_error(notify_server: NotifyServer) ->
         await send(srv, EV)
         (dead,) = await eventually(lambda: rows(srv, status="dead"))
     assert dead["attempts"] >= 2 and dead["last_error"].startswith("gave up after max_age: HTTP 503")
+
+
+async def test_follow_up_waits_for_the_retried_create(notify_server: NotifyServer) -> None:
+    jira = JiraFake()
+    jira.script = [(503, {}, b"busy"), (503, {}, b"busy")]  # search fails twice: the create is retried
+    cfg = f"""
+receivers:
+  tickets: {{kind: jira, url: "{{url}}", user: bot@example.com, token: jira-token, project: NET}}
+route:
+  receiver: tickets
+  {TIMING}
+"""
+    async with serving(jira), notify_server(cfg.replace("{url}", jira.url), notify_retry_base_s=0.3) as srv:
+        (alert_id,) = await send(srv, EV)
+        async with srv.client(srv.write_key) as c:
+            await c.post(f"/api/v1/alerts/{alert_id}/ack", json={})  # due now, while the create waits to retry
+        await eventually(lambda: jira.issues and jira.issues["NET-1"]["comments"], within=10)
+
+        async def both_sent() -> list[dict[str, Any]] | None:
+            got = await rows(srv, alert_id=alert_id, status="sent")
+            return got if len(got) == 2 else None
+
+        sent = await eventually(both_sent)
+    assert sorted(n["transition"] for n in sent) == ["acknowledged", "firing"]
+    assert list(jira.issues) == ["NET-1"]
