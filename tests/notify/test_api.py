@@ -5,6 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 from tests.notify.conftest import NotifyServer, eventually
 from tests.notify.support import WebhookSink, serving
@@ -85,3 +86,17 @@ async def test_reload_keeps_the_running_config_on_errors(notify_server: NotifySe
             return got == ["a", "b"]
 
         await eventually(picked_up, within=5)
+
+
+async def test_settled_notifications_are_pruned_after_retention(notify_server: NotifyServer) -> None:
+    async with serving(WebhookSink()) as sink, notify_server(CONFIG.format(url=sink.url)) as srv:
+        await send(srv, EV)
+        await eventually(lambda: rows(srv, status="sent"))
+        worker = srv.runtime.components["notify_worker"]
+        worker.retention_s = 0.0  # everything settled is now older than the retention
+        worker._last_prune = 0.0
+        await eventually(lambda: _empty(srv), within=5)
+
+
+async def _empty(srv: Any) -> bool:
+    return await rows(srv) == []

@@ -90,6 +90,7 @@ class Settings(BaseSettings):
     notify_retry_base_s: float = Field(default=1.0, gt=0, description="First retry delay; doubles each attempt")
     notify_retry_max_s: float = Field(default=300.0, gt=0, description="Longest delay between delivery attempts")
     notify_poll_s: float = Field(default=0.05, gt=0, description="Delivery worker poll interval when idle")
+    notify_retention_days: float = Field(default=30.0, gt=0, description="Keep sent/dead notifications this long")
     # pushed sources: the SNMP trap receiver; see docs/integrations.md
     trap_enabled: bool = Field(default=True, description="Run the trap receiver when an addon has snmp_trap sources")
     trap_host: str = Field(default="127.0.0.1", description="Trap receiver bind address (0.0.0.0 or :: for all)")

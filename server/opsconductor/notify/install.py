@@ -26,7 +26,8 @@ def install(rt: Runtime) -> None:
     rt.components["notify"] = service
     rt.pipeline.sink = NotifySink(lambda: service.config, service.enabled, lambda: rt.pipeline.clock(), service.wake)
     worker = Worker(rt.db, service, lambda: rt.pipeline.clock(), poll_s=s.notify_poll_s,
-                    retry_base_s=s.notify_retry_base_s, retry_cap_s=s.notify_retry_max_s)
+                    retry_base_s=s.notify_retry_base_s, retry_cap_s=s.notify_retry_max_s,
+                    retention_s=s.notify_retention_days * 86_400)
     rt.components["notify_worker"] = worker
 
     async def start(runtime: Runtime) -> None:

@@ -81,7 +81,7 @@ def _pack(groups: list[list[Any]], slots: int, combine: int) -> list[list[Any]]:
 class Worker:
     def __init__(self, db: Database, service: NotifyService, clock: Callable[[], datetime], *,
                  poll_s: float = 0.05, retry_base_s: float = 1.0, retry_cap_s: float = 300.0,
-                 rng: random.Random | None = None):
+                 retention_s: float = 30 * 86_400.0, rng: random.Random | None = None):
         self.db = db
         self.service = service
         self.clock = clock
@@ -89,6 +89,8 @@ class Worker:
         self.retry_base_s = retry_base_s
         self.retry_cap_s = retry_cap_s
         self.rng = rng or random.Random()
+        self.retention_s = retention_s
+        self._last_prune = 0.0
         self.inflight: dict[str, int] = defaultdict(int)
         # per-receiver queues of claimed (leased) deliveries waiting for a free slot
         self.queues: dict[str, deque[tuple[Delivery, int, list[datetime]]]] = defaultdict(deque)
@@ -141,6 +143,9 @@ class Worker:
         if now.timestamp() - self._last_repeat >= self.repeat_every_s:
             self._last_repeat = now.timestamp()
             self.service.reload_if_changed()
+            if now.timestamp() - self._last_prune >= 60:
+                self._last_prune = now.timestamp()
+                await self._prune(now)
             async with self.db.read() as conn:
                 repeat = await anything_due(conn, now)
             if repeat:
@@ -175,6 +180,16 @@ class Worker:
             self._pump(client, name)
         await self._maybe_depth(now)
         return bool(done or claimed)
+
+    async def _prune(self, now: datetime) -> None:
+        """Forget settled notifications older than the retention (bounded work per call)."""
+        old = now - timedelta(seconds=self.retention_s)
+        settled = N.c.status.in_([SENT, DEAD]) & (N.c.created_at < old)
+        async with self.db.read() as conn:
+            ids = list((await conn.execute(select(N.c.id).where(settled).limit(5000))).scalars())
+        if ids:
+            async with self.db.write() as conn:
+                await conn.execute(N.delete().where(N.c.id.in_(ids), settled))
 
     async def _anything_due(self, now: datetime, receivers: list[str]) -> bool:
         async with self.db.read() as conn:
