@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -16,10 +17,14 @@ from opsconductor.notify.worker import Worker
 if TYPE_CHECKING:
     from opsconductor.runtime import Runtime
 
+log = logging.getLogger(__name__)
+
 
 def install(rt: Runtime) -> None:
     """Load ``settings.notify_file`` (a broken file stops the server with file:line:col)."""
     s = rt.settings
+    if not s.notify_file.exists():
+        log.warning("notify file %s not found: no notifications will be sent", s.notify_file)
     service = NotifyService(load_config(s.notify_file), NotifyMetrics(rt.metrics.registry), public_url=s.public_url,
                             path=s.notify_file)
     service.reload_if_changed()  # remember the file's mtime
