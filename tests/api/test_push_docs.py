@@ -61,10 +61,11 @@ def test_trap_source_example() -> None:
                      (("1.3.6.1.4.1.99999.1.1.2", b"ups-b"), ("1.3.6.1.4.1.99999.1.2.2", 3)), NOW),
         ReceivedTrap("192.0.2.9", 162, "v2c", "1.3.6.1.4.1.99999.0.2", (("1.3.6.1.4.1.99999.1.1.2", b"ups-b"),), NOW),
     ]
-    down, up = traps_to_events(traps, table, {"192.0.2.9": "dc1-ups"}.get)[0]
+    inventory = {"192.0.2.9": {"name": "dc1-ups", "address": "192.0.2.9", "port": None, "labels": {"site": "dc1"}}}
+    down, up = traps_to_events(traps, table, inventory.get)[0]
     assert (down.resource, down.event, down.component, down.severity) == ("dc1-ups", "ups_on_battery", "ups-b",
                                                                           Severity.critical)
-    assert down.summary == "ups-b runs on battery (depleted)"
+    assert down.summary == "ups-b runs on battery (depleted)" and down.labels == {"site": "dc1"}
     assert (up.component, up.severity) == ("ups-b", Severity.clear)
 
 

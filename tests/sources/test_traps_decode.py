@@ -122,7 +122,7 @@ def test_link_down_without_if_name_uses_descr_then_index(table: TrapTable) -> No
 
 def test_link_up_is_a_clear_and_names_come_from_the_inventory(table: TrapTable) -> None:
     (up,), _ = traps_to_events([trap("1.3.6.1.6.3.1.1.5.4", ("1.3.6.1.2.1.31.1.1.1.1.3", b"xe-0/0/3"))], table,
-                               {"192.0.2.7": "rtr7.ams"}.get)
+                               {"192.0.2.7": {"name": "rtr7.ams", "labels": {}}}.get)
     assert (up.event, up.resource, up.component, up.severity) == ("link_up", "rtr7.ams", "xe-0/0/3", Severity.clear)
     assert up.raw == {"agent": "192.0.2.7", "version": "v2c", "trap_oid": "1.3.6.1.6.3.1.1.5.4", "uptime": 1234,
                       "varbinds": [["1.3.6.1.2.1.31.1.1.1.1.3", "xe-0/0/3"]]}

@@ -17,11 +17,12 @@ A manifest names the varbinds it cares about by OID (a column OID matches its in
             component: "{{ ifName or ifDescr or ifIndex }}"
 
 Templates see the declared varbinds by name, plus ``agent_address``, ``agent_port``,
-``version``, ``trap_oid``, ``uptime``, ``target`` (the inventory name of the agent's
-address, '' if unknown), ``vb`` / ``index`` (declared name -> value / instance suffix) and
-``oids`` (every varbind by dotted OID). The resource defaults to ``target`` or else the
-agent's address. ``oid: "*"`` catches traps no other rule maps; ``oid: 1.3.6.1.4.1.9.*``
-matches a subtree. The receiver (``snmp_trap_receiver.py``) feeds :func:`traps_to_events`.
+``version``, ``trap_oid``, ``uptime``, ``target`` (the inventory target whose address the
+trap came from — name, address, port, labels, as in polled sources — or empty), ``vb`` /
+``index`` (declared name -> value / instance suffix) and ``oids`` (every varbind by dotted
+OID). The resource defaults to ``target.name`` or else the agent's address. ``oid: "*"``
+catches traps no other rule maps; ``oid: 1.3.6.1.4.1.9.*`` matches a subtree. The receiver
+process (``snmp_trap_process.py``) feeds :func:`traps_to_events`.
 """
 
 from __future__ import annotations
@@ -266,7 +267,11 @@ def value_text(value: Any) -> Any:
     return value
 
 
-def trap_context(trap: ReceivedTrap, rule: TrapRule, target: str) -> dict[str, Any]:
+TargetLookup = Callable[[str], Mapping[str, Any] | None]
+"""Agent address -> its inventory target as a mapping (name, address, port, labels), or None."""
+
+
+def trap_context(trap: ReceivedTrap, rule: TrapRule, target: Mapping[str, Any]) -> dict[str, Any]:
     oids = {oid: value_text(v) for oid, v in trap.varbinds}
     vb: dict[str, Any] = {}
     index: dict[str, str] = {}
@@ -303,7 +308,7 @@ class TranslateStats:
 
 
 def traps_to_events(
-    traps: Sequence[ReceivedTrap], table: TrapTable, names: Callable[[str], str | None] = lambda _a: None
+    traps: Sequence[ReceivedTrap], table: TrapTable, targets: TargetLookup = lambda _a: None
 ) -> tuple[list[NormalizedEvent], TranslateStats]:
     """Events for the traps that a rule maps; unmapped and unrenderable traps are counted, not raised."""
     events: list[NormalizedEvent] = []
@@ -314,9 +319,9 @@ def traps_to_events(
             stats.unmapped += 1
             continue
         spec, rule = hit
-        target = names(trap.address) or ""
+        target = targets(trap.address) or {}
         ctx = trap_context(trap, rule, target)
-        default_resource = (spec.resource.render(ctx) if spec.resource else "") or target or trap.address
+        default_resource = (spec.resource.render(ctx) if spec.resource else "") or target.get("name") or trap.address
         try:
             events.append(rule.template.render(
                 ctx, source=spec.addon, raw=trap_raw(trap), now=trap.received_at,

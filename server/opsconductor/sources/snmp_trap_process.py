@@ -10,9 +10,9 @@ transaction per batch — exactly like a second server process would. The server
 processor picks them up from the log (it polls it, as it does for other processes).
 
 The server keeps the child's configuration current over a pipe (which manifests to load,
-the inventory's address -> name map) and turns its reports into metrics and log lines.
+the inventory's targets by address) and turns its reports into metrics and log lines.
 
-    server -> child: ("config", [manifest paths], {address: name}) | None (stop)
+    server -> child: ("config", [manifest paths], {address: target}) | None (stop)
     child -> server: ("started", (host, port)) | ("error", errno, text)
                    | ("stored", {source: n}, {outcome: n}, [error lines]) | ("stopped",)
 """
@@ -47,9 +47,9 @@ class _ChildState:
     def __init__(self) -> None:
         self.specs: dict[str, list[TrapSpec]] = {}  # manifest path -> its trap sources
         self.table = TrapTable()
-        self.names: dict[str, str] = {}
+        self.targets: dict[str, dict[str, Any]] = {}
 
-    def configure(self, paths: Sequence[str], names: Mapping[str, str]) -> None:
+    def configure(self, paths: Sequence[str], targets: Mapping[str, dict[str, Any]]) -> None:
         from opsconductor.sources.kinds import default_registry
         from opsconductor.sources.manifest import load_manifest
 
@@ -65,7 +65,7 @@ class _ChildState:
         self.specs = specs
         self.table = TrapTable.build([s for p in sorted(specs, key=lambda p: Path(p).parent.name)
                                       for s in specs[p]])
-        self.names = dict(names)
+        self.targets = dict(targets)
 
 
 def _writer(conn: Connection, out: queue.SimpleQueue[Any]) -> None:
@@ -104,7 +104,7 @@ async def _child(conn: Connection, host: str, port: int, auth: TrapAuth, batch_w
         drops[reason] = drops.get(reason, 0) + 1
 
     async def sink(batch: list[ReceivedTrap]) -> None:
-        events, stats = traps_to_events(batch, state.table, state.names.get)
+        events, stats = traps_to_events(batch, state.table, state.targets.get)
         if events:
             async with db.write() as c:  # raises -> the receiver keeps the batch and retries
                 await append_events(c, events, datetime.now(UTC))
@@ -204,9 +204,9 @@ class ReceiverProcess:
         assert self.bound is not None
         return self.bound
 
-    def configure(self, manifest_paths: Sequence[str], names: Mapping[str, str]) -> None:
-        """Send the child what to translate with; only when it changed."""
-        config = (sorted(manifest_paths), dict(names))
+    def configure(self, manifest_paths: Sequence[str], targets: Mapping[str, dict[str, Any]]) -> None:
+        """Send the child what to translate with (only when it changed)."""
+        config = (sorted(manifest_paths), dict(targets))
         if config == self._config or self._conn is None:
             return
         with contextlib.suppress(OSError):

@@ -3,7 +3,7 @@
 Starts when ``trap_enabled`` and an enabled addon has an ``snmp_trap`` source (checked at
 start and on every sources refresh, so installing the addon later starts it too). The
 receiver runs in its own process (:mod:`snmp_trap_process`), which translates each batch
-with the enabled addons' rules and the inventory's address -> name map that this service
+with the enabled addons' rules and the inventory's targets by address, which this service
 keeps current, and appends the events to the event log.
 """
 
@@ -76,13 +76,14 @@ def trap_auth_from_settings(settings: Settings, environ: Mapping[str, str] | Non
     return TrapAuth(tuple(communities), tuple(users), engine_id)
 
 
-def inventory_names(components: Mapping[str, Any]) -> Callable[[], dict[str, str]]:
-    """The inventory's agent address -> target name map, as the sources service has it now."""
+def inventory_targets(components: Mapping[str, Any]) -> Callable[[], dict[str, dict[str, Any]]]:
+    """The inventory's targets by address (as templates see them), as the sources service has them now."""
 
-    def snapshot() -> dict[str, str]:
+    def snapshot() -> dict[str, dict[str, Any]]:
         svc = components.get("sources")
         targets = svc.targets() if svc is not None and hasattr(svc, "targets") else []
-        return {t.address: t.name for t in targets}
+        return {t.address: {"name": t.name, "address": t.address, "port": t.port, "labels": dict(t.labels)}
+                for t in targets}
 
     return snapshot
 
@@ -91,11 +92,11 @@ class TrapService:
     """Registered as ``rt.components["snmp_traps"]``: runs and configures the receiver process."""
 
     def __init__(self, rt: Runtime, catalog: PushCatalog, metrics: Any,
-                 names: Callable[[], dict[str, str]] | None = None):
+                 targets: Callable[[], dict[str, dict[str, Any]]] | None = None):
         self.rt = rt
         self.catalog = catalog
         self.metrics = metrics
-        self.names = names or inventory_names(rt.components)
+        self.targets = targets or inventory_targets(rt.components)
         self.receiver: ReceiverProcess | None = None
         self.error: str | None = None
 
@@ -104,7 +105,7 @@ class TrapService:
         s = self.rt.settings
         paths = self.catalog.manifest_paths(TrapSpec)
         if self.receiver is not None:
-            self.receiver.configure(paths, self.names())
+            self.receiver.configure(paths, self.targets())
             return
         if not s.trap_enabled or not paths:
             return
@@ -128,7 +129,7 @@ class TrapService:
                 log.error("SNMP trap receiver not started: %s", message)
             self.error = message
             return
-        proc.configure(paths, self.names())
+        proc.configure(paths, self.targets())
         self.receiver, self.error = proc, None
         assert proc.bound is not None
         log.info("SNMP trap receiver listening on udp %s:%d", *proc.bound)
