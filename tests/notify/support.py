@@ -252,10 +252,15 @@ class OpsgenieFake(FakeService):
 
 
 class JiraFake(FakeService):
-    """REST API v2: create issue, search by label, comment, transitions."""
+    """REST API v2: create issue, search by label, comment, transitions.
 
-    def __init__(self, user: str = "bot@example.com", token: str = "jira-token") -> None:
+    ``cloud=True`` (default) plays Jira Cloud: enhanced search ``/search/jql`` only (the old
+    ``/search`` answers 410 Gone); ``cloud=False`` plays Data Center: ``/search`` only.
+    """
+
+    def __init__(self, user: str = "bot@example.com", token: str = "jira-token", *, cloud: bool = True) -> None:
         super().__init__()
+        self.cloud = cloud
         self.auth = "Basic " + base64.b64encode(f"{user}:{token}".encode()).decode()
         self.issues: dict[str, dict[str, Any]] = {}
         self.lose_create_answers = 0  # create the issue but answer 504, as a proxy timing out would
@@ -283,10 +288,17 @@ class JiraFake(FakeService):
                 return None
             return self.answer_lost(
                 js(201, {"id": str(10000 + len(self.issues)), "key": key, "self": f"{self.url}{p}/{key}"}))
-        if p == "/rest/api/2/search" and req.method == "GET":
+        if p in ("/rest/api/2/search", "/rest/api/2/search/jql") and req.method == "GET":
+            if (p == "/rest/api/2/search") == self.cloud:
+                if self.cloud:
+                    return js(410, {"errorMessages": ["The requested API has been removed."]})
+                return js(404, {"errorMessages": ["null for uri"]})
             jql = req.query.get("jql", [""])[0]
             label = jql.split('"')[1] if '"' in jql else ""
-            hits = [{"key": k} for k, v in self.issues.items() if label in v["fields"].get("labels", [])]
+            hits = [{"id": str(10000 + i), "key": k} for i, (k, v) in enumerate(self.issues.items(), 1)
+                    if label in v["fields"].get("labels", [])]
+            if self.cloud:
+                return js(200, {"issues": hits[:1], "isLast": True})
             return js(200, {"startAt": 0, "maxResults": 1, "total": len(hits), "issues": hits[:1]})
         parts = p.split("/")  # /rest/api/2/issue/{key}/{sub}
         if len(parts) == 7 and parts[4] == "issue" and parts[5] in self.issues:

@@ -47,6 +47,8 @@ BAD: list[tuple[str, str]] = [
      "2:46: template error:"),
     ("receivers:\n  r: {kind: webhook, url: env:X, concurrency: 0}\nroute: {receiver: r}\n",
      "2:34: concurrency must be an integer from 1 to 64"),
+    ("receivers:\n  r: {kind: jira, url: env:J, user: u, token: env:T, create_retry_delay: later}\n"
+     "route: {receiver: r}\n", "2:54: invalid duration 'later'"),
     ("receivers:\n  r: {kind: webhook, url: env:X, batch_max: 0}\nroute: {receiver: r}\n",
      "2:34: batch_max must be an integer from 1 to 500"),
     ("receivers:\n  r: {kind: webhook, url: env:X, timeout: soon}\nroute: {receiver: r}\n",

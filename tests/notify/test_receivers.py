@@ -100,6 +100,23 @@ async def test_jira_retry_after_lost_answer_finds_the_issue() -> None:
         assert len(jira.issues) == 1 and t.ref == {"issue_key": "OPS-1"}
 
 
+async def test_jira_data_center_falls_back_to_legacy_search() -> None:
+    jira = JiraFake(cloud=False)
+    t = await lifecycle(jira, '{{kind: jira, url: "{url}", user: bot@example.com, token: jira-token}}')
+    assert t.ref == {"issue_key": "OPS-1"} and jira.issues["OPS-1"]["status"] == "Done"
+    paths = [r.path for r in jira.requests if "search" in r.path]
+    assert paths == ["/rest/api/2/search/jql", "/rest/api/2/search"]  # learnt once, then remembered
+
+
+async def test_jira_lost_create_answer_waits_for_search_consistency() -> None:
+    jira = JiraFake()
+    jira.lose_create_answers = 1
+    async with serving(jira), httpx.AsyncClient() as client:
+        yaml = f'{{kind: jira, url: "{jira.url}", user: bot@example.com, token: jira-token, create_retry_delay: 20s}}'
+        r = await Thread(sender_for(yaml)).send(client, "firing")
+    assert not r.ok and r.retry and r.retry_after == 20.0 and len(jira.issues) == 1
+
+
 async def test_servicenow_create_work_notes_resolve() -> None:
     sn = ServiceNowFake()
     t = await lifecycle(sn, '{{kind: servicenow, url: "{url}", user: svc, password: pw, assignment_group: NOC}}')

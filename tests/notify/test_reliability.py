@@ -35,7 +35,8 @@ async def test_failing_twice_then_succeeding_makes_one_ticket(notify_server: Not
     jira.lose_create_answers = 1  # attempt 2: created, but the answer is lost
     cfg = f"""
 receivers:
-  tickets: {{kind: jira, url: "{{url}}", user: bot@example.com, token: jira-token, project: NET}}
+  tickets: {{kind: jira, url: "{{url}}", user: bot@example.com, token: jira-token, project: NET,
+            create_retry_delay: 0.5s}}
 route:
   receiver: tickets
   {TIMING}

@@ -30,7 +30,8 @@ KINDS: dict[str, tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]] = {
     "mattermost": (("url",), (), ("channel", "username")),
     "pagerduty": (("routing_key",), ("url",), ("source", "client")),
     "opsgenie": (("api_key",), ("url",), ("responders", "tags", "priority")),
-    "jira": (("url", "user", "token"), (), ("project", "issue_type", "resolve_transition", "labels")),
+    "jira": (("url", "user", "token"), (), ("project", "issue_type", "resolve_transition", "labels",
+                                            "create_retry_delay")),
     "servicenow": (("url", "user", "password"), (), ("assignment_group", "caller_id", "close_code", "category")),
 }
 COMMON = ("kind", "concurrency", "timeout", "max_age", "templates", "headers")
@@ -173,6 +174,8 @@ class _Loader:
                 problem = check_template(v)
                 if problem:
                     self.err((*path, "templates", k), problem)
+        if "create_retry_delay" in data:
+            self.duration(data, "create_retry_delay", path, 15.0)
         batch_max = data.get("batch_max", 1)
         if not isinstance(batch_max, int) or isinstance(batch_max, bool) or not 1 <= batch_max <= 500:
             self.err((*path, "batch_max"), "batch_max must be an integer from 1 to 500")

@@ -3,6 +3,11 @@
 The issue key is remembered per alert (``notify_state.ext_ref``). Creating is not idempotent
 in Jira, so every issue carries a label unique to the alert and a create first searches for
 it: a retry after a lost answer (or a crash) finds the issue instead of opening a second one.
+
+Search uses Jira Cloud's ``/search/jql`` (the old ``/search`` was removed from Cloud in 2025) and
+falls back to ``/search`` where that does not exist (Data Center). Cloud search is eventually
+consistent, so after a create whose answer was lost the retry waits ``create_retry_delay``
+(default 15 s) for the new issue to become searchable.
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ import httpx
 
 from opsconductor.notify.receivers.base import BaseSender, Delivery, Item, Result, unavailable
 from opsconductor.notify.secrets import SecretUnavailable
+from opsconductor.notify.timing import parse_duration
 
 API = "/rest/api/2"
 
@@ -45,9 +51,10 @@ def build_comment(item: Item, title: str, text: str) -> dict[str, Any]:
     return {"body": f"{item.transition.replace('_', ' ')}{by}: {title}\n{text}"}
 
 
-def search_path(item: Item) -> str:
+def search_path(item: Item, *, legacy: bool = False) -> str:
+    """Cloud's enhanced search (``/search/jql``), or the Data Center ``/search``."""
     jql = f'labels = "{alert_label(item)}" ORDER BY created ASC'
-    return f"{API}/search?jql={quote(jql)}&fields=key&maxResults=1"
+    return f"{API}/search{'' if legacy else '/jql'}?jql={quote(jql)}&fields=key&maxResults=1"
 
 
 def pick_transition(transitions: list[dict[str, Any]], wanted: str) -> str | None:
@@ -61,6 +68,22 @@ def pick_transition(transitions: list[dict[str, Any]], wanted: str) -> str | Non
 
 class JiraSender(BaseSender):
     uses_ref = True
+    _legacy_search: bool | None = None  # learnt on first use: does this Jira lack /search/jql?
+
+    async def _find(self, client: httpx.AsyncClient, base: str, auth: tuple[str, str], item: Item
+                    ) -> tuple[Result, str | None]:
+        headers = {"Accept": "application/json"}
+        for legacy in ([self._legacy_search] if self._legacy_search is not None else [False, True]):
+            result, resp = await self.request(client, "GET", base + search_path(item, legacy=legacy), auth=auth,
+                                              headers=headers)
+            if not legacy and result.status_code in (404, 405) and self._legacy_search is None:
+                continue  # no enhanced search here: a Data Center instance
+            if result.ok and resp is not None:
+                self._legacy_search = legacy
+                issues = resp.json().get("issues") or []
+                return result, (str(issues[0]["key"]) if issues else None)
+            return result, None
+        return Result(False, retry=False, error="Jira search is not available"), None
     async def send(self, client: httpx.AsyncClient, delivery: Delivery) -> Result:
         item = delivery.items[0]
         if item.transition == "repeat":
@@ -74,12 +97,9 @@ class JiraSender(BaseSender):
         key = item.ext_ref.get("issue_key")
         found_now = False
         if key is None:
-            result, resp = await self.request(client, "GET", base + search_path(item), auth=auth,
-                                              headers={"Accept": "application/json"})
-            if not result.ok or resp is None:
+            result, key = await self._find(client, base, auth, item)
+            if not result.ok:
                 return result
-            issues = resp.json().get("issues") or []
-            key = issues[0]["key"] if issues else None
             found_now = key is not None
         if key is None:
             if item.transition not in ("firing", "test"):
@@ -89,6 +109,10 @@ class JiraSender(BaseSender):
             result, resp = await self.request(client, "POST", f"{base}{API}/issue", json_body=body, auth=auth)
             if result.ok and resp is not None:
                 result.ext_ref[item.alert_id] = {"issue_key": resp.json()["key"]}
+            elif result.retry:
+                # the issue may exist although we got no answer: give search time to see it
+                delay = parse_duration(self.opt("create_retry_delay", "15s"))
+                result.retry_after = max(result.retry_after or 0.0, delay)
             return result
         refs = {item.alert_id: {"issue_key": key}} if found_now else {}
         if item.transition in ("firing", "test"):
