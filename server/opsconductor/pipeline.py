@@ -137,6 +137,10 @@ class Pipeline:
             self._processed.notify_all()
         return len(batch)
 
+    def wake(self) -> None:
+        """Process soon: events were appended to the log by someone else (the trap receiver process)."""
+        self._wake.set()
+
     async def drain(self) -> int:
         """Process until the log has no unprocessed events (tests, replay, shutdown)."""
         total = 0

@@ -137,6 +137,8 @@ class TrapService:
     def _report(self, by_source: dict[str, int], counts: dict[str, int], errors: list[str]) -> None:
         for source, n in by_source.items():
             self.rt.metrics.events_received.labels(source=source or "snmp_trap").inc(n)
+        if by_source:
+            self.rt.pipeline.wake()  # the child appended them to the log; process now, not at the next poll
         for outcome, n in counts.items():
             if n:
                 self.metrics.traps.labels(outcome=outcome).inc(n)
