@@ -217,7 +217,8 @@ class RulesCorrelator:
             return
         new = flap_step(row, rule, fp, is_clear, now)
         b.ctx.flaps[fp] = new
-        b.dirty_flaps.add(fp)
+        if new != row:  # a repeat of the same state with nothing aged out changes nothing
+            b.dirty_flaps.add(fp)
         trace.append({"stage": "flap", "rule": rule.id, "at": str(rule.where),
                       "detail": f"{len(new.changes)} changes in {int(rule.flap_within)}s"
                                 + (", flapping" if new.flapping else "")})

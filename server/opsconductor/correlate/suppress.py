@@ -21,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from opsconductor.correlate.compiled import Slot
 from opsconductor.correlate.compiler import token
 from opsconductor.correlate.evaluate import FlapRow, flap_prune, flap_status, in_schedule
-from opsconductor.correlate.matchers import Matcher, matches, strict_equal
+from opsconductor.correlate.matchers import And, Eq, Matcher, Or, matches, strict_equal
 from opsconductor.correlate.parser import parse_matcher
 from opsconductor.correlate.rules import Rule
 from opsconductor.correlate.state import FLAPS, MEMBERS, SILENCES
@@ -111,13 +111,44 @@ class SourceIndex:
 async def load_source_index(conn: AsyncConnection, rules: Sequence[Rule], targets: Sequence[NormalizedEvent],
                             patterns: dict[str, re.Pattern[str]]) -> SourceIndex:
     """One query for the batch: open alerts that may inhibit one of ``targets``."""
-    stmt = select(ALERTS).where(ALERTS.c.status.in_(_OPEN))
+    base = select(ALERTS).where(ALERTS.c.status.in_(_OPEN))
+    # Narrow in SQL by what every source matcher pins (e.g. event IN ('device_down')).
+    pinned = [_column_pin(r.inhibit_source) for r in rules if r.inhibit_source is not None]
+    if pinned and all(p is not None for p in pinned):
+        by_col: dict[str, set[str]] = {}
+        for p in pinned:
+            assert p is not None
+            by_col.setdefault(p[0], set()).update(p[1])
+        if len(by_col) == 1:
+            col, values = next(iter(by_col.items()))
+            base = base.where(ALERTS.c[col].in_(sorted(values)))
+    rows: list[dict[str, Any]] = []
     if rules and all("resource" in r.equal for r in rules):
         resources = sorted({t.resource for t in targets})
-        if len(resources) <= 500:
-            stmt = stmt.where(ALERTS.c.resource.in_(resources))
-    rows = (await conn.execute(stmt.limit(100_000))).mappings()
-    return SourceIndex(rules, [Source(r["fingerprint"], row_event(dict(r)), r["id"]) for r in rows], patterns)
+        for i in range(0, len(resources), 500):
+            stmt = base.where(ALERTS.c.resource.in_(resources[i : i + 500]))
+            rows.extend(dict(r) for r in (await conn.execute(stmt)).mappings())
+    else:
+        rows = [dict(r) for r in (await conn.execute(base.limit(100_000))).mappings()]
+    return SourceIndex(rules, [Source(r["fingerprint"], row_event(r), r["id"]) for r in rows], patterns)
+
+
+_COLUMNS = ("resource", "event", "component", "source")
+
+
+def _column_pin(m: Matcher) -> tuple[str, set[str]] | None:
+    """A column the matcher pins to text values (``event: device_down`` / ``[a, b]``), or None."""
+    items = m.items if isinstance(m, And) else (m,)
+    for it in items:
+        if isinstance(it, Eq) and it.field in _COLUMNS and isinstance(it.value, str):
+            return it.field, {it.value}
+        if isinstance(it, Or) and it.items and all(
+                isinstance(x, Eq) and x.field == getattr(it.items[0], "field", None) and isinstance(x.value, str)
+                for x in it.items):
+            eqs = [x for x in it.items if isinstance(x, Eq)]
+            if eqs[0].field in _COLUMNS:
+                return eqs[0].field, {str(x.value) for x in eqs}
+    return None
 
 
 def add_batch_source(ctx: Context, rule: Rule, src: Source) -> None:
