@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import os
 import subprocess
 import sys
@@ -36,7 +37,7 @@ class Server:
         self.port = 18000 + os.getpid() % 1000
         self.url = f"http://127.0.0.1:{self.port}"
         env = {**os.environ, "OPSCONDUCTOR_DATA_DIR": str(data_dir), "OPSCONDUCTOR_PORT": str(self.port),
-               "OPSCONDUCTOR_LOG_LEVEL": "warning", "OPSCONDUCTOR_HOUSEKEEPING_INTERVAL_S": "3600",
+               "OPSCONDUCTOR_LOG_LEVEL": "warning", "OPSCONDUCTOR_HOUSEKEEPING_INTERVAL_S": "5",
                "OPSCONDUCTOR_TRAP_ENABLED": "false", "OPSCONDUCTOR_RULES_DIR": rules_dir}
         if database_url:
             env["OPSCONDUCTOR_DATABASE_URL"] = database_url
@@ -73,7 +74,7 @@ class Server:
         self.proc.wait(30)
 
 
-async def backlog_zero(client: httpx.AsyncClient, expected: int, db: DB) -> float:
+async def backlog_zero(expected: int, db: DB) -> float:
     while True:
         if await db.processed() >= expected:
             return time.perf_counter()
@@ -123,28 +124,57 @@ def pct(values: list[float], p: float) -> float:
     return values[min(len(values) - 1, int(len(values) * p))] if values else float("nan")
 
 
+class RawClient:
+    """A minimal keep-alive HTTP/1.1 client: httpx's per-request CPU would be the bottleneck here."""
+
+    def __init__(self, port: int, key: str):
+        self.port, self.key = port, key
+        self.reader: asyncio.StreamReader | None = None
+        self.writer: asyncio.StreamWriter | None = None
+
+    async def post(self, path: str, body: bytes, method: str = "POST") -> tuple[int, bytes]:
+        if self.writer is None:
+            self.reader, self.writer = await asyncio.open_connection("127.0.0.1", self.port)
+        assert self.reader is not None
+        head = (f"{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {self.key}\r\n"
+                f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n").encode()
+        self.writer.write(head + body)
+        status_line = await self.reader.readline()
+        length = 0
+        while (line := await self.reader.readline()) not in (b"\r\n", b""):
+            name, _, value = line.decode().partition(":")
+            if name.lower() == "content-length":
+                length = int(value)
+        return int(status_line.split()[1]), await self.reader.readexactly(length)
+
+    async def close(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
+
+
 async def run_scenario(server: Server, db: DB, name: str, events: list[dict], batch: int, clients: int) -> None:
     start_id = await db.max_id()
     already = await db.processed()
-    chunks = [events[i : i + batch] for i in range(0, len(events), batch)]
-    queue: asyncio.Queue[list[dict]] = asyncio.Queue()
-    for c in chunks:
-        queue.put_nowait(c)
-    limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
-    async with httpx.AsyncClient(base_url=server.url, headers={"Authorization": f"Bearer {server.key}"},
-                                 limits=limits, timeout=60) as client:
+    bodies = [json.dumps(events[i : i + batch] if batch > 1 else events[i]).encode()
+              for i in range(0, len(events), batch)]
+    queue: asyncio.Queue[bytes] = asyncio.Queue()
+    for b in bodies:
+        queue.put_nowait(b)
 
-        async def worker() -> None:
+    async def worker() -> None:
+        client = RawClient(server.port, server.key)
+        try:
             while not queue.empty():
-                chunk = queue.get_nowait()
-                body = chunk if batch > 1 else chunk[0]
-                r = await client.post("/api/v1/events", json=body)
-                r.raise_for_status()
+                status, body = await client.post("/api/v1/events", queue.get_nowait())
+                if status != 202:
+                    raise RuntimeError(f"{status}: {body[:300]!r}")
+        finally:
+            await client.close()
 
-        t0 = time.perf_counter()
-        await asyncio.gather(*(worker() for _ in range(clients)))
-        t_accept = time.perf_counter()
-        t_done = await backlog_zero(client, already + len(events), db)
+    t0 = time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(clients)))
+    t_accept = time.perf_counter()
+    t_done = await backlog_zero(already + len(events), db)
     lat = await db.latencies(start_id)
     print(f"  {name}: {len(events)} events, accepted in {t_accept - t0:.2f}s "
           f"({len(events) / (t_accept - t0):,.0f}/s), processed in {t_done - t0:.2f}s "
@@ -154,13 +184,14 @@ async def run_scenario(server: Server, db: DB, name: str, events: list[dict], ba
 
 
 async def list_latency(server: Server, n: int = 200) -> tuple[float, float]:
-    async with httpx.AsyncClient(base_url=server.url, headers={"Authorization": f"Bearer {server.key}"}) as c:
-        times = []
-        for _ in range(n):
-            t = time.perf_counter()
-            r = await c.get("/api/v1/alerts", params={"limit": 100})
-            r.raise_for_status()
-            times.append(time.perf_counter() - t)
+    client = RawClient(server.port, server.key)
+    times = []
+    for _ in range(n):
+        t = time.perf_counter()
+        status, _ = await client.post("/api/v1/alerts?limit=100", b"", method="GET")
+        times.append(time.perf_counter() - t)
+        assert status == 200
+    await client.close()
     return pct(times, 0.5), pct(times, 0.99)
 
 

@@ -115,3 +115,25 @@ async def test_housekeeping_expires_alerts_not_seen_within_their_timeout(db: Dat
     assert status == {"old": "expired", "fresh": "active"}
     assert tuple(kinds) == ("status", "expired", "housekeeping")
     await rt.db.dispose()
+
+
+async def test_sqlite_planner_statistics_make_the_default_alert_page_use_the_last_seen_index(
+    settings_factory,  # type: ignore[no-untyped-def]
+) -> None:
+    from opsconductor.runtime import Runtime
+    from opsconductor.store.alert_queries import SORTABLE, AlertFilter
+    from opsconductor.store.housekeeping import refresh_planner_stats
+
+    rt = Runtime.build(settings_factory())
+    if not rt.db.is_sqlite:
+        pytest.skip("PostgreSQL keeps planner statistics itself (autovacuum)")
+    await rt.pipeline.accept([ev(f"r{i}") for i in range(3000)])
+    await rt.pipeline.drain()
+    await refresh_planner_stats(rt)
+    key = SORTABLE["last_seen"]
+    stmt = select(ALERTS).where(*AlertFilter().where()).order_by(key.desc(), ALERTS.c.id.desc()).limit(101)
+    async with rt.db.read() as conn:
+        compiled = stmt.compile(conn.sync_connection, compile_kwargs={"literal_binds": True})  # type: ignore[arg-type]
+        plan = " ".join(str(r) for r in (await conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {compiled}")).all())
+    await rt.db.dispose()
+    assert "ix_alerts_last_seen" in plan and "TEMP B-TREE" not in plan, plan
