@@ -60,19 +60,33 @@ def _chunks(items: Sequence[Any], n: int = _CHUNK) -> Iterable[Sequence[Any]]:
         yield items[i : i + n]
 
 
+# The decision trace can be large and is only needed when an alert resolves (it is kept,
+# with the resolve appended), so the batch load leaves it out.
+LOAD_COLUMNS = [c for c in ALERTS.columns if c.name != "trace"]
+
+
 async def load_open_alerts(
-    conn: AsyncConnection, fingerprints: Iterable[str], *, for_update: bool
+    conn: AsyncConnection, fingerprints: Iterable[str], *, for_update: bool, with_trace: Iterable[str] = ()
 ) -> dict[str, Row]:
     out: dict[str, Row] = {}
     fps = sorted(set(fingerprints))
+    open_statuses = [s.value for s in OPEN_STATUSES]
     for chunk in _chunks(fps):
-        stmt = select(ALERTS).where(
-            ALERTS.c.fingerprint.in_(chunk), ALERTS.c.status.in_([s.value for s in OPEN_STATUSES])
-        )
+        stmt = select(*LOAD_COLUMNS).where(ALERTS.c.fingerprint.in_(chunk), ALERTS.c.status.in_(open_statuses))
         if for_update and conn.dialect.name == "postgresql":
             stmt = stmt.with_for_update()
-        for r in (await conn.execute(stmt)).mappings():
-            out[r["fingerprint"]] = dict(r)
+        result = await conn.execute(stmt)
+        keys = list(result.keys())
+        for values in result:
+            row = dict(zip(keys, values, strict=True))
+            out[row["fingerprint"]] = row
+    traced = sorted(set(with_trace) & set(out))
+    for chunk in _chunks(traced):
+        stmt = select(ALERTS.c.fingerprint, ALERTS.c.trace).where(
+            ALERTS.c.fingerprint.in_(chunk), ALERTS.c.status.in_(open_statuses)
+        )
+        for fp, trace in (await conn.execute(stmt)).all():
+            out[fp]["trace"] = trace
     return out
 
 
@@ -113,7 +127,7 @@ async def write_changes(
         by_cols: dict[tuple[str, ...], list[Row]] = {}
         for p in existing:
             orig = originals.get(p.row["id"], {})
-            cols = tuple(c for c in ALERT_COLUMNS if c != "id" and (c not in orig or orig[c] != p.row[c]))
+            cols = tuple(c for c in p.row if c != "id" and (c not in orig or orig[c] != p.row[c]))
             if cols:
                 by_cols.setdefault(cols, []).append({"_id": p.row["id"], **{c: p.row[c] for c in cols}})
         for cols, params in by_cols.items():
@@ -148,7 +162,12 @@ async def apply_decisions(
     sink: TransitionSink,
 ) -> list[EventResult]:
     """Apply decisions in order, write everything, mark the events processed; one transaction."""
-    state = await load_open_alerts(conn, (d.fingerprint for d in decisions if not d.drop), for_update=True)
+    state = await load_open_alerts(
+        conn,
+        (d.fingerprint for d in decisions if not d.drop),
+        for_update=True,
+        with_trace=(d.fingerprint for d in decisions if d.is_clear and not d.drop),
+    )
     originals = {row["id"]: dict(row) for row in state.values()}
     changes: list[tuple[Row | None, Change]] = []
     for d in decisions:

@@ -175,8 +175,9 @@ def _update(current: Row, d: Decision, now: datetime, default_timeout: int) -> C
         updated_at=now,
         rule_id=d.rule_id or current["rule_id"],
         ruleset_version=d.ruleset_version,
-        trace=list(d.trace) or current.get("trace", []),
     )
+    if d.trace:  # otherwise the stored trace stays as it is (it may not even be loaded)
+        row["trace"] = list(d.trace)
     change = Change(Outcome.deduplicated, row)
     old_sev, new_sev = current["severity"], d.severity.value
     status = current["status"]
