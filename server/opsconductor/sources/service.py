@@ -58,9 +58,30 @@ class SourcesService:
         self.poller: Poller | None = None
         self.election: LeaderElection | None = None
         self._lock = asyncio.Lock()
+        self._stamp: tuple[tuple[str, int, int], ...] = ()
+        self._file_errors: list[str] = []
 
     # -- config ---------------------------------------------------------------------------
-    def _load_files(self) -> list[str]:
+    def _files_stamp(self) -> tuple[tuple[str, int, int], ...]:
+        """Path, mtime and size of every config file the sources read (cheap to compute)."""
+        paths = sorted(self.settings.addons_dir.glob("*/addon.y*ml")) if self.settings.addons_dir.is_dir() else []
+        if self.settings.inventory_file is not None:
+            paths.append(self.settings.inventory_file)
+        stamp = []
+        for p in paths:
+            try:
+                st = p.stat()
+            except OSError:
+                continue
+            stamp.append((str(p), st.st_mtime_ns, st.st_size))
+        return tuple(stamp)
+
+    def _load_files(self, *, force: bool = True) -> tuple[list[str], bool]:
+        """(errors, changed): re-parse addons and inventory, unless nothing changed on disk."""
+        stamp = self._files_stamp()
+        if not force and stamp == self._stamp:
+            return self._file_errors, False
+        self._stamp = stamp
         errors: list[str] = []
         loaded = load_addons(self.settings.addons_dir, self.registry)
         errors += [str(e) for e in loaded.errors]
@@ -75,7 +96,8 @@ class SourcesService:
             errors += [str(e) for e in exc.errors]
         except ConfigError as exc:
             errors.append(str(exc))
-        return errors
+        self._file_errors = errors
+        return errors, True
 
     def targets(self) -> list[Target]:
         """Inventory file first: a name there wins over the same name from the API or NetBox."""
@@ -89,16 +111,18 @@ class SourcesService:
         names = {t.name for t in self.inventory}
         return [*self.inventory, *(t for t in db_targets if t.name not in names)]
 
-    async def reload(self) -> LoadReport:
+    async def reload(self, *, force: bool = True) -> LoadReport:
+        """Re-read config files (only if changed on disk, unless forced) and database targets."""
         async with self._lock:
-            errors = self._load_files()
+            errors, changed = self._load_files(force=force)
             async with self.rt.db.read() as conn:
                 self.db_targets = await list_targets(conn)
                 states = await addon_states(conn)
             self.disabled = frozenset(n for n, on in states.items() if not on)
             self.errors = errors
-            for e in errors:
-                log.error("sources config: %s", e)
+            if changed:
+                for e in errors:
+                    log.error("sources config: %s", e)
             if self.poller is not None:
                 self.poller.configure(self.addons.manifests, self.targets(), self.disabled)
             return LoadReport(sorted(self.addons.manifests), errors, len(self.targets()),
@@ -140,7 +164,7 @@ class SourcesService:
         while True:
             await asyncio.sleep(self.settings.poller_refresh_s)
             try:
-                await self.reload()
+                await self.reload(force=False)
             except Exception:
                 log.exception("sources reload failed; the previous configuration stays in force")
 
