@@ -21,7 +21,7 @@ from typing import Any
 from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from opsconductor.correlate.compiled import CompiledRuleSet, Slot
+from opsconductor.correlate.compiled import CompiledRuleSet, Plan
 from opsconductor.correlate.decision import AcceptedEvent, Decision, fingerprint
 from opsconductor.correlate.evaluate import (
     FlapRow,
@@ -49,6 +49,13 @@ from opsconductor.model.event import NormalizedEvent, Severity
 from opsconductor.store.event_log import append_events
 
 PARENT_SOURCE = "opsconductor"
+_CLEAR = Severity.clear
+_DROPPED = fingerprint("dropped")
+# Constant trace entries, shared by every decision that has them (never mutated).
+_CLEAR_TRACE: dict[str, Any] = {"stage": "suppress", "detail": "a clear is never suppressed"}
+_DEFAULT_SEVERITY_TRACE: dict[str, Any] = {"stage": "severity", "rule": None, "detail": "none sent, default warning"}
+_DEFAULT_DEDUP_TRACE: dict[str, Any] = {"stage": "dedup", "rule": None,
+                                        "detail": "default key resource, component, event"}
 
 
 def parent_fingerprint(rule: Rule, key: str) -> str:
@@ -98,85 +105,84 @@ class RulesCorrelator:
         compiled = self.current  # one rule set per batch, even if a reload lands meanwhile
         if not batch:
             return []
-        matched = await asyncio.to_thread(compiled.classify, [a.event for a in batch])
-        pre = [self._identity(compiled, a, slots) for a, slots in zip(batch, matched, strict=True)]
-        # State exists only for identities that a flap/correlate rule matched; a clear may end it.
-        def kinds_or_clear(kind: str) -> list[str]:
-            return sorted({p[0] for p, slots in zip(pre, matched, strict=True)
-                           if p[1] is Severity.clear or any(s.rule.kind == kind for s in slots)})
-
+        plans = await asyncio.to_thread(compiled.classify_plans, [a.event for a in batch])
+        pre = [self._identity(compiled, a.event, p) for a, p in zip(batch, plans, strict=True)]
         ctx = Context(now=now, silences=await active_silences(conn, now) if conn is not None else [],
                       patterns=compiled._ref_patterns)
         b = _Batch(ctx)
         if conn is not None:
+            # State exists only for identities that a flap/correlate rule matched; a clear may end it.
             if compiled.ruleset.of_kind("flap"):
-                ctx.flaps = await load_flaps(conn, kinds_or_clear("flap"))
+                ctx.flaps = await load_flaps(conn, sorted({
+                    i[0] for i, p in zip(pre, plans, strict=True) if not i[5] and (p.has_flap or i[1] is _CLEAR)}))
             if compiled.ruleset.of_kind("correlate"):
-                await self._load_members(conn, compiled, kinds_or_clear("correlate"), ctx)
-            targets = [a.event for a, slots in zip(batch, matched, strict=True)
-                       if any(s.rule.kind == "inhibit" and s.role == "target" for s in slots)]
+                await self._load_members(conn, compiled, sorted({
+                    i[0] for i, p in zip(pre, plans, strict=True)
+                    if not i[5] and (p.has_correlate or i[1] is _CLEAR)}), ctx)
+            targets = [a.event for a, p in zip(batch, plans, strict=True) if p.inhibit_targets]
             if targets:
-                inhibits = [r for r in compiled.ruleset.of_kind("inhibit")]
-                ctx.sources = await load_source_index(conn, inhibits, targets, compiled._ref_patterns)
-            await self._load_groups(conn, compiled, batch, matched, b)
+                ctx.sources = await load_source_index(conn, compiled.ruleset.of_kind("inhibit"), targets,
+                                                      compiled._ref_patterns)
+            await self._load_groups(conn, compiled, batch, plans, b)
         out: list[Decision] = []
-        for a, slots, (fp, sev, trace, rule_id, timeout, drop) in zip(batch, matched, pre, strict=True):
+        version = compiled.version
+        for a, plan, (fp, sev, trace, rule_id, timeout, drop) in zip(batch, plans, pre, strict=True):
             if drop:
                 out.append(Decision(a.id, a.event, fp, sev, drop=True, rule_id=rule_id,
-                                    ruleset_version=compiled.version, trace=tuple(trace)))
+                                    ruleset_version=version, trace=tuple(trace)))
                 continue
-            is_clear = sev is Severity.clear
-            self._flap(slots, fp, is_clear, now, b, trace)
-            await self._correlate(conn, compiled, a.event, slots, fp, is_clear, now, b, trace)
+            is_clear = sev is _CLEAR
+            if plan.flap_rule is not None or fp in ctx.flaps:
+                self._flap(plan, fp, is_clear, now, b, trace)
+            if plan.correlate_rules or (is_clear and fp in ctx.member_parents):
+                await self._correlate(conn, compiled, a.event, plan, fp, is_clear, now, b, trace)
+            elif is_clear:
+                b.member_closes.add(fp)
             reason = None
             if is_clear:
-                trace.append({"stage": "suppress", "detail": "a clear is never suppressed"})
-            else:
-                reason = await suppression(conn, a.event, fp, slots, ctx, trace)
-            if is_clear:
+                trace.append(_CLEAR_TRACE)
                 ctx.cleared.add(fp)
             else:
+                reason = suppression(a.event, fp, plan, ctx, trace)
                 ctx.cleared.discard(fp)  # open again after an earlier clear in this batch
-                for s in slots:
-                    if s.rule.kind == "inhibit" and s.role == "source":
-                        add_batch_source(ctx, s.rule, Source(fp, a.event.model_copy(update={"severity": sev})))
+                if plan.inhibit_sources:
+                    src = Source(fp, a.event if a.event.severity is sev else
+                                 a.event.model_copy(update={"severity": sev}))
+                    for rule in plan.inhibit_sources:
+                        add_batch_source(ctx, rule, src)
             out.append(Decision(a.id, a.event, fp, sev, suppressed_reason=reason, rule_id=rule_id,
-                                ruleset_version=compiled.version, timeout=timeout, trace=tuple(trace)))
+                                ruleset_version=version, timeout=timeout, trace=tuple(trace)))
         if write and conn is not None:
             await self._write_state(conn, b, now)
         return out
 
-    def _identity(self, compiled: CompiledRuleSet, a: AcceptedEvent, slots: Sequence[Slot]
+    def _identity(self, compiled: CompiledRuleSet, ev: NormalizedEvent, plan: Plan
                   ) -> tuple[str, Severity, list[dict[str, Any]], str | None, int | None, bool]:
-        """drop, severity mapping, dedup identity, clear_on: no state needed."""
-        ev = a.event
-        trace: list[dict[str, Any]] = [
-            {"stage": "ruleset", "version": compiled.version},
-            {"stage": "match", "rules": list(dict.fromkeys(f"{s.rule.id}" + ("" if s.role == "when" else
-                                                                              f":{s.role}") for s in slots))},
-        ]
-        first: dict[str, Rule] = {}
-        for s in slots:
-            if s.role == "when":
-                first.setdefault(s.rule.kind, s.rule)
+        """drop, severity mapping, dedup identity, clear_on: no state needed.
+
+        Trace entries that depend only on the rules are built once per plan and shared
+        (decisions never mutate their trace entries)."""
+        trace: list[dict[str, Any]] = [compiled.version_trace, plan.match_trace]
+        first = plan.first
         rule_id: str | None = None
         sev = ev.severity
         if "drop" in first:
             r = first["drop"]
-            trace.append({"stage": "drop", "rule": r.id, "at": str(r.where), "detail": "dropped (kept in the log)"})
-            return fingerprint("dropped"), sev or Severity.warning, trace, r.id, None, True
+            trace.append(plan.static("drop", lambda: {"stage": "drop", "rule": r.id, "at": str(r.where),
+                                                      "detail": "dropped (kept in the log)"}))
+            return _DROPPED, sev or Severity.warning, trace, r.id, None, True
         if "severity" in first:
             r = first["severity"]
             mapped, how = mapped_severity(r, ev)
-            trace.append({"stage": "severity", "rule": r.id, "at": str(r.where), "detail": how})
+            trace.append({"stage": "severity", "rule": r.id, "at": plan.where(r), "detail": how})
             if mapped is not None:
                 sev = mapped
                 rule_id = r.id
         if sev is None:
             sev = Severity.warning
-            trace.append({"stage": "severity", "rule": None, "detail": "none sent, default warning"})
+            trace.append(_DEFAULT_SEVERITY_TRACE)
         timeout: int | None = None
-        parent_rule = self._parent_rule(compiled, ev)
+        parent_rule = self._parent_rule(compiled, ev) if ev.source == PARENT_SOURCE else None
         if parent_rule is not None:
             fp = parent_fingerprint(parent_rule, ev.labels.get("correlation_key", ""))
             trace.append({"stage": "dedup", "rule": parent_rule.id, "at": str(parent_rule.where),
@@ -187,15 +193,20 @@ class RulesCorrelator:
             if dr is not None:
                 rule_id = dr.id
                 timeout = dr.timeout
-                key = ", ".join(dr.dedup_key) + (f" + {'|'.join(dr.dedup_correlate)}"
-                                                 if ev.event in dr.dedup_correlate else " + event")
-                trace.append({"stage": "dedup", "rule": dr.id, "at": str(dr.where), "detail": f"key {key}"})
-                if any(s.rule is dr and s.role == "clear_on" for s in slots) and sev is not Severity.clear:
-                    sev = Severity.clear
-                    trace.append({"stage": "clear_on", "rule": dr.id, "at": str(dr.where),
-                                  "detail": "clears the alert of this key"})
+                paired = ev.event in dr.dedup_correlate
+
+                def dedup_trace() -> dict[str, Any]:
+                    key = ", ".join(dr.dedup_key) + (f" + {'|'.join(dr.dedup_correlate)}" if paired else " + event")
+                    return {"stage": "dedup", "rule": dr.id, "at": str(dr.where), "detail": f"key {key}"}
+
+                trace.append(plan.static(("dedup", paired), dedup_trace))
+                if dr.id in plan.clear_on_rules and sev is not _CLEAR:
+                    sev = _CLEAR
+                    trace.append(plan.static("clear_on", lambda: {
+                        "stage": "clear_on", "rule": dr.id, "at": str(dr.where),
+                        "detail": "clears the alert of this key"}))
             else:
-                trace.append({"stage": "dedup", "rule": None, "detail": "default key resource, component, event"})
+                trace.append(_DEFAULT_DEDUP_TRACE)
         return fp, sev, trace, rule_id, timeout, False
 
     @staticmethod
@@ -207,12 +218,13 @@ class RulesCorrelator:
                 return r
         return None
 
-    def _flap(self, slots: Sequence[Slot], fp: str, is_clear: bool, now: datetime, b: _Batch,
+    def _flap(self, plan: Plan, fp: str, is_clear: bool, now: datetime, b: _Batch,
               trace: list[dict[str, Any]]) -> None:
-        rule = next((s.rule for s in slots if s.rule.kind == "flap" and s.role == "when"), None)
+        rule = plan.flap_rule
         row = b.ctx.flaps.get(fp)
         if rule is None and row is not None:
-            rule = next((r for r in self.current.ruleset.of_kind("flap") if r.id == row.rule_id), None)
+            found = self.current.ruleset.by_id.get(row.rule_id)
+            rule = found if found is not None and found.kind == "flap" else None
         if rule is None:
             return
         new = flap_step(row, rule, fp, is_clear, now)
@@ -239,12 +251,13 @@ class RulesCorrelator:
         ctx.open_parents |= await open_fingerprints(conn, sorted(set(parents)))
 
     async def _correlate(self, conn: AsyncConnection | None, compiled: CompiledRuleSet, ev: NormalizedEvent,
-                         slots: Sequence[Slot], fp: str, is_clear: bool, now: datetime, b: _Batch,
+                         plan: Plan, fp: str, is_clear: bool, now: datetime, b: _Batch,
                          trace: list[dict[str, Any]]) -> None:
         if is_clear:
             b.member_closes.add(fp)
             for rule_id, pfp, desc, _suppress in b.ctx.member_parents.get(fp, []):
-                rule = next((r for r in compiled.ruleset.of_kind("correlate") if r.id == rule_id), None)
+                found = compiled.ruleset.by_id.get(rule_id)
+                rule = found if found is not None and found.kind == "correlate" else None
                 if rule is None or conn is None or pfp in b.parents_cleared or pfp not in b.ctx.open_parents:
                     continue
                 key = await self._group_of(conn, rule_id, fp)
@@ -257,9 +270,8 @@ class RulesCorrelator:
                     b.ctx.open_parents.discard(pfp)
                     trace.append({"stage": "correlate", "rule": rule_id, "detail": f"{desc} clears ({still} left)"})
             return
-        for s in slots:
-            rule = s.rule
-            if rule.kind != "correlate" or s.role != "when" or rule.raise_ is None:
+        for rule in plan.correlate_rules:
+            if rule.raise_ is None:
                 continue
             values = group_values(rule, ev)
             if values is None:
@@ -283,15 +295,14 @@ class RulesCorrelator:
                 trace.append({"stage": "correlate", "rule": rule.id, "detail": f"raises {desc}"})
 
     async def _load_groups(self, conn: AsyncConnection, compiled: CompiledRuleSet, batch: Sequence[AcceptedEvent],
-                           matched: Sequence[Sequence[Slot]], b: _Batch) -> None:
+                           plans: Sequence[Plan], b: _Batch) -> None:
         """One query for the open members of every correlation group this batch touches."""
         wanted: set[tuple[str, str]] = set()
-        for a, slots in zip(batch, matched, strict=True):
-            for s in slots:
-                if s.rule.kind == "correlate" and s.role == "when":
-                    values = group_values(s.rule, a.event)
-                    if values is not None:
-                        wanted.add((s.rule.id, group_key(values)))
+        for a, plan in zip(batch, plans, strict=True):
+            for rule in plan.correlate_rules:
+                values = group_values(rule, a.event)
+                if values is not None:
+                    wanted.add((rule.id, group_key(values)))
         if not wanted:
             return
         rule_ids = sorted({r for r, _ in wanted})

@@ -44,7 +44,7 @@ async def reevaluate(conn: AsyncConnection, correlator: RulesCorrelator, now: da
     if not rows:
         return 0
     events = [row_event(r) for r in rows]
-    matched = await asyncio.to_thread(compiled.classify, events)
+    matched = await asyncio.to_thread(compiled.classify_plans, events)
     ctx = Context(now=now, silences=await active_silences(conn, now), patterns=compiled._ref_patterns)
     ctx.sources = SourceIndex(compiled.ruleset.of_kind("inhibit"),
                               [Source(r["fingerprint"], e, r["id"]) for r, e in zip(rows, events, strict=True)],
@@ -69,7 +69,7 @@ async def reevaluate(conn: AsyncConnection, correlator: RulesCorrelator, now: da
         if row["status"] == AlertStatus.acknowledged.value:
             continue
         trace: list[dict[str, Any]] = []
-        reason = await suppression(None, ev, row["fingerprint"], slots, ctx, trace)
+        reason = suppression(ev, row["fingerprint"], slots, ctx, trace)
         status = row["status"]
         if reason == row["suppressed_reason"] and (reason is None) == (status == AlertStatus.active.value):
             continue

@@ -18,8 +18,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from opsconductor.correlate.compiled import Slot
-from opsconductor.correlate.compiler import token
+from opsconductor.correlate.compiled import Plan, Slot
 from opsconductor.correlate.evaluate import FlapRow, flap_prune, flap_status, in_schedule
 from opsconductor.correlate.matchers import And, Eq, Matcher, Or, matches, strict_equal
 from opsconductor.correlate.parser import parse_matcher
@@ -78,7 +77,7 @@ class Context:
     silences: list[ActiveSilence]
     patterns: dict[str, re.Pattern[str]]
     flaps: dict[str, FlapRow] = field(default_factory=dict)
-    batch_sources: dict[str, dict[tuple[str, ...], list[Source]]] = field(default_factory=dict)
+    batch_sources: dict[str, dict[tuple[Any, ...], list[Source]]] = field(default_factory=dict)
     cleared: set[str] = field(default_factory=set)
     open_parents: set[str] = field(default_factory=set)  # parent fingerprints open or raised
     # fp -> (correlate rule, parent fp, parent description, suppress_members)
@@ -86,26 +85,43 @@ class Context:
     sources: SourceIndex | None = None  # stored open alerts that can inhibit (loaded per batch)
 
 
-def _equal_key(rule: Rule, ev: NormalizedEvent) -> tuple[str, ...]:
-    return tuple(token(ev.field_value(f)) for f in rule.equal)
+def _part(v: Any) -> Any:
+    """A cheap in-memory stand-in for :func:`token`: strictly equal values get equal parts
+    (1 and 1.0 alike, a string never equals a number, a bool never equals a number)."""
+    if v is None or isinstance(v, str):
+        return v
+    if isinstance(v, bool):
+        return ("b", v)
+    if isinstance(v, (int, float)):
+        return ("n", v) if v == v else ("nan",)
+    return ("x", type(v).__name__)
+
+
+def _equal_key(rule: Rule, ev: NormalizedEvent) -> tuple[Any, ...]:
+    """Index key of the ``equal`` fields; candidates are still checked with strict_equal."""
+    get = ev.field_value
+    return tuple(_part(get(f)) for f in rule.equal)
 
 
 class SourceIndex:
     """Stored open alerts that can inhibit, per inhibit rule and ``equal`` values (built once per batch)."""
 
     def __init__(self, rules: Sequence[Rule], candidates: Sequence[Source], patterns: dict[str, re.Pattern[str]]):
-        self._by_rule: dict[str, dict[tuple[str, ...], list[Source]]] = {}
+        self._by_rule: dict[str, dict[tuple[Any, ...], list[Source]]] = {}
+        live = [c for c in candidates if c.event.severity is None or c.event.severity.value != "clear"]
         for rule in rules:
             assert rule.inhibit_source is not None
-            idx: dict[tuple[str, ...], list[Source]] = {}
-            for src in candidates:
-                if (src.event.severity is None or src.event.severity.value != "clear") and matches(
-                        rule.inhibit_source, src.event, patterns):
+            idx: dict[tuple[Any, ...], list[Source]] = {}
+            pin = _column_pin(rule.inhibit_source)  # skip the matcher for what cannot match
+            for src in live:
+                if pin is not None and getattr(src.event, pin[0]) not in pin[1]:
+                    continue
+                if matches(rule.inhibit_source, src.event, patterns):
                     idx.setdefault(_equal_key(rule, src.event), []).append(src)
             self._by_rule[rule.id] = idx
 
-    def lookup(self, rule: Rule, ev: NormalizedEvent) -> list[Source]:
-        return self._by_rule.get(rule.id, {}).get(_equal_key(rule, ev), [])
+    def lookup(self, rule: Rule, key: tuple[Any, ...]) -> list[Source]:
+        return self._by_rule.get(rule.id, {}).get(key, [])
 
 
 async def load_source_index(conn: AsyncConnection, rules: Sequence[Rule], targets: Sequence[NormalizedEvent],
@@ -159,8 +175,11 @@ def add_batch_source(ctx: Context, rule: Rule, src: Source) -> None:
 def find_source(slot: Slot, ev: NormalizedEvent, fp: str, ctx: Context) -> Source | None:
     rule = slot.rule
     assert rule.inhibit_source is not None
-    stored = ctx.sources.lookup(rule, ev) if ctx.sources is not None else []
-    in_batch = ctx.batch_sources.get(rule.id, {}).get(_equal_key(rule, ev), [])
+    key = _equal_key(rule, ev)
+    stored = ctx.sources.lookup(rule, key) if ctx.sources is not None else []
+    in_batch = ctx.batch_sources.get(rule.id, {}).get(key, [])
+    if not stored and not in_batch:
+        return None
     for src in [*reversed(in_batch), *stored]:
         if src.fingerprint == fp or src.fingerprint in ctx.cleared:
             continue
@@ -173,33 +192,31 @@ def find_source(slot: Slot, ev: NormalizedEvent, fp: str, ctx: Context) -> Sourc
     return None
 
 
-async def suppression(conn: AsyncConnection | None, ev: NormalizedEvent, fp: str, slots: Sequence[Slot],
-                      ctx: Context, trace: list[dict[str, Any]]) -> str | None:
+def suppression(ev: NormalizedEvent, fp: str, plan: Plan, ctx: Context, trace: list[dict[str, Any]]) -> str | None:
     """The suppression reason for a (non-clear) event or alert, or None; appends trace entries."""
     reasons: list[str] = []
-    for s in slots:
-        if s.rule.kind == "maintenance" and s.role == "when" and s.rule.schedule is not None:
-            if in_schedule(s.rule.schedule, ctx.now):
-                reasons.append(f"maintenance window {s.rule.id}")
-                trace.append({"stage": "maintenance", "rule": s.rule.id, "at": str(s.rule.where),
-                              "detail": "inside the window"})
-                break
-            trace.append({"stage": "maintenance", "rule": s.rule.id, "at": str(s.rule.where),
-                          "detail": "matched, outside the window"})
+    for rule in plan.maintenance:
+        assert rule.schedule is not None
+        if in_schedule(rule.schedule, ctx.now):
+            reasons.append(f"maintenance window {rule.id}")
+            trace.append({"stage": "maintenance", "rule": rule.id, "at": plan.where(rule),
+                          "detail": "inside the window"})
+            break
+        trace.append({"stage": "maintenance", "rule": rule.id, "at": plan.where(rule),
+                      "detail": "matched, outside the window"})
     for sil in ctx.silences:
         if matches(sil.matcher, ev, ctx.patterns):
             reasons.append(f"silence {sil.id}: {sil.comment}")
             trace.append({"stage": "silence", "silence": sil.id, "detail": sil.comment})
             break
-    for s in slots:
-        if s.rule.kind == "inhibit" and s.role == "target":
-            src = find_source(s, ev, fp, ctx)
-            if src is not None:
-                what = f"{src.event.event} on {src.event.resource}"
-                reasons.append(f"inhibited by {what} (rule {s.rule.id})")
-                trace.append({"stage": "inhibit", "rule": s.rule.id, "at": str(s.rule.where),
-                              "detail": f"source {what}" + (f" (alert {src.alert_id})" if src.alert_id else "")})
-                break
+    for s in plan.inhibit_targets:
+        src = find_source(s, ev, fp, ctx)
+        if src is not None:
+            what = f"{src.event.event} on {src.event.resource}"
+            reasons.append(f"inhibited by {what} (rule {s.rule.id})")
+            trace.append({"stage": "inhibit", "rule": s.rule.id, "at": str(s.rule.where),
+                          "detail": f"source {what}" + (f" (alert {src.alert_id})" if src.alert_id else "")})
+            break
     flap = ctx.flaps.get(fp)
     if flap is not None and flap.flapping:
         reasons.append(f"flapping: {len(flap.changes)} changes (rule {flap.rule_id})")
