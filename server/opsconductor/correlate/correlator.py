@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy import and_, delete, func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from opsconductor.correlate.compiled import CompiledRuleSet, Plan
@@ -31,6 +31,7 @@ from opsconductor.correlate.evaluate import (
     group_values,
     mapped_severity,
     parent_event,
+    render,
 )
 from opsconductor.correlate.rules import Rule
 from opsconductor.correlate.state import FLAPS, MEMBERS
@@ -62,6 +63,12 @@ def parent_fingerprint(rule: Rule, key: str) -> str:
     return fingerprint("correlation-parent", rule.id, key)
 
 
+def _describe(rule: Rule, values: dict[str, str]) -> str:
+    """How the trace and reasons name a parent: the same words as its event and resource."""
+    assert rule.raise_ is not None
+    return f"{rule.raise_.event} on {render(rule.raise_.resource, values) or rule.id}"
+
+
 def _values_of(key: str) -> dict[str, str]:
     return dict(part.split("=", 1) for part in key.split("\x1f") if "=" in part)
 
@@ -74,7 +81,9 @@ class _Batch:
     member_closes: set[str] = field(default_factory=set)
     derived: list[NormalizedEvent] = field(default_factory=list)
     parents_cleared: set[str] = field(default_factory=set)
-    groups: dict[tuple[str, str], dict[str, datetime]] = field(default_factory=dict)  # open members per group
+    group_counts: dict[tuple[str, str], int] = field(default_factory=dict)  # stored open members in the window
+    group_known: dict[tuple[str, str], dict[str, datetime]] = field(default_factory=dict)  # ... of batch fps
+    group_upserts: dict[tuple[str, str], set[str]] = field(default_factory=dict)  # members seen in this batch
 
 
 class RulesCorrelator:
@@ -115,15 +124,16 @@ class RulesCorrelator:
             if compiled.ruleset.of_kind("flap"):
                 ctx.flaps = await load_flaps(conn, sorted({
                     i[0] for i, p in zip(pre, plans, strict=True) if not i[5] and (p.has_flap or i[1] is _CLEAR)}))
+            member_rows: list[dict[str, Any]] = []
             if compiled.ruleset.of_kind("correlate"):
-                await self._load_members(conn, compiled, sorted({
+                member_rows = await self._load_members(conn, compiled, sorted({
                     i[0] for i, p in zip(pre, plans, strict=True)
                     if not i[5] and (p.has_correlate or i[1] is _CLEAR)}), ctx)
             targets = [a.event for a, p in zip(batch, plans, strict=True) if p.inhibit_targets]
             if targets:
                 ctx.sources = await load_source_index(conn, compiled.ruleset.of_kind("inhibit"), targets,
                                                       compiled._ref_patterns)
-            await self._load_groups(conn, compiled, batch, plans, b)
+            await self._load_groups(conn, compiled, batch, plans, b, member_rows, now)
         out: list[Decision] = []
         version = compiled.version
         for a, plan, (fp, sev, trace, rule_id, timeout, drop) in zip(batch, plans, pre, strict=True):
@@ -236,7 +246,8 @@ class RulesCorrelator:
                                 + (", flapping" if new.flapping else "")})
 
     async def _load_members(self, conn: AsyncConnection, compiled: CompiledRuleSet, fps: Sequence[str],
-                            ctx: Context) -> None:
+                            ctx: Context) -> list[dict[str, Any]]:
+        """Open memberships of ``fps`` (returned) and whether their parents are open (into ``ctx``)."""
         rows = await load_member_parents(conn, fps)
         rules = {r.id: r for r in compiled.ruleset.of_kind("correlate")}
         parents: list[str] = []
@@ -245,10 +256,11 @@ class RulesCorrelator:
             if r is None or r.raise_ is None:
                 continue
             pfp = parent_fingerprint(r, m["group_key"])
-            desc = f"{r.raise_.event} on {parent_event(r, _values_of(m['group_key'])).resource}"
+            desc = _describe(r, _values_of(m["group_key"]))
             ctx.member_parents.setdefault(m["fingerprint"], []).append((r.id, pfp, desc, r.suppress_members))
             parents.append(pfp)
         ctx.open_parents |= await open_fingerprints(conn, sorted(set(parents)))
+        return rows
 
     async def _correlate(self, conn: AsyncConnection | None, compiled: CompiledRuleSet, ev: NormalizedEvent,
                          plan: Plan, fp: str, is_clear: bool, now: datetime, b: _Batch,
@@ -279,8 +291,8 @@ class RulesCorrelator:
             key = group_key(values)
             pfp = parent_fingerprint(rule, key)
             b.member_upserts[(rule.id, key, fp)] = now
-            parent = parent_event(rule, values)
-            desc = f"{parent.event} on {parent.resource}"
+            b.group_upserts.setdefault((rule.id, key), set()).add(fp)
+            desc = _describe(rule, values)
             members = b.ctx.member_parents.setdefault(fp, [])
             if not any(m[0] == rule.id for m in members):
                 members.append((rule.id, pfp, desc, rule.suppress_members))
@@ -290,13 +302,15 @@ class RulesCorrelator:
             trace.append({"stage": "correlate", "rule": rule.id, "at": str(rule.where),
                           "detail": f"{count}/{rule.count} in {int(rule.within)}s for {desc}"})
             if count >= rule.count and pfp not in b.ctx.open_parents:
-                b.derived.append(parent)
+                b.derived.append(parent_event(rule, values))
                 b.ctx.open_parents.add(pfp)
                 trace.append({"stage": "correlate", "rule": rule.id, "detail": f"raises {desc}"})
 
     async def _load_groups(self, conn: AsyncConnection, compiled: CompiledRuleSet, batch: Sequence[AcceptedEvent],
-                           plans: Sequence[Plan], b: _Batch) -> None:
-        """One query for the open members of every correlation group this batch touches."""
+                           plans: Sequence[Plan], b: _Batch, member_rows: Sequence[dict[str, Any]],
+                           now: datetime) -> None:
+        """Per correlation group this batch touches: how many open members are inside the window
+        (counted in SQL, so a big group costs one row, not one row per member)."""
         wanted: set[tuple[str, str]] = set()
         for a, plan in zip(batch, plans, strict=True):
             for rule in plan.correlate_rules:
@@ -305,23 +319,35 @@ class RulesCorrelator:
                     wanted.add((rule.id, group_key(values)))
         if not wanted:
             return
-        rule_ids = sorted({r for r, _ in wanted})
-        keys = sorted({k for _, k in wanted})
-        stmt = select(MEMBERS.c.rule_id, MEMBERS.c.group_key, MEMBERS.c.fingerprint, MEMBERS.c.last_seen).where(
-            MEMBERS.c.open == True, MEMBERS.c.rule_id.in_(rule_ids), MEMBERS.c.group_key.in_(keys))  # noqa: E712
-        for rid, key, fp, seen in (await conn.execute(stmt)).all():
-            b.groups.setdefault((rid, key), {})[fp] = seen
         by_id = compiled.ruleset.by_id
+        conds = []
+        for rid in sorted({r for r, _ in wanted}):
+            cutoff = now - timedelta(seconds=by_id[rid].within)
+            conds.append(and_(MEMBERS.c.rule_id == rid, MEMBERS.c.last_seen >= cutoff,
+                              MEMBERS.c.group_key.in_(sorted({k for r, k in wanted if r == rid}))))
+        stmt = (select(MEMBERS.c.rule_id, MEMBERS.c.group_key, func.count())
+                .where(MEMBERS.c.open == True, or_(*conds))  # noqa: E712
+                .group_by(MEMBERS.c.rule_id, MEMBERS.c.group_key))
+        for rid, key, n in (await conn.execute(stmt)).all():
+            b.group_counts[(rid, key)] = int(n)
+        # The stored memberships of this batch's own fingerprints (a subset of what was counted).
+        for m in member_rows:
+            b.group_known.setdefault((m["rule_id"], m["group_key"]), {})[m["fingerprint"]] = m["last_seen"]
         parents = sorted({parent_fingerprint(by_id[r_id], k) for r_id, k in wanted})
         b.ctx.open_parents |= await open_fingerprints(conn, parents)
 
     async def _recent_members(self, conn: AsyncConnection, rule: Rule, key: str, now: datetime, fp: str,
                               b: _Batch) -> int:
+        """| (stored recent members - closed in this batch) | batch members | this one |.
+
+        The stored set is known by its size (``group_counts``) and, exactly, where it meets the
+        batch's fingerprints (``group_known``): every fingerprint in the batch terms is one of those."""
         cutoff = now - timedelta(seconds=rule.within)
-        members = b.groups.get((rule.id, key), {})
-        stored = {f for f, seen in members.items() if seen >= cutoff} - b.member_closes
-        batch = {f for (rid, k, f), t in b.member_upserts.items() if rid == rule.id and k == key and t >= cutoff}
-        return len(stored | batch | {fp})
+        known = {f for f, seen in b.group_known.get((rule.id, key), {}).items() if seen >= cutoff}
+        live_known = known - b.member_closes
+        stored = b.group_counts.get((rule.id, key), 0) - (len(known) - len(live_known))
+        batch = b.group_upserts.get((rule.id, key), set()) | {fp}
+        return stored + len(batch - live_known)
 
     async def _group_of(self, conn: AsyncConnection, rule_id: str, fp: str) -> str | None:
         stmt = select(MEMBERS.c.group_key).where(MEMBERS.c.rule_id == rule_id, MEMBERS.c.fingerprint == fp)
