@@ -137,3 +137,20 @@ async def test_sqlite_planner_statistics_make_the_default_alert_page_use_the_las
         plan = " ".join(str(r) for r in (await conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {compiled}")).all())
     await rt.db.dispose()
     assert "ix_alerts_last_seen" in plan and "TEMP B-TREE" not in plan, plan
+
+
+def test_events_rebuilt_from_the_log_equal_the_validated_originals() -> None:
+    from opsconductor.store.event_log import stored_event
+
+    received = datetime(2026, 3, 1, 12, tzinfo=UTC)
+    samples = [
+        ev(),
+        ev(severity="clear", component="ge-0/0/1", labels={"site": "ams"}, value=3.5, summary="s", source="x",
+           occurred_at=datetime(2026, 3, 1, 11, 59, 59, 123456, tzinfo=UTC), raw={"oid": [1, 3, 6]}),
+        NormalizedEvent(resource="r", event="e", value="text"),
+    ]
+    for original in samples:
+        rebuilt = stored_event(original.model_dump(mode="json", exclude_none=True), received)
+        expected = original if original.occurred_at else original.model_copy(update={"occurred_at": received})
+        assert rebuilt == expected
+        assert rebuilt.model_dump() == expected.model_dump()

@@ -9,7 +9,7 @@ from pydantic import TypeAdapter, ValidationError
 from opsconductor.errors import FieldProblem, ValidationFailed
 from opsconductor.model.event import NormalizedEvent
 
-_EVENT = TypeAdapter(NormalizedEvent)
+_EVENTS = TypeAdapter(list[NormalizedEvent])
 MAX_REPORTED_PROBLEMS = 100
 
 
@@ -29,15 +29,16 @@ def validate_events(payload: Any, *, max_items: int) -> list[NormalizedEvent]:
     if len(items) > max_items:
         raise ValidationFailed(f"too many events: {len(items)} > {max_items} per request",
                                [FieldProblem("(root)", f"at most {max_items} events per request")])
-    events: list[NormalizedEvent] = []
     problems: list[FieldProblem] = []
-    for i, item in enumerate(items):
-        try:
-            events.append(_EVENT.validate_python(item))
-        except ValidationError as exc:
-            for err in exc.errors(include_url=False):
-                msg = "unknown field (put extra data in labels)" if err["type"] == "extra_forbidden" else err["msg"]
-                problems.append(FieldProblem(_field(err["loc"]), msg, None if single else i))
+    try:
+        # One call for the whole array: pydantic-core validates it in Rust, several times faster
+        # than one call per item; each error's loc starts with the item's index.
+        events = _EVENTS.validate_python(items)
+    except ValidationError as exc:
+        for err in exc.errors(include_url=False):
+            index, *loc = err["loc"]
+            msg = "unknown field (put extra data in labels)" if err["type"] == "extra_forbidden" else err["msg"]
+            problems.append(FieldProblem(_field(tuple(loc)), msg, None if single else int(index)))
     if problems:
         n_bad = len({p.index for p in problems})
         shown = problems[:MAX_REPORTED_PROBLEMS]
