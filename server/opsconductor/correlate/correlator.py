@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, delete, func, insert, or_, select, update
+from sqlalchemy import and_, bindparam, delete, func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from opsconductor.correlate.compiled import CompiledRuleSet, Plan
@@ -36,6 +36,7 @@ from opsconductor.correlate.evaluate import (
 from opsconductor.correlate.rules import Rule
 from opsconductor.correlate.state import FLAPS, MEMBERS
 from opsconductor.correlate.suppress import (
+    CHUNK,
     Context,
     Source,
     active_silences,
@@ -51,6 +52,7 @@ from opsconductor.store.event_log import append_events
 
 PARENT_SOURCE = "opsconductor"
 _CLEAR = Severity.clear
+_DELETE_FLAPS = delete(FLAPS).where(FLAPS.c.fingerprint.in_(bindparam("fps", expanding=True)))
 _DROPPED = fingerprint("dropped")
 # Constant trace entries, shared by every decision that has them (never mutated).
 _CLEAR_TRACE: dict[str, Any] = {"stage": "suppress", "detail": "a clear is never suppressed"}
@@ -77,6 +79,7 @@ def _values_of(key: str) -> dict[str, str]:
 class _Batch:
     ctx: Context
     dirty_flaps: set[str] = field(default_factory=set)
+    stored_flaps: set[str] = field(default_factory=set)  # fingerprints with a flap row at the start
     member_upserts: dict[tuple[str, str, str], datetime] = field(default_factory=dict)
     member_closes: set[str] = field(default_factory=set)
     derived: list[NormalizedEvent] = field(default_factory=list)
@@ -124,6 +127,7 @@ class RulesCorrelator:
             if compiled.ruleset.of_kind("flap"):
                 ctx.flaps = await load_flaps(conn, sorted({
                     i[0] for i, p in zip(pre, plans, strict=True) if not i[5] and (p.has_flap or i[1] is _CLEAR)}))
+                b.stored_flaps = set(ctx.flaps)
             member_rows: list[dict[str, Any]] = []
             if compiled.ruleset.of_kind("correlate"):
                 member_rows = await self._load_members(conn, compiled, sorted({
@@ -361,7 +365,9 @@ class RulesCorrelator:
     async def _write_state(self, conn: AsyncConnection, b: _Batch, now: datetime) -> None:
         if b.dirty_flaps:
             dirty = sorted(b.dirty_flaps)
-            await conn.execute(delete(FLAPS).where(FLAPS.c.fingerprint.in_(dirty)))
+            stored = sorted(b.dirty_flaps & b.stored_flaps)  # the others have no row to replace
+            for i in range(0, len(stored), CHUNK):
+                await conn.execute(_DELETE_FLAPS, {"fps": stored[i : i + CHUNK]})
             rows: list[FlapRow] = [b.ctx.flaps[f] for f in dirty]
             await conn.execute(insert(FLAPS), [
                 {"fingerprint": r.fingerprint, "rule_id": r.rule_id, "last_state": r.last_state,

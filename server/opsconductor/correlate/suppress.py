@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from opsconductor.correlate.compiled import Plan, Slot
@@ -229,11 +229,19 @@ def suppression(ev: NormalizedEvent, fp: str, plan: Plan, ctx: Context, trace: l
     return reasons[0] if reasons else None
 
 
+# Built once: statements with an expanding IN parameter are compiled once and cached by SQLAlchemy.
+CHUNK = 2000  # IN-list size per query (well below SQLite's and PostgreSQL's parameter limits)
+_FLAPS_OF = select(FLAPS).where(FLAPS.c.fingerprint.in_(bindparam("fps", expanding=True)))
+_MEMBERS_OF = select(MEMBERS).where(MEMBERS.c.fingerprint.in_(bindparam("fps", expanding=True)),
+                                    MEMBERS.c.open == True)  # noqa: E712
+_OPEN_OF = select(ALERTS.c.fingerprint).where(ALERTS.c.fingerprint.in_(bindparam("fps", expanding=True)),
+                                              ALERTS.c.status.in_(_OPEN))
+
+
 async def load_flaps(conn: AsyncConnection, fps: Sequence[str]) -> dict[str, FlapRow]:
     out: dict[str, FlapRow] = {}
-    for i in range(0, len(fps), 500):
-        stmt = select(FLAPS).where(FLAPS.c.fingerprint.in_(list(fps[i : i + 500])))
-        for r in (await conn.execute(stmt)).mappings():
+    for i in range(0, len(fps), CHUNK):
+        for r in (await conn.execute(_FLAPS_OF, {"fps": list(fps[i : i + CHUNK])})).mappings():
             out[r["fingerprint"]] = FlapRow(r["fingerprint"], r["rule_id"], r["last_state"], list(r["changes"]),
                                             bool(r["flapping"]))
     return out
@@ -248,16 +256,13 @@ def refresh_flap(row: FlapRow, within: float, now: datetime, threshold: int) -> 
 
 async def load_member_parents(conn: AsyncConnection, fps: Sequence[str]) -> list[dict[str, Any]]:
     out: list[dict[str, Any]] = []
-    for i in range(0, len(fps), 500):
-        stmt = select(MEMBERS).where(MEMBERS.c.fingerprint.in_(list(fps[i : i + 500])), MEMBERS.c.open == True)  # noqa: E712
-        out.extend(dict(r) for r in (await conn.execute(stmt)).mappings())
+    for i in range(0, len(fps), CHUNK):
+        out.extend(dict(r) for r in (await conn.execute(_MEMBERS_OF, {"fps": list(fps[i : i + CHUNK])})).mappings())
     return out
 
 
 async def open_fingerprints(conn: AsyncConnection, fps: Sequence[str]) -> set[str]:
     out: set[str] = set()
-    for i in range(0, len(fps), 500):
-        stmt = select(ALERTS.c.fingerprint).where(ALERTS.c.fingerprint.in_(list(fps[i : i + 500])),
-                                                  ALERTS.c.status.in_(_OPEN))
-        out.update((await conn.execute(stmt)).scalars().all())
+    for i in range(0, len(fps), CHUNK):
+        out.update((await conn.execute(_OPEN_OF, {"fps": list(fps[i : i + CHUNK])})).scalars().all())
     return out
