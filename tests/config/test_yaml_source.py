@@ -192,6 +192,7 @@ TOKENS = [
     "a", "b", "c", "key", "- ", "-", ": ", ":", "? ", "[", "]", "{", "}", ", ", ",", "&x ", "*x", "&y ", "*y",
     "<<: *x", "<<: [*x, *y]", "<<: ", "# c", "'s'", '"d"', '"e\\n"', "|", "|-", ">", ">+", "! ", "!!str ",
     "---", "...", " ", "  ", "    ", "\n", "\n", "\n", "\r\n", "\ufeff", "\t", "%YAML 1.1",
+    "a:b", "a #b", "::", "-1", "'it''s'", '"\\u00e9"', "\\", "@a", "%", "x: y: z", "? [a, b]", ": v",
 ]
 
 
@@ -273,11 +274,13 @@ def test_corner_cases_take_the_fast_path(text: str) -> None:
         "a: !!int '1'\n",  # explicit tags
         "a:\tb\n",  # the reference refuses this tab, libyaml takes it
         "a: \u2028b: 1\n",  # a line break for libyaml, not for YAML 1.2
+        "a: \n  a\n\ufeff",  # a BOM past the start
         "%YAML 1.1\n---\na: yes\n",  # YAML 1.1 rules
         "? [a, b]\n: 1\n",  # complex key
         "a: &k 1\n*k : 2\n",  # anchored non-string key
         "a: =\n",
         "a: !\nb: ! \n",  # bare '!' on an empty scalar
+        "a: ! &x true\n",  # a tag before the anchor: cannot tell the anchored boolean
         "[" * 2000 + "]" * 2000,  # deeper than MAX_FAST_DEPTH (libyaml's composer recurses in C)
         "a: &r [*r]\n",  # recursive alias
     ],
@@ -336,3 +339,11 @@ def test_load_yaml_uses_the_fast_result(tmp_path: Path) -> None:
     doc = load_yaml(path)
     assert doc.data == {"rules": [{"id": "a", "when": {"event": "x"}}]}
     assert str(doc.positions.at(("rules", 0, "when", "event"))) == f"{path}:3:12"
+
+
+def test_without_the_c_extension_the_reference_does_everything(monkeypatch: pytest.MonkeyPatch) -> None:
+    # What a platform without a ruamel.yaml.clib wheel gets: same answers, the slow way.
+    text = "rules:\n  - id: a\n    when: {event: x}\n"
+    monkeypatch.setattr(yaml_source, "CParser", None)
+    assert parse_yaml_fast(text, "f.yaml") is None
+    _assert_same(parse_yaml(text, "f.yaml"), parse_yaml_reference(text, "f.yaml"))

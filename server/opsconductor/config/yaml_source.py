@@ -167,7 +167,7 @@ if CParser is not None:
 
         def resolve(self, kind: Any, value: str | None, implicit: Any) -> Tag:
             if kind is ScalarNode and value is not None:
-                if implicit[0]:  # plain and untagged: resolve like ruamel's VersionedResolver
+                if implicit[0]:  # plain (untagged or '!'): resolve like ruamel's VersionedResolver
                     for tag, rx in _IMPLICIT.get(value[:1], ()):
                         if rx.match(value):
                             return tag
@@ -204,8 +204,8 @@ class _Builder:
         # A node's start mark is its first property; '&' there means an anchor (the reference
         # turns anchored scalars into ScalarInt/ScalarBoolean/... objects).
         i = self.bom + node.start_mark.index
-        if i >= len(self.text):
-            raise _Decline("mark outside the text")
+        if i >= len(self.text) or self.text[i] == "!":  # '! &x true': the tag hides the anchor
+            raise _Decline("cannot tell whether the node has an anchor")
         return self.text[i] == "&"
 
     def value(self, node: Node, path: DataPath) -> Any:
@@ -324,6 +324,7 @@ def _left_to_reference(text: str) -> bool:
         or "\x85" in text
         or "\u2028" in text
         or "\u2029" in text
+        or text.find("\ufeff", 1) >= 0  # a BOM past the start: libyaml skips it, the reference refuses it
     )
 
 
