@@ -17,7 +17,7 @@ from sqlalchemy import text
 
 from opsconductor.correlate.compiled import CompiledRuleSet
 from opsconductor.correlate.correlator import RulesCorrelator
-from opsconductor.correlate.reevaluate import reevaluate
+from opsconductor.correlate.reevaluate import Reevaluator
 from opsconductor.correlate.rules import RuleSet
 from opsconductor.correlate.service import RulesService
 from opsconductor.correlate.worker import InProcessEngine
@@ -42,6 +42,7 @@ def install(rt: Runtime) -> None:
     service = RulesService(s.rules_dir, correlator, rt.metrics, use_worker=s.rules_engine_worker,
                            run_tests=s.rules_test_on_reload)
     rt.components["rules"] = service
+    rt.components["rules-reevaluator"] = Reevaluator()
 
     async def reevaluate_loop() -> None:
         while True:
@@ -77,13 +78,20 @@ async def _reload_once(service: RulesService) -> None:
 
 
 async def reevaluate_now(rt: Runtime) -> int:
-    """One re-evaluation pass (also used by tests and after silence changes)."""
+    """One re-evaluation pass (also used by tests and after silence changes); returns how many
+    alerts changed. Incremental (see ``reevaluate.py``), one transaction per page of alerts."""
     correlator = rt.pipeline.correlator
     if not isinstance(correlator, RulesCorrelator):
         return 0
-    async with rt.db.write() as conn:
-        if conn.dialect.name == "postgresql":
-            # the batch processor's lock: never change an alert while a batch (here or in another
-            # server process) is changing it
-            await conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": PROCESSOR_LOCK_KEY})
-        return await reevaluate(conn, correlator, rt.pipeline.clock(), rt.pipeline.sink)
+    reevaluator = rt.components.setdefault("rules-reevaluator", Reevaluator())
+    assert isinstance(reevaluator, Reevaluator)
+    async with reevaluator.lock:  # the loop and the API may both ask; one pass at a time
+        while True:
+            async with rt.db.write() as conn:
+                if conn.dialect.name == "postgresql":
+                    # the batch processor's lock: never change an alert while a batch (here or in
+                    # another server process) is changing it
+                    await conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": PROCESSOR_LOCK_KEY})
+                changed = await reevaluator.step(conn, correlator, rt.pipeline.clock(), rt.pipeline.sink)
+            if changed is not None:
+                return changed

@@ -23,7 +23,7 @@ from sqlalchemy import select
 
 from opsconductor.correlate.compiled import CompiledRuleSet
 from opsconductor.correlate.correlator import RulesCorrelator
-from opsconductor.correlate.reevaluate import reevaluate
+from opsconductor.correlate.reevaluate import Reevaluator
 from opsconductor.correlate.rules import RuleTest
 from opsconductor.metrics import Metrics
 from opsconductor.model.event import NormalizedEvent
@@ -145,6 +145,7 @@ class RuleTestRunner:
         db = await self._fresh_db(n)
         clock = FakeClock(start)
         pipeline = Pipeline(db, metrics=Metrics(), correlator=RulesCorrelator(self.compiled, clock), clock=clock)
+        reevaluator = Reevaluator()  # incremental passes, as in production
         try:
             pending = sorted(events, key=lambda x: x[0])
             last = pending[-1][0] if pending else 0.0
@@ -152,12 +153,12 @@ class RuleTestRunner:
                 at = last if exp.at is None else exp.at
                 while pending and pending[0][0] <= at:
                     t, ev = pending.pop(0)
-                    await self._advance(pipeline, clock, start + timedelta(seconds=t))
+                    await self._advance(pipeline, reevaluator, clock, start + timedelta(seconds=t))
                     if ev is not None:
                         await pipeline.accept([ev.model_copy(update={"occurred_at": clock.now})
                                                if ev.occurred_at is None else ev])
                         await pipeline.drain()
-                await self._advance(pipeline, clock, start + timedelta(seconds=at))
+                await self._advance(pipeline, reevaluator, clock, start + timedelta(seconds=at))
                 async with db.read() as conn:
                     rows = [dict(r) for r in (await conn.execute(select(ALERTS).order_by(ALERTS.c.id))).mappings()]
                 for p in compare_alerts(exp.alerts, rows):
@@ -166,13 +167,15 @@ class RuleTestRunner:
             await db.dispose()
         return RuleTestResult(test, not problems, problems)
 
-    async def _advance(self, pipeline: Pipeline, clock: FakeClock, to: datetime) -> None:
+    async def _advance(self, pipeline: Pipeline, reevaluator: Reevaluator, clock: FakeClock, to: datetime) -> None:
         """Move the clock forward, running the re-evaluation job as production would."""
         if to > clock.now:
             clock.now = to
         await pipeline.drain()
         correlator = pipeline.correlator
         assert isinstance(correlator, RulesCorrelator)
-        async with pipeline.db.write() as conn:
-            await reevaluate(conn, correlator, clock.now, NoSink())
+        changed = None
+        while changed is None:
+            async with pipeline.db.write() as conn:
+                changed = await reevaluator.step(conn, correlator, clock.now, NoSink())
         await pipeline.drain()  # parents raised or cleared by the correlation
