@@ -193,6 +193,7 @@ TOKENS = [
     "<<: *x", "<<: [*x, *y]", "<<: ", "# c", "'s'", '"d"', '"e\\n"', "|", "|-", ">", ">+", "! ", "!!str ",
     "---", "...", " ", "  ", "    ", "\n", "\n", "\n", "\r\n", "\ufeff", "\t", "%YAML 1.1",
     "a:b", "a #b", "::", "-1", "'it''s'", '"\\u00e9"', "\\", "@a", "%", "x: y: z", "? [a, b]", ": v",
+    "&a:", "*x:", "&x-y_1 ", "*x-y_1", "&é ", "*x,", "&x.y ",
 ]
 
 
@@ -275,6 +276,8 @@ def test_corner_cases_take_the_fast_path(text: str) -> None:
         "a:\tb\n",  # the reference refuses this tab, libyaml takes it
         "a: \u2028b: 1\n",  # a line break for libyaml, not for YAML 1.2
         "a: \n  a\n\ufeff",  # a BOM past the start
+        "&x2024-01-02T10:00:00Z\n",  # anchor names: the reference takes more characters than libyaml
+        "a: &a: 1\n",
         "%YAML 1.1\n---\na: yes\n",  # YAML 1.1 rules
         "? [a, b]\n: 1\n",  # complex key
         "a: &k 1\n*k : 2\n",  # anchored non-string key

@@ -9,6 +9,7 @@ data path such as ``("rules", 3, "when", "event")`` to its location.
 from __future__ import annotations
 
 import gc
+import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -312,6 +313,11 @@ class _Builder:
         return out
 
 
+# An anchor or alias indicator where a token can start, whose name is not libyaml's
+# [A-Za-z0-9_-]+ up to a space or flow indicator: the reference reads longer names ('&a:').
+_ODD_ANCHOR = re.compile(r"[&*](?<=(?:^|(?<=[\s\[\]{},\ufeff]))[&*])(?![A-Za-z0-9_-]*(?:[\s,\[\]{}]|\Z))")
+
+
 def _left_to_reference(text: str) -> bool:
     """Texts where libyaml 0.1 and the reference's YAML 1.2 scanner are known to read differently."""
     # %YAML 1.1 switches the reference to YAML 1.1 rules (libyaml knows only 1.1); libyaml takes
@@ -325,6 +331,7 @@ def _left_to_reference(text: str) -> bool:
         or "\u2028" in text
         or "\u2029" in text
         or text.find("\ufeff", 1) >= 0  # a BOM past the start: libyaml skips it, the reference refuses it
+        or _ODD_ANCHOR.search(text) is not None
     )
 
 
