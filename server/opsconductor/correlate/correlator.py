@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, bindparam, delete, func, insert, or_, select, update
+from sqlalchemy import bindparam, delete, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from opsconductor.correlate.compiled import CompiledRuleSet, Plan
@@ -52,6 +52,11 @@ from opsconductor.store.event_log import append_events
 
 PARENT_SOURCE = "opsconductor"
 _CLEAR = Severity.clear
+_GROUP_COUNTS = (select(MEMBERS.c.rule_id, MEMBERS.c.group_key, func.count())
+                 .where(MEMBERS.c.open == True, MEMBERS.c.rule_id.in_(bindparam("rids", expanding=True)),  # noqa: E712
+                        MEMBERS.c.group_key.in_(bindparam("keys", expanding=True)),
+                        MEMBERS.c.last_seen >= bindparam("cutoff"))
+                 .group_by(MEMBERS.c.rule_id, MEMBERS.c.group_key))
 _DELETE_FLAPS = delete(FLAPS).where(FLAPS.c.fingerprint.in_(bindparam("fps", expanding=True)))
 _DROPPED = fingerprint("dropped")
 # Constant trace entries, shared by every decision that has them (never mutated).
@@ -324,15 +329,15 @@ class RulesCorrelator:
         if not wanted:
             return
         by_id = compiled.ruleset.by_id
-        conds = []
-        for rid in sorted({r for r, _ in wanted}):
-            cutoff = now - timedelta(seconds=by_id[rid].within)
-            conds.append(and_(MEMBERS.c.rule_id == rid, MEMBERS.c.last_seen >= cutoff,
-                              MEMBERS.c.group_key.in_(sorted({k for r, k in wanted if r == rid}))))
-        stmt = (select(MEMBERS.c.rule_id, MEMBERS.c.group_key, func.count())
-                .where(MEMBERS.c.open == True, or_(*conds))  # noqa: E712
-                .group_by(MEMBERS.c.rule_id, MEMBERS.c.group_key))
-        for rid, key, n in (await conn.execute(stmt)).all():
+        by_within: dict[float, set[str]] = {}
+        for rid, _ in wanted:
+            by_within.setdefault(by_id[rid].within, set()).add(rid)
+        rows: list[Any] = []
+        for within, rids in sorted(by_within.items()):
+            params = {"rids": sorted(rids), "keys": sorted({k for r, k in wanted if r in rids}),
+                      "cutoff": now - timedelta(seconds=within)}
+            rows.extend((await conn.execute(_GROUP_COUNTS, params)).all())
+        for rid, key, n in rows:
             b.group_counts[(rid, key)] = int(n)
         # The stored memberships of this batch's own fingerprints (a subset of what was counted).
         for m in member_rows:

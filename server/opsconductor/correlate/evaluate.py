@@ -6,8 +6,11 @@ writes back what these functions return.
 
 from __future__ import annotations
 
+import functools
 import math
+import operator
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -15,7 +18,7 @@ from zoneinfo import ZoneInfo
 
 from opsconductor.correlate.decision import default_fingerprint, fingerprint
 from opsconductor.correlate.rules import Rule, Schedule
-from opsconductor.model.event import NormalizedEvent, Severity
+from opsconductor.model.event import MATCHABLE_FIELDS, NormalizedEvent, Severity
 
 _TEMPLATE = re.compile(r"\{([^{}]*)\}")
 
@@ -26,6 +29,24 @@ def _text(v: Any) -> str | None:
     if isinstance(v, float) and v.is_integer():
         return str(int(v))
     return str(v)
+
+
+def _getter(name: str) -> Callable[[NormalizedEvent], Any]:
+    if name.startswith("labels."):
+        key = name[7:]
+        return lambda e: e.labels.get(key)
+    if name == "severity":
+        return lambda e: e.severity.value if e.severity is not None else None
+    if name not in MATCHABLE_FIELDS:
+        raise KeyError(name)
+    return operator.attrgetter(name)
+
+
+@functools.lru_cache(maxsize=4096)
+def getters(names: tuple[str, ...]) -> tuple[Callable[[NormalizedEvent], Any], ...]:
+    """Field readers equal to ``NormalizedEvent.field_value`` for each name, built once per name tuple
+    (a rule's key fields are read for every event; the generic lookup was a visible cost)."""
+    return tuple(_getter(n) for n in names)
 
 
 def mapped_severity(rule: Rule, event: NormalizedEvent) -> tuple[Severity | None, str]:
@@ -49,7 +70,7 @@ def dedup_fingerprint(rule: Rule | None, event: NormalizedEvent) -> str:
     """The dedup identity: the rule's key fields plus the event (or its correlate group)."""
     if rule is None:
         return default_fingerprint(event)
-    parts = [_text(event.field_value(f)) for f in rule.dedup_key]
+    parts = [_text(get(event)) for get in getters(rule.dedup_key)]
     if rule.dedup_correlate and event.event in rule.dedup_correlate:
         name = "|".join(rule.dedup_correlate)
     else:
@@ -76,8 +97,8 @@ def render(template: str, values: dict[str, str]) -> str:
 def group_values(rule: Rule, event: NormalizedEvent) -> dict[str, str] | None:
     """The group_by values of an event, or None when one of them is missing."""
     out: dict[str, str] = {}
-    for f in rule.group_by:
-        v = _text(event.field_value(f))
+    for f, get in zip(rule.group_by, getters(rule.group_by), strict=True):
+        v = _text(get(event))
         if v is None:
             return None
         out[f] = v

@@ -19,7 +19,7 @@ from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from opsconductor.correlate.compiled import Plan, Slot
-from opsconductor.correlate.evaluate import FlapRow, flap_prune, flap_status, in_schedule
+from opsconductor.correlate.evaluate import FlapRow, flap_prune, flap_status, getters, in_schedule
 from opsconductor.correlate.matchers import And, Eq, Matcher, Or, matches, strict_equal
 from opsconductor.correlate.parser import parse_matcher
 from opsconductor.correlate.rules import Rule
@@ -99,8 +99,7 @@ def _part(v: Any) -> Any:
 
 def _equal_key(rule: Rule, ev: NormalizedEvent) -> tuple[Any, ...]:
     """Index key of the ``equal`` fields; candidates are still checked with strict_equal."""
-    get = ev.field_value
-    return tuple(_part(get(f)) for f in rule.equal)
+    return tuple([_part(get(ev)) for get in getters(rule.equal)])
 
 
 class SourceIndex:
