@@ -24,6 +24,7 @@ from sqlalchemy import text
 from opsconductor.correlate.decision import Correlator, DefaultCorrelator
 from opsconductor.errors import Unavailable
 from opsconductor.metrics import Metrics
+from opsconductor.model.alert import Outcome
 from opsconductor.model.event import NormalizedEvent
 from opsconductor.store.alert_writer import EventResult, NoSink, TransitionSink, apply_decisions
 from opsconductor.store.db import Database
@@ -34,6 +35,9 @@ log = logging.getLogger(__name__)
 PROCESSOR_LOCK_KEY = 0x0C0DE001
 """PostgreSQL advisory lock that serializes batch processing across server processes."""
 
+
+STATS_MIN_GROWTH = 2_000
+"""New alerts before the first planner-statistics refresh."""
 
 GROUP_COMMIT_MAX = 20_000
 """Most events written by one intake transaction."""
@@ -69,6 +73,8 @@ class Pipeline:
         self._task: asyncio.Task[None] | None = None
         self._intake: asyncio.Queue[tuple[Sequence[NormalizedEvent], asyncio.Future[list[int]]]] = asyncio.Queue()
         self._writer: asyncio.Task[None] | None = None
+        self._created_since_stats = 0
+        self._rows_at_stats = 0
 
     # -- sources -> event log ------------------------------------------------------------
     async def accept(self, events: Sequence[NormalizedEvent]) -> list[int]:
@@ -131,8 +137,11 @@ class Pipeline:
             )
         for a in batch:
             self.metrics.processing_lag.observe(max(0.0, (now - a.received_at).total_seconds()))
+        created = 0
         for r in results:
             self.metrics.events_processed.labels(outcome=r.outcome.value).inc()
+            created += r.outcome in (Outcome.created, Outcome.suppressed)
+        await self._track_growth(created)
         async with self._processed:
             self._processed.notify_all()
         return len(batch)
@@ -140,6 +149,18 @@ class Pipeline:
     def wake(self) -> None:
         """Process soon: events were appended to the log by someone else (the trap receiver process)."""
         self._wake.set()
+
+    async def _track_growth(self, created: int) -> None:
+        # After the alert table doubles (say, a first bulk load) the planners' statistics are
+        # stale enough to pick full scans: refresh them now rather than at the next housekeeping.
+        self._created_since_stats += created
+        if self._created_since_stats > max(STATS_MIN_GROWTH, self._rows_at_stats):
+            self._rows_at_stats += self._created_since_stats
+            self._created_since_stats = 0
+            try:
+                await self.db.analyze()
+            except Unavailable:
+                pass
 
     async def drain(self) -> int:
         """Process until the log has no unprocessed events (tests, replay, shutdown)."""

@@ -88,6 +88,13 @@ class Database:
         async with self.read() as conn:
             await conn.execute(text("SELECT 1"))
 
+    async def analyze(self) -> None:
+        """Refresh the query planner's statistics. Both planners pick a full scan or a full sort
+        for the alert queries while they believe the alerts table is empty, which it is right
+        after a bulk load, until autovacuum (PostgreSQL) or nobody (SQLite) analyzes it."""
+        async with self.write() as conn:
+            await conn.exec_driver_sql("ANALYZE" if self.is_sqlite else "ANALYZE alerts, events")
+
     async def dispose(self) -> None:
         await self.engine.dispose()
 

@@ -51,11 +51,9 @@ PLANNER_STATS_EVERY_S = 600.0
 
 
 async def refresh_planner_stats(rt: Runtime) -> None:
-    """SQLite only: without ANALYZE statistics its planner sorts every open alert for a page of 100
-    (it prefers the status index to the last_seen one). PostgreSQL's autovacuum keeps its own."""
-    if rt.db.is_sqlite:
-        async with rt.db.write() as conn:
-            await conn.exec_driver_sql("ANALYZE")
+    """Without fresh statistics SQLite sorts every open alert for a page of 100 (it prefers the
+    status index to the last_seen one) and PostgreSQL scans instead of using the fingerprint index."""
+    await rt.db.analyze()
 
 
 async def housekeeping_loop(rt: Runtime) -> None:
