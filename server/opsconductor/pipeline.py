@@ -157,10 +157,8 @@ class Pipeline:
         if self._created_since_stats > max(STATS_MIN_GROWTH, self._rows_at_stats):
             self._rows_at_stats += self._created_since_stats
             self._created_since_stats = 0
-            try:
+            with contextlib.suppress(Unavailable):
                 await self.db.analyze()
-            except Unavailable:
-                pass
 
     async def drain(self) -> int:
         """Process until the log has no unprocessed events (tests, replay, shutdown)."""
