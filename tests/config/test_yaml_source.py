@@ -213,6 +213,33 @@ def test_token_soup_parses_or_fails_the_same(text: str) -> None:
     _check(text)
 
 
+_PLAIN_TEXT = st.text(
+    alphabet=st.one_of(
+        st.sampled_from(list(" :#-?,[]{}'\"|>@`!&*%\\.0123456789aeZ\r\n")),
+        st.characters(blacklist_categories=["Cs"], blacklist_characters="\t\x85\u2028\u2029\ufeff"),
+    ),
+    max_size=10,
+)
+
+
+@st.composite
+def _unquoted(draw: st.DrawFn) -> str:
+    # Block structure with arbitrary text written unquoted where keys and values go.
+    lines = []
+    for _ in range(draw(st.integers(1, 8))):
+        indent = " " * draw(st.sampled_from([0, 2, 4]))
+        form = draw(st.sampled_from(["{k}: {v}", "- {v}", "{k}:", "- {k}: {v}", "{v}"]))
+        key = draw(st.one_of(st.sampled_from(["a", "b", "key"]), _PLAIN_TEXT))
+        lines.append(indent + form.format(k=key, v=draw(_PLAIN_TEXT)))
+    return "\n".join(lines) + "\n"
+
+
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(text=_unquoted())
+def test_unquoted_text_parses_or_fails_the_same(text: str) -> None:
+    _check(text)
+
+
 @st.composite
 def _anchored(draw: st.DrawFn) -> str:
     # Well-formed documents built around anchors, aliases and merge keys.
@@ -260,6 +287,10 @@ def test_anchors_aliases_and_merges_parse_the_same(text: str) -> None:
         "\ufeffa: &x 1\nb: &y false\n",
         "a: >\n  folded\n  text\n\n  more\nb: |-\n  lit\n",
         "- - - x\n- ? k\n  : v\n",
+        '"a😀b": {c: 1, d: [1, 2]}\ne😀: 2\n日本: {é: x}\n',  # columns count characters
+        "a:\r\n  b: [1,\r\n    2]\r\n  c: |\r\n    x\r\n",
+        'a: "\\/ \\N \\_ \\x41 \\u00e9 \\U0001F600 \\e \\0"\n',
+        "a: >\n  a\n    more\n  b\n\n\n  c\nb: |2-\n    x\n   y\nc: >+\n  x\n\n",
         "",
         "# only a comment\n",
         "just a scalar\n",
