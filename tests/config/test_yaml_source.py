@@ -309,6 +309,7 @@ def test_corner_cases_take_the_fast_path(text: str) -> None:
         "a: \n  a\n\ufeff",  # a BOM past the start
         "&x2024-01-02T10:00:00Z\n",  # anchor names: the reference takes more characters than libyaml
         "a: &a: 1\n",
+        "|\n# not a comment for libyaml\n",  # top-level block scalar
         "%YAML 1.1\n---\na: yes\n",  # YAML 1.1 rules
         "? [a, b]\n: 1\n",  # complex key
         "a: &k 1\n*k : 2\n",  # anchored non-string key
