@@ -346,7 +346,7 @@ def parse_yaml_fast(text: str, file: str) -> YamlDocument | None:
     try:
         node = _Composer(text).get_single_node()
         if isinstance(node, ScalarNode) and node.style in ("|", ">"):
-            return None  # a top-level block scalar: the reference takes '#' lines at column 0 for comments
+            return None  # a top-level block scalar: libyaml and the reference disagree on '#' lines at column 0
         data = None if node is None else _Builder(text, positions._map).value(node, ())
     except Exception:  # any doubt goes to the reference, which gives the answer or the error
         return None
