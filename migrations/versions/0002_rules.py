@@ -64,9 +64,12 @@ def upgrade() -> None:
     )
     op.create_index("uq_rule_corr_member", "rule_correlation_members", ["rule_id", "group_key", "fingerprint"],
                     unique=True)
+    # memberships are looked up, closed and replaced by fingerprint for every batch
+    op.create_index("ix_rule_corr_member_fp", "rule_correlation_members", ["fingerprint"])
 
 
 def downgrade() -> None:
+    op.drop_index("ix_rule_corr_member_fp", table_name="rule_correlation_members")
     op.drop_index("uq_rule_corr_member", table_name="rule_correlation_members")
     op.drop_table("rule_correlation_members")
     op.drop_table("rule_flap_state")

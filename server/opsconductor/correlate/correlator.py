@@ -13,6 +13,7 @@ parent is exactly as durable as the events that caused it).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -122,10 +123,17 @@ class RulesCorrelator:
         compiled = self.current  # one rule set per batch, even if a reload lands meanwhile
         if not batch:
             return []
-        plans = await asyncio.to_thread(compiled.classify_plans, [a.event for a in batch])
+        # the engine (a thread and the worker process) and the silences query run at the same time
+        classify = asyncio.ensure_future(asyncio.to_thread(compiled.classify_plans, [a.event for a in batch]))
+        try:
+            silences = await active_silences(conn, now) if conn is not None else []
+        except BaseException:
+            with contextlib.suppress(BaseException):
+                await classify
+            raise
+        plans = await classify
         pre = [self._identity(compiled, a.event, p) for a, p in zip(batch, plans, strict=True)]
-        ctx = Context(now=now, silences=await active_silences(conn, now) if conn is not None else [],
-                      patterns=compiled._ref_patterns)
+        ctx = Context(now=now, silences=silences, patterns=compiled._ref_patterns)
         b = _Batch(ctx)
         if conn is not None:
             # State exists only for identities that a flap/correlate rule matched; a clear may end it.

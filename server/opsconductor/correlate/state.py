@@ -49,7 +49,8 @@ class CorrelationMember(SQLModel, table=True):
     """One member alert (by fingerprint) of one correlation group of one rule."""
 
     __tablename__ = "rule_correlation_members"
-    __table_args__ = (Index("uq_rule_corr_member", "rule_id", "group_key", "fingerprint", unique=True),)
+    __table_args__ = (Index("uq_rule_corr_member", "rule_id", "group_key", "fingerprint", unique=True),
+                      Index("ix_rule_corr_member_fp", "fingerprint"))
 
     id: int | None = Field(default=None, sa_column=Column(BigInteger().with_variant(Integer, "sqlite"),
                                                            primary_key=True, autoincrement=True))
