@@ -88,6 +88,9 @@ class _Batch:
     stored_flaps: set[str] = field(default_factory=set)  # fingerprints with a flap row at the start
     member_upserts: dict[tuple[str, str, str], datetime] = field(default_factory=dict)
     member_closes: set[str] = field(default_factory=set)
+    members_loaded: bool = False  # the memberships (open or closed) of every correlate/clear fp were read
+    stored_member_fps: set[str] = field(default_factory=set)
+    open_member_fps: set[str] = field(default_factory=set)
     derived: list[NormalizedEvent] = field(default_factory=list)
     parents_cleared: set[str] = field(default_factory=set)
     group_counts: dict[tuple[str, str], int] = field(default_factory=dict)  # stored open members in the window
@@ -142,15 +145,22 @@ class RulesCorrelator:
                     i[0] for i, p in zip(pre, plans, strict=True) if not i[5] and (p.has_flap or i[1] is _CLEAR)}))
                 b.stored_flaps = set(ctx.flaps)
             member_rows: list[dict[str, Any]] = []
+            parents: set[str] = set()
             if compiled.ruleset.of_kind("correlate"):
-                member_rows = await self._load_members(conn, compiled, sorted({
+                member_rows, parents = await self._memberships(conn, compiled, sorted({
                     i[0] for i, p in zip(pre, plans, strict=True)
                     if not i[5] and (p.has_correlate or i[1] is _CLEAR)}), ctx)
+                b.members_loaded = True
+                b.stored_member_fps = {m["fingerprint"] for m in member_rows}
+                b.open_member_fps = {m["fingerprint"] for m in member_rows if m["open"]}
             targets = [a.event for a, p in zip(batch, plans, strict=True) if p.inhibit_targets]
             if targets:
                 ctx.sources = await load_source_index(conn, compiled.ruleset.of_kind("inhibit"), targets,
                                                       compiled._ref_patterns)
-            await self._load_groups(conn, compiled, batch, plans, b, member_rows, now)
+            parents |= await self._load_groups(conn, compiled, batch, plans, b,
+                                               [m for m in member_rows if m["open"]], now)
+            if parents:  # one query: are the parents of stored memberships and touched groups open?
+                ctx.open_parents |= await open_fingerprints(conn, sorted(parents))
         out: list[Decision] = []
         version = compiled.version
         for a, plan, (fp, sev, trace, rule_id, timeout, drop) in zip(batch, plans, pre, strict=True):
@@ -264,20 +274,29 @@ class RulesCorrelator:
 
     async def _load_members(self, conn: AsyncConnection, compiled: CompiledRuleSet, fps: Sequence[str],
                             ctx: Context) -> list[dict[str, Any]]:
-        """Open memberships of ``fps`` (returned) and whether their parents are open (into ``ctx``)."""
+        """Memberships of ``fps`` (returned, open or closed) and whether their parents are open (into ``ctx``)."""
+        rows, parents = await self._memberships(conn, compiled, fps, ctx)
+        ctx.open_parents |= await open_fingerprints(conn, sorted(parents))
+        return rows
+
+    async def _memberships(self, conn: AsyncConnection, compiled: CompiledRuleSet, fps: Sequence[str],
+                           ctx: Context) -> tuple[list[dict[str, Any]], set[str]]:
+        """Memberships of ``fps``, open or closed; the open ones go into ``ctx.member_parents``.
+        Returns them and the fingerprints of their parents."""
         rows = await load_member_parents(conn, fps)
         rules = {r.id: r for r in compiled.ruleset.of_kind("correlate")}
-        parents: list[str] = []
+        parents: set[str] = set()
         for m in rows:
+            if not m["open"]:
+                continue
             r = rules.get(m["rule_id"])
             if r is None or r.raise_ is None:
                 continue
             pfp = parent_fingerprint(r, m["group_key"])
             desc = _describe(r, _values_of(m["group_key"]))
             ctx.member_parents.setdefault(m["fingerprint"], []).append((r.id, pfp, desc, r.suppress_members))
-            parents.append(pfp)
-        ctx.open_parents |= await open_fingerprints(conn, sorted(set(parents)))
-        return rows
+            parents.add(pfp)
+        return rows, parents
 
     async def _correlate(self, conn: AsyncConnection | None, compiled: CompiledRuleSet, ev: NormalizedEvent,
                          plan: Plan, fp: str, is_clear: bool, now: datetime, b: _Batch,
@@ -325,7 +344,7 @@ class RulesCorrelator:
 
     async def _load_groups(self, conn: AsyncConnection, compiled: CompiledRuleSet, batch: Sequence[AcceptedEvent],
                            plans: Sequence[Plan], b: _Batch, member_rows: Sequence[dict[str, Any]],
-                           now: datetime) -> None:
+                           now: datetime) -> set[str]:
         """Per correlation group this batch touches: how many open members are inside the window
         (counted in SQL, so a big group costs one row, not one row per member)."""
         wanted: set[tuple[str, str]] = set()
@@ -335,7 +354,7 @@ class RulesCorrelator:
                 if values is not None:
                     wanted.add((rule.id, group_key(values)))
         if not wanted:
-            return
+            return set()
         by_id = compiled.ruleset.by_id
         by_within: dict[float, set[str]] = {}
         for rid, _ in wanted:
@@ -350,8 +369,7 @@ class RulesCorrelator:
         # The stored memberships of this batch's own fingerprints (a subset of what was counted).
         for m in member_rows:
             b.group_known.setdefault((m["rule_id"], m["group_key"]), {})[m["fingerprint"]] = m["last_seen"]
-        parents = sorted({parent_fingerprint(by_id[r_id], k) for r_id, k in wanted})
-        b.ctx.open_parents |= await open_fingerprints(conn, parents)
+        return {parent_fingerprint(by_id[r_id], k) for r_id, k in wanted}  # the caller checks which are open
 
     async def _recent_members(self, conn: AsyncConnection, rule: Rule, key: str, now: datetime, fp: str,
                               b: _Batch) -> int:
@@ -385,14 +403,17 @@ class RulesCorrelator:
             await conn.execute(insert(FLAPS), [
                 {"fingerprint": r.fingerprint, "rule_id": r.rule_id, "last_state": r.last_state,
                  "changes": r.changes, "flapping": r.flapping, "updated_at": now} for r in rows])
-        if b.member_closes:
-            await conn.execute(update(MEMBERS).where(MEMBERS.c.fingerprint.in_(sorted(b.member_closes)))
-                               .values(open=False))
+        # Memberships loaded at the start say exactly which rows exist (else: as if all might).
+        closes = b.member_closes & b.open_member_fps if b.members_loaded else b.member_closes
+        if closes:
+            await conn.execute(update(MEMBERS).where(MEMBERS.c.fingerprint.in_(sorted(closes))).values(open=False))
         ups = [(r, k, f, seen) for (r, k, f), seen in b.member_upserts.items() if f not in b.member_closes]
         if ups:
             # one delete + one insert for the batch (a fingerprint that changed group leaves the old one)
-            await conn.execute(delete(MEMBERS).where(MEMBERS.c.fingerprint.in_(sorted({u[2] for u in ups})),
-                                                     MEMBERS.c.rule_id.in_(sorted({u[0] for u in ups}))))
+            replaced = {u[2] for u in ups} & b.stored_member_fps if b.members_loaded else {u[2] for u in ups}
+            if replaced:
+                await conn.execute(delete(MEMBERS).where(MEMBERS.c.fingerprint.in_(sorted(replaced)),
+                                                         MEMBERS.c.rule_id.in_(sorted({u[0] for u in ups}))))
             await conn.execute(insert(MEMBERS), [{"rule_id": r, "group_key": k, "fingerprint": f, "last_seen": seen,
                                                   "open": True} for r, k, f, seen in ups])
         if b.derived:

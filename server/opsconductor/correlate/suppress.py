@@ -231,8 +231,7 @@ def suppression(ev: NormalizedEvent, fp: str, plan: Plan, ctx: Context, trace: l
 # Built once: statements with an expanding IN parameter are compiled once and cached by SQLAlchemy.
 CHUNK = 2000  # IN-list size per query (well below SQLite's and PostgreSQL's parameter limits)
 _FLAPS_OF = select(FLAPS).where(FLAPS.c.fingerprint.in_(bindparam("fps", expanding=True)))
-_MEMBERS_OF = select(MEMBERS).where(MEMBERS.c.fingerprint.in_(bindparam("fps", expanding=True)),
-                                    MEMBERS.c.open == True)  # noqa: E712
+_MEMBERS_OF = select(MEMBERS).where(MEMBERS.c.fingerprint.in_(bindparam("fps", expanding=True)))
 _OPEN_OF = select(ALERTS.c.fingerprint).where(ALERTS.c.fingerprint.in_(bindparam("fps", expanding=True)),
                                               ALERTS.c.status.in_(_OPEN))
 
@@ -254,6 +253,7 @@ def refresh_flap(row: FlapRow, within: float, now: datetime, threshold: int) -> 
 
 
 async def load_member_parents(conn: AsyncConnection, fps: Sequence[str]) -> list[dict[str, Any]]:
+    """Correlation memberships of ``fps``, open (``row["open"]``) or closed."""
     out: list[dict[str, Any]] = []
     for i in range(0, len(fps), CHUNK):
         out.extend(dict(r) for r in (await conn.execute(_MEMBERS_OF, {"fps": list(fps[i : i + CHUNK])})).mappings())
