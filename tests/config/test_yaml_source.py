@@ -88,7 +88,7 @@ def _check(text: str, *, must_be_fast: bool = False) -> YamlDocument | None:
 
 def test_the_c_parser_is_installed() -> None:
     # Without ruamel.yaml.clib everything here would only test the reference against itself.
-    assert yaml_source.CParser is not None
+    assert yaml_source.CParser is not None, "pip install ruamel.yaml.clib (a dependency in pyproject.toml)"
 
 
 def _repo_yaml_files() -> list[Path]:
