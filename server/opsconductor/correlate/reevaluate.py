@@ -182,8 +182,13 @@ async def _affected_by_changes(conn: AsyncConnection, correlator: RulesCorrelato
             groups.add((ev.labels["correlated_by"], ev.labels.get("correlation_key", "")))
     out: set[int] = set()
     res = sorted(resources)
+    # only alerts an inhibit rule can target, when every target matcher pins a column
+    target_pins = [_column_pin(r.inhibit_target) for r in inhibits if r.inhibit_target is not None]
+    narrow: list[Any] = []
+    if target_pins and all(p is not None for p in target_pins):
+        narrow.append(or_(*(ALERTS.c[p[0]].in_(sorted(p[1])) for p in target_pins if p is not None)))
     for i in range(0, len(res), CHUNK):
-        out.update(await _ids(conn, ALERTS.c.resource.in_(res[i : i + CHUNK])))
+        out.update(await _ids(conn, ALERTS.c.resource.in_(res[i : i + CHUNK]), *narrow))
     for rule_id, key in sorted(groups):
         members = select(MEMBERS.c.fingerprint).where(MEMBERS.c.rule_id == rule_id, MEMBERS.c.group_key == key)
         out.update(await _ids(conn, ALERTS.c.fingerprint.in_(members)))
