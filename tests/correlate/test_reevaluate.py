@@ -21,6 +21,7 @@ from opsconductor.correlate.worker import InProcessEngine
 from opsconductor.metrics import Metrics
 from opsconductor.model.event import NormalizedEvent, Severity
 from opsconductor.pipeline import Pipeline
+from opsconductor.store.alert_actions import Action, apply_action
 from opsconductor.store.alert_writer import ALERTS, NoSink
 from opsconductor.store.db import Database
 
@@ -141,3 +142,21 @@ async def test_the_backstop_sweeps_everything_every_full_every_passes(env: Env) 
         await env.run(r)
         fulls.append(r.last_full)
     assert fulls == [True, False, True, False, False, True]
+
+
+async def test_an_alert_acknowledged_through_a_silence_start_is_decided_again_once_unacknowledged(env: Env) -> None:
+    await env.send(link("sw1"), link("sw2"))
+    r = Reevaluator()
+    await env.run(r)
+    async with env.pipeline.db.write() as conn:
+        sw1 = (await conn.execute(select(ALERTS.c.id).where(ALERTS.c.resource == "sw1"))).scalar_one()
+        await apply_action(conn, [sw1], Action.ack, actor="t", now=START, text=None, sink=NoSink())
+        await conn.execute(insert(SILENCES).values(
+            matchers={"event": "link_down"}, starts_at=START, ends_at=START + timedelta(hours=1),
+            comment="swap", created_by="t", created_at=START))
+    assert await env.run(r) == 1 and r.last_full  # sw2; the acknowledged sw1 keeps its status
+    assert (await env.statuses())[("sw1", "link_down")] == ("acknowledged", None)
+    async with env.pipeline.db.write() as conn:
+        await apply_action(conn, [sw1], Action.unack, actor="t", now=START, text=None, sink=NoSink())
+    assert await env.run(r) == 1 and not r.last_full and r.last_candidates == 1
+    assert (await env.statuses())[("sw1", "link_down")] == ("suppressed", "silence 1: swap")

@@ -13,10 +13,11 @@ Incremental: a pass re-decides only the alerts whose answer can have changed.
   windows are open) changed since the last pass, or every ``full_every`` passes as a
   backstop: every open alert (a full sweep).
 - Otherwise: alerts suppressed for flapping (flap changes age out of their window);
-  open alerts that an alert changed since the last pass (a new row in the alert
-  history: opened, resolved, expired, severity changed...) may inhibit or stop
-  inhibiting (same ``resource`` when every inhibit rule has it in ``equal``, else a
-  full sweep); the members of a correlation parent that opened or closed.
+  alerts unacknowledged since the last pass; open alerts that an alert changed since the
+  last pass (a new row in the alert history: opened, resolved, expired, severity
+  changed...) may inhibit or stop inhibiting (same ``resource`` when every inhibit rule
+  has it in ``equal``, else a full sweep); the members of a correlation parent that
+  opened or closed.
 
 Work is done in pages of :data:`PAGE` alerts, one transaction each (the caller loops
 on :meth:`Reevaluator.step`), so memory and the time the write lock is held stay
@@ -141,6 +142,10 @@ class Reevaluator:
             self.last_full = True
             return _Pass(full=True)
         ids |= targets
+        # an alert acknowledged while its reason started or ended is decided again once unacknowledged
+        unacked = select(HISTORY.c.alert_id).where(HISTORY.c.id > after, HISTORY.c.id <= top,
+                                                   HISTORY.c.kind == "unack")
+        ids.update(await _ids(conn, ALERTS.c.id.in_(unacked)))
         return _Pass(full=False, ids=sorted(ids))
 
 
