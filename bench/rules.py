@@ -1,6 +1,6 @@
 """Benchmark of the correlate stage alone, and of a rules reload.
 
-    .venv/bin/python bench/rules.py [--events 200000] [--rules 200] [--reload-rules 1000]
+    .venv/bin/python bench/rules.py [--events 200000] [--rules 200] [--reload-rules 1000] [--open-alerts 100000]
 
 - correlate: RulesCorrelator.decide_in() over batches of 1,000 events (the pipeline's batch)
   with a mixed rule set (severity maps, drops, dedup pairs, maintenance, inhibition, flap,
@@ -8,6 +8,8 @@
   the state (silences, flap, correlation members) is read from / written to SQLite in the
   batch transaction, as in production. Alert-table writes are not part of this figure.
 - engine: the same events classified with the memo cache disabled (every event posted).
+- reevaluate: one full pass (first) and one incremental pass over --open-alerts open alerts
+  (opened from the decisions above; pages of 1,000, one transaction each).
 - reload: check + compile + start a fresh engine worker for --reload-rules rules.
 
 Prints ONE line of figures.
@@ -24,14 +26,18 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
+from sqlalchemy import func, select
+
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "server"))
 
 from opsconductor.correlate.compiled import CompiledRuleSet
 from opsconductor.correlate.correlator import RulesCorrelator
 from opsconductor.correlate.decision import AcceptedEvent
 from opsconductor.correlate.loader import ParseCache, load_ruleset
+from opsconductor.correlate.reevaluate import Reevaluator
 from opsconductor.correlate.worker import EngineWorker, WorkerProcess
 from opsconductor.model.event import NormalizedEvent
+from opsconductor.store.alert_writer import ALERTS, NoSink, apply_decisions
 from opsconductor.store.db import Database
 from opsconductor.store.migrate import upgrade
 
@@ -107,10 +113,33 @@ async def bench(args: argparse.Namespace) -> str:
     batches = [[AcceptedEvent(i + j, e, now) for j, e in enumerate(events[i : i + 1000])]
                for i in range(0, len(events), 1000)]
     t0 = time.perf_counter()
+    decided = []
     for b in batches:
         async with db.write() as conn:
-            await correlator.decide_in(conn, b)
+            decided.append(await correlator.decide_in(conn, b))
     correlate_rate = len(events) / (time.perf_counter() - t0)
+
+    # re-evaluation with --open-alerts open alerts: the first pass (full sweep) and a pass after
+    # which nothing happened (incremental), each over all its pages
+    flat = [d for ds in decided for d in ds if not d.drop and not d.is_clear]
+    async with db.write() as conn:
+        for i in range(0, min(len(flat), args.open_alerts), 1000):
+            await apply_decisions(conn, flat[i : min(i + 1000, args.open_alerts)], now,
+                                  default_timeout=86_400, sink=NoSink())
+        n_open = (await conn.execute(select(func.count()).select_from(ALERTS).where(
+            ALERTS.c.status.in_(["active", "suppressed"])))).scalar_one()
+    reevaluator = Reevaluator()
+
+    async def one_pass() -> float:
+        t0 = time.perf_counter()
+        changed = None
+        while changed is None:
+            async with db.write() as conn:
+                changed = await reevaluator.step(conn, correlator, now, NoSink())
+        return time.perf_counter() - t0
+
+    full_s = await one_pass()
+    incremental_s = await one_pass()
 
     # the engine alone, every event posted (no memo): what a cache-hostile stream gets
     sample = events[: min(len(events), 20_000)]
@@ -147,7 +176,8 @@ async def bench(args: argparse.Namespace) -> str:
     warm = reload()
     return (f"correlate_events_per_s={correlate_rate:,.0f} engine_uncached_events_per_s={engine_rate:,.0f} "
             f"reload_{args.reload_rules}_rules_cold_s={cold:.3f} reload_{args.reload_rules}_rules_one_file_changed_s="
-            f"{warm:.3f} rules={args.rules} events={args.events} resources=100000 "
+            f"{warm:.3f} reevaluate_full_pass_s={full_s:.2f} reevaluate_incremental_pass_s={incremental_s:.3f} "
+            f"open_alerts={n_open} rules={args.rules} events={args.events} resources=100000 "
             f"engine_calls={compiled.engine_calls}")
 
 
@@ -156,6 +186,7 @@ def main() -> None:
     p.add_argument("--events", type=int, default=200_000)
     p.add_argument("--rules", type=int, default=200)
     p.add_argument("--reload-rules", type=int, default=1000)
+    p.add_argument("--open-alerts", type=int, default=100_000)
     print(asyncio.run(bench(p.parse_args())))
 
 

@@ -160,3 +160,14 @@ async def test_an_alert_acknowledged_through_a_silence_start_is_decided_again_on
         await apply_action(conn, [sw1], Action.unack, actor="t", now=START, text=None, sink=NoSink())
     assert await env.run(r) == 1 and not r.last_full and r.last_candidates == 1
     assert (await env.statuses())[("sw1", "link_down")] == ("suppressed", "silence 1: swap")
+
+
+def test_a_stored_row_read_as_an_event_equals_the_validated_event() -> None:
+    from opsconductor.correlate.suppress import row_event
+
+    for row in ({"resource": "sw1", "event": "link_down", "component": "ge-0/0/1", "severity": "major",
+                 "summary": "down", "value": 3.5, "labels": {"site": "ams"}, "source": "snmp"},
+                {"resource": "sw1", "event": "x", "component": None, "severity": None, "summary": None,
+                 "value": None, "labels": None, "source": None}):
+        expected = NormalizedEvent(**{**row, "labels": row["labels"] or {}})
+        assert row_event(row) == expected and row_event(row).model_dump() == expected.model_dump()

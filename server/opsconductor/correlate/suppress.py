@@ -25,17 +25,20 @@ from opsconductor.correlate.parser import parse_matcher
 from opsconductor.correlate.rules import Rule
 from opsconductor.correlate.state import FLAPS, MEMBERS, SILENCES
 from opsconductor.model.alert import OPEN_STATUSES
-from opsconductor.model.event import NormalizedEvent
+from opsconductor.model.event import NormalizedEvent, Severity
 from opsconductor.store.alert_writer import ALERTS
 
 _OPEN = [s.value for s in OPEN_STATUSES]
 
 
 def row_event(row: dict[str, Any]) -> NormalizedEvent:
-    """A stored alert seen as an event, for matching."""
-    return NormalizedEvent(resource=row["resource"], event=row["event"], component=row["component"],
-                           severity=row["severity"], summary=row["summary"], value=row["value"],
-                           labels=row["labels"] or {}, source=row["source"])
+    """A stored alert seen as an event, for matching. Its fields were validated when its event was
+    accepted, so the model is constructed without validating them again (a pass reads many rows)."""
+    sev = row["severity"]
+    return NormalizedEvent.model_construct(
+        resource=row["resource"], event=row["event"], component=row["component"],
+        severity=Severity(sev) if sev is not None else None, summary=row["summary"], value=row["value"],
+        labels=row["labels"] or {}, source=row["source"])
 
 
 @dataclass(frozen=True)
