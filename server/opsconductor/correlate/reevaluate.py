@@ -47,6 +47,7 @@ from opsconductor.correlate.suppress import (
     refresh_flap,
     row_event,
     suppression,
+    unindexed,
 )
 from opsconductor.model.alert import AlertStatus
 from opsconductor.store.alert_writer import ALERTS, HISTORY, TransitionSink
@@ -101,7 +102,7 @@ class Reevaluator:
             self._current = await self._start(conn, correlator, now)
         p = self._current
         if p.full:
-            stmt = (select(*_NARROW).where(ALERTS.c.status.in_(_CANDIDATE), ALERTS.c.id > p.after)
+            stmt = (select(*_NARROW).where(unindexed(ALERTS.c.status).in_(_CANDIDATE), ALERTS.c.id > p.after)
                     .order_by(ALERTS.c.id).limit(self.page))
             rows = [dict(r) for r in (await conn.execute(stmt)).mappings()]
             if rows:
@@ -110,7 +111,7 @@ class Reevaluator:
         else:
             ids, p.ids = p.ids[: self.page], p.ids[self.page :]
             rows = [dict(r) for r in (await conn.execute(
-                select(*_NARROW).where(ALERTS.c.id.in_(ids), ALERTS.c.status.in_(_CANDIDATE)))).mappings()] \
+                select(*_NARROW).where(ALERTS.c.id.in_(ids), unindexed(ALERTS.c.status).in_(_CANDIDATE)))).mappings()] \
                 if ids else []
             done = not p.ids
         self.last_candidates += len(rows)
@@ -136,7 +137,7 @@ class Reevaluator:
         if full:
             return _Pass(full=True)
         ids: set[int] = set(await _ids(conn, ALERTS.c.status == AlertStatus.suppressed.value,
-                                       ALERTS.c.suppressed_reason.like("flapping%")))
+                                       ALERTS.c.suppressed_reason.like("flapping%"), by_status=True))
         targets = await _affected_by_changes(conn, correlator, after, int(top))
         if targets is None:
             self.last_full = True
@@ -149,8 +150,11 @@ class Reevaluator:
         return _Pass(full=False, ids=sorted(ids))
 
 
-async def _ids(conn: AsyncConnection, *where: Any) -> list[int]:
-    stmt = select(ALERTS.c.id).where(ALERTS.c.status.in_(_CANDIDATE), *where)
+async def _ids(conn: AsyncConnection, *where: Any, by_status: bool = False) -> list[int]:
+    """Ids of active/suppressed alerts; the status narrows by index only if ``by_status``
+    (else the other conditions choose the index: resource, id...)."""
+    status = ALERTS.c.status if by_status else unindexed(ALERTS.c.status)
+    stmt = select(ALERTS.c.id).where(status.in_(_CANDIDATE), *where)
     return [int(i) for i in (await conn.execute(stmt)).scalars().all()]
 
 
