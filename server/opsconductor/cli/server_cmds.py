@@ -64,11 +64,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     settings = _settings(args)
     from opsconductor.store.migrate import upgrade_sync
 
-    try:
-        asyncio.run(_check_database(settings))
-    except Unavailable as exc:
-        print(f"opsconductor: cannot reach the database at {_redact(settings.effective_database_url)}: {exc}",
-              file=sys.stderr)
+    if not _database_reachable(settings):
         return 2
     if settings.is_sqlite and settings.workers > 1:
         print("opsconductor: SQLite supports one server process; use PostgreSQL for --workers > 1", file=sys.stderr)
@@ -92,6 +88,17 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def _database_reachable(settings: Settings) -> bool:
+    """Say clearly (password hidden) when the database cannot be reached."""
+    try:
+        asyncio.run(_check_database(settings))
+    except Unavailable as exc:
+        print(f"opsconductor: cannot reach the database at {_redact(settings.effective_database_url)}: {exc}",
+              file=sys.stderr)
+        return False
+    return True
+
+
 def _redact(url: str) -> str:
     from sqlalchemy.engine import make_url
 
@@ -102,11 +109,7 @@ def cmd_db_upgrade(args: argparse.Namespace) -> int:
     from opsconductor.store.migrate import upgrade_sync
 
     settings = _settings(args)
-    try:
-        asyncio.run(_check_database(settings))
-    except Unavailable as exc:
-        print(f"opsconductor: cannot reach the database at {_redact(settings.effective_database_url)}: {exc}",
-              file=sys.stderr)
+    if not _database_reachable(settings):
         return 2
     upgrade_sync(settings.effective_database_url, args.revision)
     print(f"database at {_redact(settings.effective_database_url)} upgraded to {args.revision}")

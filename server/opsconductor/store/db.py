@@ -9,8 +9,8 @@ it matters uses advisory locks (see ``pipeline.py``).
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -60,28 +60,20 @@ class Database:
     @asynccontextmanager
     async def write(self) -> AsyncIterator[AsyncConnection]:
         """A connection in a write transaction, committed on success, rolled back on error."""
-        try:
+        with _unavailable_when_down():
             if self._write_lock is not None:
                 async with self._write_lock, self.engine.begin() as conn:
                     yield conn
             else:
                 async with self.engine.begin() as conn:
                     yield conn
-        except DB_DOWN_ERRORS as exc:
-            if isinstance(exc, DBAPIError) and not exc.connection_invalidated and not _is_connectivity(exc):
-                raise
-            raise Unavailable(f"database unavailable: {_short(exc)}") from exc
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncConnection]:
         """A connection for reads (its own short transaction)."""
-        try:
+        with _unavailable_when_down():
             async with self.engine.connect() as conn:
                 yield conn
-        except DB_DOWN_ERRORS as exc:
-            if isinstance(exc, DBAPIError) and not exc.connection_invalidated and not _is_connectivity(exc):
-                raise
-            raise Unavailable(f"database unavailable: {_short(exc)}") from exc
 
     async def ping(self) -> None:
         """Raise Unavailable unless a trivial query succeeds."""
@@ -97,6 +89,17 @@ class Database:
 
     async def dispose(self) -> None:
         await self.engine.dispose()
+
+
+@contextmanager
+def _unavailable_when_down() -> Iterator[None]:
+    """Turn "cannot reach the database" into Unavailable (-> 503); other database errors are bugs."""
+    try:
+        yield
+    except DB_DOWN_ERRORS as exc:
+        if isinstance(exc, DBAPIError) and not exc.connection_invalidated and not _is_connectivity(exc):
+            raise
+        raise Unavailable(f"database unavailable: {_short(exc)}") from exc
 
 
 def _is_connectivity(exc: DBAPIError) -> bool:
