@@ -22,6 +22,7 @@ from ruamel.yaml.constructor import RoundTripConstructor
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
 from ruamel.yaml.nodes import Node, ScalarNode, SequenceNode
 from ruamel.yaml.resolver import VersionedResolver
+from ruamel.yaml.scalarbool import ScalarBoolean
 from ruamel.yaml.tag import Tag
 
 from opsconductor.errors import ConfigError, Location
@@ -98,7 +99,7 @@ def _plain(node: Any, path: DataPath, positions: Positions) -> Any:
         return items
     if isinstance(node, str):
         return str(node)  # drop ruamel's scalar string subclasses
-    if isinstance(node, bool):
+    if isinstance(node, (bool, ScalarBoolean)):  # an anchored boolean is a ScalarBoolean (an int)
         return bool(node)
     if isinstance(node, int):
         return int(node)
@@ -228,7 +229,7 @@ class _Builder:
             return None
         if tag is _BOOL:
             b = _BOOL_VALUES[node.value.lower()]
-            return int(b) if self.anchored(node) else b  # _plain() turns ScalarBoolean into int
+            return b
         if tag is _INT:
             v = node.value
             if v.isascii() and v.isdigit():
