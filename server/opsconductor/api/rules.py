@@ -12,6 +12,7 @@ from sqlalchemy import select
 
 from opsconductor.api.events import parse_json_body
 from opsconductor.correlate.correlator import RulesCorrelator
+from opsconductor.correlate.explain import decision_view
 from opsconductor.correlate.service import RulesService
 from opsconductor.errors import FieldProblem, NotFound, Unavailable, ValidationFailed
 from opsconductor.model.event import NormalizedEvent
@@ -60,16 +61,7 @@ async def reload_rules(state: State) -> Response[dict[str, Any]]:
 
 
 def _decision_view(d: Any, outcome: str | None) -> dict[str, Any]:
-    return {
-        "fingerprint": d.fingerprint,
-        "severity": d.severity.value,
-        "drop": d.drop,
-        "suppressed_reason": d.suppressed_reason,
-        "rule_id": d.rule_id,
-        "ruleset_version": d.ruleset_version,
-        "outcome": outcome,
-        "trace": list(d.trace),
-    }
+    return {**decision_view(d), "outcome": outcome}
 
 
 @post("/api/v1/rules/explain", opt={"scope": "read"}, tags=["rules"], status_code=200)

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from opsconductor.correlate.correlator import RulesCorrelator
-from opsconductor.correlate.decision import AcceptedEvent
+from opsconductor.correlate.decision import AcceptedEvent, Decision
 from opsconductor.correlate.loader import load_ruleset
 from opsconductor.correlate.service import compile_ruleset
 from opsconductor.errors import ConfigErrors, InputError
@@ -32,6 +32,11 @@ async def explain_offline(paths: Sequence[Path], data: Any) -> dict[str, Any]:
         raise InputError(f"invalid event: {exc}") from None
     correlator = RulesCorrelator(compile_ruleset(rs), utcnow)
     d = (await correlator.decide([AcceptedEvent(0, event, utcnow())]))[0]
+    return decision_view(d)
+
+
+def decision_view(d: Decision) -> dict[str, Any]:
+    """What explain shows of a decision (the CLI and the API alike)."""
     return {
         "fingerprint": d.fingerprint,
         "severity": d.severity.value,

@@ -60,6 +60,8 @@ def install(rt: Runtime) -> None:
         rt.spawn(reevaluate_loop, "rules-reevaluate")
         if s.rules_watch and s.rules_dir.is_dir():
             rt.spawn(watch_loop, "rules-watch")
+        # No SIGHUP where the loop cannot take signal handlers (not the main thread, e.g. the
+        # in-process test server, or a platform without them); file watch and the API still reload.
         with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
             asyncio.get_running_loop().add_signal_handler(
                 signal.SIGHUP, lambda: rt.spawn(lambda: _reload_once(service), "rules-sighup"))
