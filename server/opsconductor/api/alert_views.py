@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from opsconductor.store.lifecycle import Row
+from opsconductor.model.lifecycle import Row
 
 ALERT_FIELDS = (
     "id", "fingerprint", "resource", "component", "event", "severity", "previous_severity", "status",

@@ -13,8 +13,8 @@ from litestar.params import FromPath, QueryParameter
 from opsconductor.api.alert_views import alert_view, history_view
 from opsconductor.api.events import parse_json_body
 from opsconductor.errors import InputError
+from opsconductor.model.alert import Action
 from opsconductor.runtime import Runtime
-from opsconductor.store.alert_actions import Action, apply_action
 from opsconductor.store.alert_queries import (
     AlertFilter,
     count_alerts,
@@ -89,9 +89,7 @@ class _ActionBody(msgspec.Struct, forbid_unknown_fields=True):
 async def _act(rt: Runtime, request: Request[Any, Any, Any], ids: list[int], action: Action, text: str | None,
                *, bulk: bool) -> list[dict[str, Any]]:
     user: Principal = request.user
-    async with rt.db.write() as conn:
-        rows = await apply_action(conn, ids, action, actor=user.name, now=rt.pipeline.clock(), text=text,
-                                  sink=rt.pipeline.sink, skip_conflicts=bulk)
+    rows = await rt.store.act(ids, action, actor=user.name, text=text, skip_conflicts=bulk)
     return [alert_view(r) for r in rows]
 
 

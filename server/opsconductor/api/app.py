@@ -22,6 +22,7 @@ from opsconductor.api import alerts, events, health
 from opsconductor.api.auth import ApiKeyMiddleware, KeyCache, scope_guard
 from opsconductor.api.problems import EXCEPTION_HANDLERS
 from opsconductor.config.settings import Settings
+from opsconductor.plugins import build_runtime
 from opsconductor.runtime import Runtime
 
 log = logging.getLogger(__name__)
@@ -31,9 +32,9 @@ PUBLIC_PATHS = ["/healthz", "/readyz", "/metrics", "/schema"]
 
 def _route_modules() -> list[Any]:
     """Every route handler; later stages append their module's ROUTES here."""
-    from opsconductor import plugins
+    from opsconductor.api.routes import extra_routes
 
-    return [*health.ROUTES, *events.ROUTES, *alerts.ROUTES, *plugins.extra_routes()]
+    return [*health.ROUTES, *events.ROUTES, *alerts.ROUTES, *extra_routes()]
 
 
 def _latency_middleware(app: ASGIApp) -> ASGIApp:
@@ -71,7 +72,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
-        rt = runtime or Runtime.build(settings)
+        rt = runtime or build_runtime(settings)
         app.state.runtime = rt
         app.state.key_cache = KeyCache()
         await rt.start()

@@ -21,7 +21,7 @@ N = NOTIFICATIONS
 
 
 def _service(rt: Runtime) -> NotifyService:
-    service: NotifyService | None = rt.components.get("notify")
+    service = rt.notify
     if service is None:
         raise NotFound("the notify stage is not installed")
     return service

@@ -9,7 +9,7 @@ from litestar import get, post
 from litestar.datastructures import State
 from litestar.params import FromPath
 
-from opsconductor.errors import NotFound
+from opsconductor.errors import NotFound, Unavailable
 from opsconductor.runtime import Runtime
 from opsconductor.sources.service import SourcesService
 from opsconductor.sources.target_store import set_addon_state
@@ -17,7 +17,9 @@ from opsconductor.sources.target_store import set_addon_state
 
 def _service(state: State) -> SourcesService:
     rt: Runtime = state.runtime
-    svc: SourcesService = rt.components["sources"]
+    svc = rt.sources
+    if svc is None:
+        raise Unavailable("the sources service is not installed")
     return svc
 
 

@@ -22,11 +22,9 @@ from opsconductor.runtime import Runtime
 from opsconductor.sources.webhook import WebhookSpec
 from opsconductor.sources.webhook_catalog import PushCatalog
 
-CATALOG = "push"
-
 
 def catalog_of(rt: Runtime) -> PushCatalog:
-    cat = rt.components.get(CATALOG)
+    cat = rt.push
     if not isinstance(cat, PushCatalog):
         raise Unavailable("pushed sources are not installed in this server")
     return cat
@@ -35,7 +33,7 @@ def catalog_of(rt: Runtime) -> PushCatalog:
 async def _deliver(rt: Runtime, spec: WebhookSpec, request: Request[Any, Any, Any], *,
                    postable: bool = False) -> dict[str, Any]:
     payload = parse_json_body(await request.body())
-    metrics = rt.components.get("push_metrics")
+    metrics = rt.push_metrics
     translate = spec.translate_postable if postable else spec.translate
     try:
         events = translate(payload, rt.pipeline.clock(), max_items=rt.settings.max_events_per_request)

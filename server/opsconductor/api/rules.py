@@ -16,13 +16,13 @@ from opsconductor.correlate.explain import decision_view
 from opsconductor.correlate.service import RulesService
 from opsconductor.errors import FieldProblem, NotFound, Unavailable, ValidationFailed
 from opsconductor.model.event import NormalizedEvent
+from opsconductor.model.lifecycle import on_event
 from opsconductor.runtime import Runtime
 from opsconductor.store.alert_writer import ALERTS, load_open_alerts
-from opsconductor.store.lifecycle import apply_decision
 
 
 def _service(rt: Runtime) -> RulesService:
-    svc = rt.components.get("rules")
+    svc = rt.rules
     if not isinstance(svc, RulesService):
         raise Unavailable("the rules engine is not installed")
     return svc
@@ -81,8 +81,8 @@ async def explain_event(state: State, request: Request[Any, Any, Any]) -> dict[s
         d = await correlator.explain(conn, event)
         current = None if d.drop else (await load_open_alerts(conn, [d.fingerprint], for_update=False)).get(
             d.fingerprint)
-    outcome = apply_decision(current, d, rt.pipeline.clock(), default_timeout=rt.pipeline.default_timeout).outcome
-    return _decision_view(d, outcome.value)
+    outcome = on_event(current, d, rt.pipeline.clock(), default_timeout=rt.pipeline.default_timeout).outcome
+    return _decision_view(d, outcome.value if outcome is not None else None)
 
 
 @get("/api/v1/alerts/{alert_id:int}/explain", opt={"scope": "read"}, tags=["rules", "alerts"])

@@ -16,7 +16,7 @@ from litestar.datastructures import State
 from litestar.params import FromPath
 
 from opsconductor.api.events import parse_json_body
-from opsconductor.errors import Conflict, FieldProblem, NotFound, ValidationFailed
+from opsconductor.errors import Conflict, FieldProblem, NotFound, Unavailable, ValidationFailed
 from opsconductor.runtime import Runtime
 from opsconductor.sources.inventory import TARGET_SCHEMA
 from opsconductor.sources.kinds import Target
@@ -36,7 +36,9 @@ def target_view(t: Target) -> dict[str, Any]:
 
 def _service(state: State) -> SourcesService:
     rt: Runtime = state.runtime
-    svc: SourcesService = rt.components["sources"]
+    svc = rt.sources
+    if svc is None:
+        raise Unavailable("the sources service is not installed")
     return svc
 
 

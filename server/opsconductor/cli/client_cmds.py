@@ -11,17 +11,10 @@ from typing import Any
 
 import httpx
 
-DEFAULT_URL = "http://127.0.0.1:8080"
+from opsconductor.api_client import DEFAULT_URL
+from opsconductor.api_client import client as _client
 
-
-def _client(args: argparse.Namespace) -> httpx.Client:
-    key = args.key or os.environ.get("OPSCONDUCTOR_API_KEY")
-    if not key:
-        key_file = Path(os.environ.get("OPSCONDUCTOR_DATA_DIR", "data")) / "admin.key"
-        if key_file.exists():
-            key = key_file.read_text().strip()
-    headers = {"Authorization": f"Bearer {key}"} if key else {}
-    return httpx.Client(base_url=args.url, headers=headers, timeout=60.0)
+__all__ = ["DEFAULT_URL", "_client"]
 
 
 def read_events_file(path: Path) -> list[Any]:

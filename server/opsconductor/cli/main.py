@@ -19,7 +19,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     server_cmds.register(sub)
     client_cmds.register(sub)
-    from opsconductor.plugins import register_cli
+    from opsconductor.cli.stages import register_cli
 
     register_cli(sub)
     return parser

@@ -23,7 +23,6 @@ from sqlalchemy import bindparam, delete, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from opsconductor.correlate.compiled import CompiledRuleSet, Plan
-from opsconductor.correlate.decision import AcceptedEvent, Decision, fingerprint
 from opsconductor.correlate.evaluate import (
     FlapRow,
     dedup_fingerprint,
@@ -48,8 +47,8 @@ from opsconductor.correlate.suppress import (
     open_fingerprints,
     suppression,
 )
+from opsconductor.model.decision import AcceptedEvent, Decided, Decision, fingerprint
 from opsconductor.model.event import NormalizedEvent, Severity
-from opsconductor.store.event_log import append_events
 
 PARENT_SOURCE = "opsconductor"
 _CLEAR = Severity.clear
@@ -84,6 +83,7 @@ def _values_of(key: str) -> dict[str, str]:
 @dataclass
 class _Batch:
     ctx: Context
+    decisions: list[Decision] = field(default_factory=list)
     dirty_flaps: set[str] = field(default_factory=set)
     stored_flaps: set[str] = field(default_factory=set)  # fingerprints with a flap row at the start
     member_upserts: dict[tuple[str, str, str], datetime] = field(default_factory=dict)
@@ -109,23 +109,27 @@ class RulesCorrelator:
     def version(self) -> str:
         return self.current.version
 
-    async def decide(self, batch: Sequence[AcceptedEvent]) -> list[Decision]:
-        """Without a connection (protocol fallback): no state, no silences — pipeline uses decide_in."""
-        return await self._decide(None, batch, self.clock(), write=False)
+    async def decide(self, conn: AsyncConnection, batch: Sequence[AcceptedEvent]) -> Decided:
+        """Decide a batch in the pipeline's transaction: reads and writes flap and correlation
+        state; parents raised or cleared come back as derived events for the pipeline to accept."""
+        b = await self._decide(conn, batch, self.clock(), write=True)
+        return Decided(b.decisions, b.derived)
 
-    async def decide_in(self, conn: AsyncConnection, batch: Sequence[AcceptedEvent]) -> list[Decision]:
-        return await self._decide(conn, batch, self.clock(), write=True)
+    async def decide_offline(self, batch: Sequence[AcceptedEvent]) -> list[Decision]:
+        """Without a database: no state, no silences (``rules explain`` on files)."""
+        return (await self._decide(None, batch, self.clock(), write=False)).decisions
 
     async def explain(self, conn: AsyncConnection, event: NormalizedEvent) -> Decision:
         """What would happen to this event now; reads state, writes nothing."""
-        return (await self._decide(conn, [AcceptedEvent(0, event, self.clock())], self.clock(), write=False))[0]
+        return (await self._decide(conn, [AcceptedEvent(0, event, self.clock())], self.clock(),
+                                   write=False)).decisions[0]
 
     # ---------------------------------------------------------------------------------
     async def _decide(self, conn: AsyncConnection | None, batch: Sequence[AcceptedEvent], now: datetime,
-                      *, write: bool) -> list[Decision]:
+                      *, write: bool) -> _Batch:
         compiled = self.current  # one rule set per batch, even if a reload lands meanwhile
         if not batch:
-            return []
+            return _Batch(Context(now=now, silences=[], patterns={}))
         # the engine (a thread and the worker process) and the silences query run at the same time
         classify = asyncio.ensure_future(asyncio.to_thread(compiled.classify_plans, [a.event for a in batch]))
         try:
@@ -161,7 +165,7 @@ class RulesCorrelator:
                                                [m for m in member_rows if m["open"]], now)
             if parents:  # one query: are the parents of stored memberships and touched groups open?
                 ctx.open_parents |= await open_fingerprints(conn, sorted(parents))
-        out: list[Decision] = []
+        out = b.decisions
         version = compiled.version
         for a, plan, (fp, sev, trace, rule_id, timeout, drop) in zip(batch, plans, pre, strict=True):
             if drop:
@@ -191,7 +195,7 @@ class RulesCorrelator:
                                 ruleset_version=version, timeout=timeout, trace=tuple(trace)))
         if write and conn is not None:
             await self._write_state(conn, b, now)
-        return out
+        return b
 
     def _identity(self, compiled: CompiledRuleSet, ev: NormalizedEvent, plan: Plan
                   ) -> tuple[str, Severity, list[dict[str, Any]], str | None, int | None, bool]:
@@ -416,9 +420,3 @@ class RulesCorrelator:
                                                          MEMBERS.c.rule_id.in_(sorted({u[0] for u in ups}))))
             await conn.execute(insert(MEMBERS), [{"rule_id": r, "group_key": k, "fingerprint": f, "last_seen": seen,
                                                   "open": True} for r, k, f, seen in ups])
-        if b.derived:
-            await append_events(conn, b.derived, now)
-
-
-async def count_members(conn: AsyncConnection) -> int:
-    return int((await conn.execute(select(func.count()).select_from(MEMBERS))).scalar_one())

@@ -17,10 +17,10 @@ from typing import Any
 from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from opsconductor.model.lifecycle import Transition
 from opsconductor.notify.config import NotifyConfig, Route
 from opsconductor.notify.routing import group_due, group_key, match_routes
 from opsconductor.notify.tables import GROUPS, NOTIFICATIONS, PENDING, STATE
-from opsconductor.store.lifecycle import Transition
 
 FOLLOW_UPS = ("acknowledged", "unacknowledged", "resolved", "expired")
 _CHUNK = 500

@@ -43,7 +43,7 @@ class LoadReport:
 
 
 class SourcesService:
-    """Registered as ``rt.components["sources"]``."""
+    """The runtime's ``rt.sources``."""
 
     def __init__(self, rt: Runtime, registry: Registry | None = None):
         self.rt = rt
@@ -188,6 +188,6 @@ class SourcesService:
 
 def install(rt: Runtime) -> None:
     svc = SourcesService(rt)
-    rt.components["sources"] = svc
+    rt.sources = svc
     rt.on_start(svc.start)
     rt.on_stop(svc.stop)

@@ -76,11 +76,11 @@ def trap_auth_from_settings(settings: Settings, environ: Mapping[str, str] | Non
     return TrapAuth(tuple(communities), tuple(users), engine_id)
 
 
-def inventory_targets(components: Mapping[str, Any]) -> Callable[[], dict[str, dict[str, Any]]]:
+def inventory_targets(service: Callable[[], Any]) -> Callable[[], dict[str, dict[str, Any]]]:
     """The inventory's targets by address (as templates see them), as the sources service has them now."""
 
     def snapshot() -> dict[str, dict[str, Any]]:
-        svc = components.get("sources")
+        svc = service()
         targets = svc.targets() if svc is not None and hasattr(svc, "targets") else []
         return {t.address: {"name": t.name, "address": t.address, "port": t.port, "labels": dict(t.labels)}
                 for t in targets}
@@ -89,14 +89,14 @@ def inventory_targets(components: Mapping[str, Any]) -> Callable[[], dict[str, d
 
 
 class TrapService:
-    """Registered as ``rt.components["snmp_traps"]``: runs and configures the receiver process."""
+    """The runtime's ``rt.snmp_traps``: runs and configures the receiver process."""
 
     def __init__(self, rt: Runtime, catalog: PushCatalog, metrics: Any,
                  targets: Callable[[], dict[str, dict[str, Any]]] | None = None):
         self.rt = rt
         self.catalog = catalog
         self.metrics = metrics
-        self.targets = targets or inventory_targets(rt.components)
+        self.targets = targets or inventory_targets(lambda: rt.sources)
         self.receiver: ReceiverProcess | None = None
         self.error: str | None = None
 

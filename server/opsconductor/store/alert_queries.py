@@ -15,8 +15,8 @@ from sqlalchemy.sql.elements import ColumnElement
 from opsconductor.errors import InputError, NotFound
 from opsconductor.model.alert import OPEN_STATUSES, AlertStatus
 from opsconductor.model.event import SEVERITY_RANK, Severity
+from opsconductor.model.lifecycle import Row
 from opsconductor.store.alert_writer import ALERTS, HISTORY
-from opsconductor.store.lifecycle import Row
 
 SEVERITY_ORDER = case({s.value: r for s, r in SEVERITY_RANK.items()}, value=ALERTS.c.severity, else_=-1)
 SORTABLE: dict[str, ColumnElement[Any]] = {
@@ -167,3 +167,15 @@ async def count_alerts(conn: AsyncConnection) -> dict[str, dict[str, int]]:
     for severity, status, n in rows:
         out.setdefault(severity, {})[status] = int(n)
     return out
+
+
+async def due_for_expiry(conn: AsyncConnection, now: datetime, limit: int = 1000) -> list[int]:
+    """Open alerts whose last_seen + timeout has passed, oldest first."""
+    stmt = (
+        select(ALERTS.c.id)
+        .where(ALERTS.c.status.in_([s.value for s in OPEN_STATUSES]), ALERTS.c.expires_at.is_not(None),
+               ALERTS.c.expires_at < now)
+        .order_by(ALERTS.c.expires_at)
+        .limit(limit)
+    )
+    return list((await conn.execute(stmt)).scalars().all())
