@@ -12,6 +12,7 @@ from litestar.params import FromPath, QueryParameter
 from sqlalchemy import func, select, update
 
 from opsconductor.errors import Conflict, InputError, NotFound
+from opsconductor.model.alert import AlertStatus
 from opsconductor.notify.receivers.base import Delivery, Item
 from opsconductor.notify.service import NotifyService
 from opsconductor.notify.tables import DEAD, NOTIFICATIONS, PENDING, SENDING, STATUSES
@@ -118,7 +119,7 @@ async def test_receiver(state: State, name: FromPath[str]) -> dict[str, Any]:
         raise Conflict(f"receiver {name!r} is disabled: {service.disabled.get(name)}")
     now = datetime.now(UTC).isoformat()
     alert = {"id": 0, "fingerprint": "test", "resource": "opsconductor", "event": "test_notification",
-             "component": None, "severity": "info", "status": "active",
+             "component": None, "severity": "info", "status": AlertStatus.active.value,
              "summary": "Test notification from OpsConductor",
              "value": None, "labels": {}, "first_seen": now, "last_seen": now}
     item = Item(0, 0, "test", f"oc-test-{name}-{now}", {"alert": alert, "transition": "test", "actor": None},
