@@ -43,12 +43,16 @@ from opsconductor.correlate.suppress import (
     add_batch_source,
     load_flaps,
     load_member_parents,
+    load_open_views,
     load_source_index,
     open_fingerprints,
+    row_event,
     suppression,
 )
+from opsconductor.model.alert import AlertStatus
 from opsconductor.model.decision import AcceptedEvent, Decided, Decision, fingerprint
-from opsconductor.model.event import NormalizedEvent, Severity
+from opsconductor.model.event import MATCHABLE_FIELDS, NormalizedEvent, Severity
+from opsconductor.model.lifecycle import as_stored
 
 PARENT_SOURCE = "opsconductor"
 _CLEAR = Severity.clear
@@ -64,6 +68,14 @@ _CLEAR_TRACE: dict[str, Any] = {"stage": "suppress", "detail": "a clear is never
 _DEFAULT_SEVERITY_TRACE: dict[str, Any] = {"stage": "severity", "rule": None, "detail": "none sent, default warning"}
 _DEFAULT_DEDUP_TRACE: dict[str, Any] = {"stage": "dedup", "rule": None,
                                         "detail": "default key resource, component, event"}
+
+
+_Identity = tuple[str, Severity, list[dict[str, Any]], str | None, int | None, bool]
+
+
+def _same_fields(a: NormalizedEvent, b: NormalizedEvent) -> bool:
+    """Whether every matchable field (``labels.*`` included) has the same value."""
+    return a.labels == b.labels and all(a.field_value(f) == b.field_value(f) for f in MATCHABLE_FIELDS)
 
 
 def parent_fingerprint(rule: Rule, key: str) -> str:
@@ -140,6 +152,7 @@ class RulesCorrelator:
             raise
         plans = await classify
         pre = [self._identity(compiled, a.event, p) for a, p in zip(batch, plans, strict=True)]
+        views, vplans = await self._views(conn, compiled, batch, plans, pre, bool(silences))
         ctx = Context(now=now, silences=silences, patterns=compiled._ref_patterns)
         b = _Batch(ctx)
         if conn is not None:
@@ -157,7 +170,7 @@ class RulesCorrelator:
                 b.members_loaded = True
                 b.stored_member_fps = {m["fingerprint"] for m in member_rows}
                 b.open_member_fps = {m["fingerprint"] for m in member_rows if m["open"]}
-            targets = [a.event for a, p in zip(batch, plans, strict=True) if p.inhibit_targets]
+            targets = [v for v, p in zip(views, vplans, strict=True) if p.inhibit_targets]
             if targets:
                 ctx.sources = await load_source_index(conn, compiled.ruleset.of_kind("inhibit"), targets,
                                                       compiled._ref_patterns)
@@ -167,7 +180,8 @@ class RulesCorrelator:
                 ctx.open_parents |= await open_fingerprints(conn, sorted(parents))
         out = b.decisions
         version = compiled.version
-        for a, plan, (fp, sev, trace, rule_id, timeout, drop) in zip(batch, plans, pre, strict=True):
+        for a, plan, view, vplan, (fp, sev, trace, rule_id, timeout, drop) in zip(
+                batch, plans, views, vplans, pre, strict=True):
             if drop:
                 out.append(Decision(a.id, a.event, fp, sev, drop=True, rule_id=rule_id,
                                     ruleset_version=version, trace=tuple(trace)))
@@ -184,12 +198,12 @@ class RulesCorrelator:
                 trace.append(_CLEAR_TRACE)
                 ctx.cleared.add(fp)
             else:
-                reason = suppression(a.event, fp, plan, ctx, trace)
+                # suppression decides on the alert as it will be stored, like every re-check
+                reason = suppression(view, fp, vplan, ctx, trace)
                 ctx.cleared.discard(fp)  # open again after an earlier clear in this batch
-                if plan.inhibit_sources:
-                    src = Source(fp, a.event if a.event.severity is sev else
-                                 a.event.model_copy(update={"severity": sev}))
-                    for rule in plan.inhibit_sources:
+                if vplan.inhibit_sources:
+                    src = Source(fp, view)
+                    for rule in vplan.inhibit_sources:
                         add_batch_source(ctx, rule, src)
             out.append(Decision(a.id, a.event, fp, sev, suppressed_reason=reason, rule_id=rule_id,
                                 ruleset_version=version, timeout=timeout, trace=tuple(trace)))
@@ -197,8 +211,39 @@ class RulesCorrelator:
             await self._write_state(conn, b, now)
         return b
 
+    async def _views(self, conn: AsyncConnection | None, compiled: CompiledRuleSet,
+                     batch: Sequence[AcceptedEvent], plans: Sequence[Plan], pre: Sequence[_Identity],
+                     any_silence: bool) -> tuple[list[NormalizedEvent], list[Plan]]:
+        """Each event's alert as it will be stored (mapped severity, labels merged with the open
+        alert's...), the one view suppression decides on, and the plan of that view."""
+        events = [a.event for a in batch]
+        rs = compiled.ruleset
+        ruled = bool(rs.of_kind("maintenance") or rs.of_kind("inhibit"))
+        if not (ruled or any_silence):
+            return events, list(plans)  # nothing decides on the view
+        fps = sorted({i[0] for i in pre if not i[5] and i[1] is not _CLEAR})
+        current: dict[str, dict[str, Any]] = await load_open_views(conn, fps) if conn is not None else {}
+        views: list[NormalizedEvent] = []
+        for ev, (fp, sev, *_, drop) in zip(events, pre, strict=True):
+            if drop or sev is _CLEAR:
+                if not drop:
+                    current.pop(fp, None)  # resolved: the next event opens a new alert
+                views.append(ev)
+                continue
+            stored = as_stored(current.get(fp), ev, sev)
+            current[fp] = {**stored, "status": AlertStatus.active.value}
+            view = row_event(stored)
+            views.append(ev if _same_fields(ev, view) else view)
+        vplans = list(plans)
+        changed = [i for i, (ev, v) in enumerate(zip(events, views, strict=True)) if v is not ev]
+        if ruled and changed:
+            got = await asyncio.to_thread(compiled.classify_plans, [views[i] for i in changed])
+            for i, p in zip(changed, got, strict=True):
+                vplans[i] = p
+        return views, vplans
+
     def _identity(self, compiled: CompiledRuleSet, ev: NormalizedEvent, plan: Plan
-                  ) -> tuple[str, Severity, list[dict[str, Any]], str | None, int | None, bool]:
+                  ) -> _Identity:
         """drop, severity mapping, dedup identity, clear_on: no state needed.
 
         Trace entries that depend only on the rules are built once per plan and shared

@@ -181,15 +181,17 @@ async def _affected_by_changes(conn: AsyncConnection, correlator: RulesCorrelato
     rows = [dict(r) for r in (await conn.execute(stmt)).mappings()]
     if not rows:
         return set()
-    events = [row_event(r) for r in rows]
-    plans = await asyncio.to_thread(compiled.classify_plans, events)
+    # A changed alert that matches a source pin may have started or STOPPED inhibiting (its
+    # severity or labels changed): its resource is decided again either way, so no plan is needed.
+    source_pins = [p for p in (_column_pin(r.inhibit_source) for r in inhibits if r.inhibit_source) if p]
     resources: set[str] = set()
     groups: set[tuple[str, str]] = set()
-    for ev, plan in zip(events, plans, strict=True):
-        if plan.inhibit_sources:
-            resources.add(ev.resource)
-        if ev.source == PARENT_SOURCE and "correlated_by" in ev.labels:
-            groups.add((ev.labels["correlated_by"], ev.labels.get("correlation_key", "")))
+    for row in rows:
+        if any(row[col] in values for col, values in source_pins):
+            resources.add(row["resource"])
+        labels = row["labels"] or {}
+        if row["source"] == PARENT_SOURCE and "correlated_by" in labels:
+            groups.add((labels["correlated_by"], labels.get("correlation_key", "")))
     out: set[int] = set()
     res = sorted(resources)
     # only alerts an inhibit rule can target, when every target matcher pins a column

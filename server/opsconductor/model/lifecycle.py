@@ -32,7 +32,7 @@ from typing import Any
 from opsconductor.errors import Conflict
 from opsconductor.model.alert import Action, AlertStatus, HistoryKind, Outcome, TransitionKind
 from opsconductor.model.decision import Decision
-from opsconductor.model.event import SEVERITY_RANK, Severity
+from opsconductor.model.event import SEVERITY_RANK, NormalizedEvent, Severity
 
 Row = dict[str, Any]
 
@@ -134,16 +134,29 @@ def _expires(last_seen: datetime, timeout: int) -> datetime | None:
 
 
 # -- events -----------------------------------------------------------------------------
+def as_stored(current: Row | None, ev: NormalizedEvent, severity: Severity) -> Row:
+    """The matchable fields of the alert as it is stored after this (non-clear) event.
+
+    The one view suppression decides on: new events (the correlator), re-checks of stored
+    alerts, ``explain`` and ``rules test`` all see this, so they cannot disagree. The
+    event rules below build their rows from it, so the view cannot drift from the row."""
+    if current is None or not AlertStatus(current["status"]).is_open:
+        return {"resource": ev.resource, "event": ev.event, "component": ev.component, "source": ev.source,
+                "severity": severity.value, "summary": ev.summary, "value": ev.value, "labels": dict(ev.labels)}
+    return {"resource": current["resource"], "event": current["event"], "component": current["component"],
+            "source": current["source"], "severity": severity.value,
+            "summary": ev.summary if ev.summary is not None else current["summary"], "value": ev.value,
+            "labels": {**(current["labels"] or {}), **ev.labels}}
+
+
 def new_row(d: Decision, now: datetime, default_timeout: int) -> Row:
     """A fresh alert row for a decision that opens an alert."""
     ev = d.event
     seen = ev.occurred_at or now
     timeout = d.timeout if d.timeout is not None else default_timeout
     return {
-        "fingerprint": d.fingerprint, "resource": ev.resource, "component": ev.component, "event": ev.event,
-        "severity": d.severity.value, "previous_severity": None,
+        **as_stored(None, ev, d.severity), "fingerprint": d.fingerprint, "previous_severity": None,
         "status": (AlertStatus.suppressed if d.suppressed_reason else AlertStatus.active).value,
-        "summary": ev.summary, "value": ev.value, "labels": dict(ev.labels), "source": ev.source,
         "first_seen": seen, "last_seen": seen, "duplicate_count": 0, "acknowledged_by": None,
         "acknowledged_at": None, "resolved_at": None, "suppressed_reason": d.suppressed_reason,
         "rule_id": d.rule_id, "ruleset_version": d.ruleset_version, "timeout": timeout,
@@ -195,8 +208,9 @@ def _update(current: Row, d: Decision, now: datetime, default_timeout: int) -> C
     row = dict(current)
     seen = max(current["last_seen"], ev.occurred_at or now)
     timeout = d.timeout if d.timeout is not None else current.get("timeout", default_timeout)
-    row.update(last_seen=seen, value=ev.value, summary=ev.summary if ev.summary is not None else current["summary"],
-               labels={**current["labels"], **ev.labels}, timeout=timeout, expires_at=_expires(seen, timeout),
+    view = as_stored(current, ev, d.severity)
+    row.update(last_seen=seen, value=view["value"], summary=view["summary"], labels=view["labels"],
+               timeout=timeout, expires_at=_expires(seen, timeout),
                updated_at=now, rule_id=d.rule_id or current["rule_id"], ruleset_version=d.ruleset_version)
     if d.trace:  # otherwise the stored trace stays as it is (it may not even be loaded)
         row["trace"] = list(d.trace)
