@@ -14,12 +14,13 @@ import os
 import shutil
 import signal
 import socket
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from tests.support.poll import eventually
 from tests.support.server import LiveServer, start_live_server
 
 REPO = Path(__file__).resolve().parents[2]
@@ -87,17 +88,6 @@ class Sender:
         return await self.run(tool, "-v", "3", *engine, "-u", USER["user"], "-l", "authPriv",
                               "-a", "SHA", "-A", USER["auth_key"], "-x", "AES", "-X", USER["priv_key"],
                               f"127.0.0.1:{self.port}", "", trap_oid, *varbinds)
-
-
-async def eventually(probe: Callable[[], Awaitable[Any]], within: float, what: str) -> Any:
-    deadline = asyncio.get_running_loop().time() + within
-    while True:
-        result = await probe()
-        if result:
-            return result
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError(f"timed out after {within}s waiting for {what}")
-        await asyncio.sleep(0.1)
 
 
 async def _having(text: Awaitable[str], needle: str) -> str | None:

@@ -5,8 +5,9 @@
   correlation parent opened or closed). Where that cannot be narrowed, a full pass is kicked
   off at once, right after the batch commits.
 - On time (:meth:`RulesSuppression.loop`): a timer set at the next known boundary (a silence's
-  ``starts_at``/``ends_at``) and a cheap check of which maintenance windows are open, every
-  :data:`WINDOW_CHECK_S`; when either changed, a pass runs at once.
+  ``starts_at``/``ends_at``), a check of which maintenance windows are open every
+  :data:`WINDOW_CHECK_S`, and of the active silences (made by any server process) and the rule
+  set version at least every :data:`MAX_SLEEP_S`; when any of them changed, a pass runs at once.
 - On request (:meth:`RulesSuppression.run_pass`): the silences API after a create or delete.
 - As a backstop, a pass every ``rules_reevaluate_interval_s``.
 
@@ -35,8 +36,8 @@ from opsconductor.store.alert_writer import ALERTS, HISTORY, TransitionSink
 
 WINDOW_CHECK_S = 0.25
 """How often the open maintenance windows are checked (pure, no database)."""
-MAX_SLEEP_S = 1.0
-"""Longest sleep between checks of the next silence boundary (silences made by other processes)."""
+MAX_SLEEP_S = 0.5
+"""Longest sleep between checks of the active silences (made by other server processes too)."""
 
 
 class RulesSuppression:
@@ -94,23 +95,28 @@ class RulesSuppression:
         return frozenset(r.id for r in self.correlator.current.ruleset.of_kind("maintenance")
                          if r.schedule is not None and in_schedule(r.schedule, now))
 
-    async def _next_boundary(self, store: AlertStore, now: datetime) -> datetime | None:
-        """The next time a silence starts or ends (None: none known)."""
+    async def _world(self, store: AlertStore, now: datetime) -> tuple[Any, ...]:
+        """What suppression depends on in time: the active silences, the open windows, the rules;
+        and the next time a silence starts or ends (None: none known)."""
         async with store.db.read() as conn:
+            active = frozenset((await conn.execute(select(SILENCES.c.id).where(
+                SILENCES.c.starts_at <= now, SILENCES.c.ends_at > now))).scalars().all())
             starts = (await conn.execute(select(func.min(SILENCES.c.starts_at)).where(
                 SILENCES.c.starts_at > now))).scalar_one_or_none()
             ends = (await conn.execute(select(func.min(SILENCES.c.ends_at)).where(
-                SILENCES.c.ends_at > now, SILENCES.c.starts_at <= SILENCES.c.ends_at))).scalar_one_or_none()
+                SILENCES.c.ends_at > now))).scalar_one_or_none()
         known = [t for t in (starts, ends) if t is not None]
-        return min(known) if known else None
+        world = (active, self._open_windows(now), self.correlator.current.version)
+        return world, (min(known) if known else None)
 
     async def loop(self, store: AlertStore, backstop_s: float) -> None:
-        """Run passes when a reason starts or ends in time, when kicked, and every ``backstop_s``."""
-        windows = self._open_windows(store.clock())
+        """Run a pass when what suppression depends on changed (checked at the next silence
+        boundary, every :data:`WINDOW_CHECK_S` with maintenance rules, at least every
+        :data:`MAX_SLEEP_S`), when kicked, and every ``backstop_s``."""
+        last, boundary = await self._world(store, store.clock())
         backstop_due = time.monotonic() + backstop_s
         while True:
             now = store.clock()
-            boundary = await self._next_boundary(store, now)
             wait = min(MAX_SLEEP_S, max(0.0, backstop_due - time.monotonic()))
             if self.correlator.current.ruleset.of_kind("maintenance"):
                 wait = min(wait, WINDOW_CHECK_S)
@@ -120,11 +126,10 @@ class RulesSuppression:
                 await asyncio.wait_for(self._kick.wait(), timeout=wait)
             kicked = self._kick.is_set()
             self._kick.clear()
-            now = store.clock()
-            open_now = self._open_windows(now)
+            world, boundary = await self._world(store, store.clock())
             due = time.monotonic() >= backstop_due
-            if kicked or due or open_now != windows or (boundary is not None and now >= boundary):
-                windows = open_now
+            if kicked or due or world != last:
+                last = world
                 await self.run_pass(store)
                 if due:
                     backstop_due = time.monotonic() + backstop_s
