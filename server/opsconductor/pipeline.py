@@ -29,11 +29,13 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from opsconductor.errors import Unavailable
 from opsconductor.metrics import Metrics
-from opsconductor.model.alert import Outcome
+from opsconductor.model.alert import Action, Outcome
 from opsconductor.model.decision import AcceptedEvent, Decided, Decision, default_fingerprint
 from opsconductor.model.event import NormalizedEvent, Severity
+from opsconductor.model.lifecycle import Row
+from opsconductor.store.alert_queries import due_for_expiry
 from opsconductor.store.alert_store import AlertStore, utcnow
-from opsconductor.store.alert_writer import EventResult, TransitionSink
+from opsconductor.store.alert_writer import EventResult, TransitionSink, apply_action
 from opsconductor.store.db import Database
 from opsconductor.store.event_log import accept_in, fetch_unprocessed, results_for
 
@@ -223,6 +225,36 @@ class Pipeline:
         async with self._processed:
             self._processed.notify_all()
         return len(batch)
+
+    # -- operator actions and expiry: the same store, suppression and sink -------------------
+    async def act(self, alert_ids: Sequence[int], action: Action, *, actor: str, text: str | None,
+                  skip_conflicts: bool = False) -> list[Row]:
+        """An operator action (or expiry) in one transaction; alerts it inhibited or released
+        (say, a resolved inhibitor's targets) are decided again in the same transaction."""
+        async with self.store.transaction() as conn:
+            return await self._act_in(conn, alert_ids, action, actor=actor, text=text,
+                                      skip_conflicts=skip_conflicts)
+
+    async def _act_in(self, conn: AsyncConnection, alert_ids: Sequence[int], action: Action, *, actor: str,
+                      text: str | None, skip_conflicts: bool) -> list[Row]:
+        now = self.clock()
+        mark = await self.suppression.mark(conn)
+        rows = await apply_action(conn, alert_ids, action, actor=actor, now=now, text=text, sink=self.store.sink,
+                                  skip_conflicts=skip_conflicts)
+        await self.suppression.after_batch(conn, mark, now, self.store.sink)
+        return rows
+
+    async def expire_due(self) -> int:
+        """Expire every open alert whose last_seen + timeout has passed; returns how many."""
+        total = 0
+        while True:
+            async with self.store.transaction() as conn:  # chosen under the lock: no event refreshes them meanwhile
+                ids = await due_for_expiry(conn, self.clock())
+                if not ids:
+                    return total
+                await self._act_in(conn, ids, Action.expire, actor="housekeeping",
+                                   text="not seen within its timeout", skip_conflicts=True)
+            total += len(ids)
 
     def wake(self) -> None:
         """Process soon: events were appended to the log by someone else (the trap receiver process)."""

@@ -77,6 +77,12 @@ async def test_an_inhibitor_that_arrives_or_resolves_re_decides_open_alerts_in_t
         assert await status(c, link["alert_id"]) == "suppressed"
         await send(c, {"resource": "sw1", "event": "device_down", "severity": "clear"})
         assert await status(c, link["alert_id"]) == "active"
+        # an operator resolving (or housekeeping expiring) the inhibitor releases it the same way
+        dev = await send(c, {"resource": "sw1", "event": "device_down", "severity": "critical"})
+        assert await status(c, link["alert_id"]) == "suppressed"
+        r = await c.post(f"/api/v1/alerts/{dev['alert_id']}/resolve", json={"text": "fixed"})
+        assert r.status_code == 200, r.text
+        assert await status(c, link["alert_id"]) == "active"
         assert server.runtime.suppression is not None and server.runtime.suppression.passes == 0  # no pass needed
 
 

@@ -89,7 +89,7 @@ class _ActionBody(msgspec.Struct, forbid_unknown_fields=True):
 async def _act(rt: Runtime, request: Request[Any, Any, Any], ids: list[int], action: Action, text: str | None,
                *, bulk: bool) -> list[dict[str, Any]]:
     user: Principal = request.user
-    rows = await rt.store.act(ids, action, actor=user.name, text=text, skip_conflicts=bulk)
+    rows = await rt.pipeline.act(ids, action, actor=user.name, text=text, skip_conflicts=bulk)
     return [alert_view(r) for r in rows]
 
 

@@ -16,11 +16,8 @@ from datetime import UTC, datetime
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from opsconductor.model.alert import Action
 from opsconductor.model.decision import Decision
-from opsconductor.model.lifecycle import Row
-from opsconductor.store.alert_queries import due_for_expiry
-from opsconductor.store.alert_writer import EventResult, NoSink, TransitionSink, apply_action, apply_decisions
+from opsconductor.store.alert_writer import EventResult, NoSink, TransitionSink, apply_decisions
 from opsconductor.store.db import Database
 
 
@@ -50,7 +47,7 @@ async def processing_lock(conn: AsyncConnection) -> None:
 
 
 class AlertStore:
-    """Transactions for alert changes, and the writes that need nothing but the store."""
+    """Transactions for alert changes (with the processing lock) and the sink they report to."""
 
     def __init__(self, db: Database, *, sink: TransitionSink | None = None, default_timeout: int = 86_400,
                  clock: Callable[[], datetime] | None = None):
@@ -69,23 +66,3 @@ class AlertStore:
     async def apply_decisions(self, conn: AsyncConnection, decisions: Sequence[Decision],
                               now: datetime) -> list[EventResult]:
         return await apply_decisions(conn, decisions, now, default_timeout=self.default_timeout, sink=self.sink)
-
-    async def act(self, alert_ids: Sequence[int], action: Action, *, actor: str, text: str | None,
-                  skip_conflicts: bool = False) -> list[Row]:
-        """An operator action on alerts, in its own transaction."""
-        async with self.transaction() as conn:
-            return await apply_action(conn, alert_ids, action, actor=actor, now=self.clock(), text=text,
-                                      sink=self.sink, skip_conflicts=skip_conflicts)
-
-    async def expire_due(self) -> int:
-        """Expire every open alert whose last_seen + timeout has passed; returns how many."""
-        total = 0
-        while True:
-            now = self.clock()
-            async with self.transaction() as conn:
-                ids = await due_for_expiry(conn, now)
-                if not ids:
-                    return total
-                await apply_action(conn, ids, Action.expire, actor="housekeeping", now=now,
-                                   text="not seen within its timeout", sink=self.sink, skip_conflicts=True)
-            total += len(ids)

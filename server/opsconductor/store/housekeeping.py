@@ -21,7 +21,7 @@ log = logging.getLogger(__name__)
 
 async def expire_due(rt: Runtime) -> int:
     """Expire every open alert whose last_seen + timeout has passed; returns how many."""
-    return await rt.store.expire_due()
+    return await rt.pipeline.expire_due()
 
 
 async def refresh_gauges(rt: Runtime) -> int:
