@@ -54,7 +54,8 @@ class Settings(BaseSettings):
     )
     rules_dir: Path = Field(default=Path("rules"), description="YAML rule files (and notify.yaml)")
     rules_reevaluate_interval_s: float = Field(
-        default=15.0, gt=0, description="Backstop: suppressions are re-decided at least this often (their causes already act at once)"
+        default=15.0, gt=0,
+        description="Backstop: suppressions are re-decided at least this often (their causes already act at once)",
     )
     rules_watch: bool = Field(default=True, description="Reload rules when files under rules_dir change")
     rules_engine_worker: bool = Field(
