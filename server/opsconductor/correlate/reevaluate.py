@@ -37,6 +37,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from opsconductor.correlate.correlator import PARENT_SOURCE, RulesCorrelator
 from opsconductor.correlate.evaluate import in_schedule
+from opsconductor.correlate.matchers import fields
 from opsconductor.correlate.state import FLAPS, MEMBERS
 from opsconductor.correlate.suppress import (
     CHUNK,
@@ -167,7 +168,12 @@ async def _affected_by_changes(conn: AsyncConnection, correlator: RulesCorrelato
         return set()
     compiled = correlator.current
     inhibits = compiled.ruleset.of_kind("inhibit")
-    changed = select(HISTORY.c.alert_id).where(HISTORY.c.id > after, HISTORY.c.id <= top)
+    # An alert starts or stops inhibiting (or a parent opens or closes) when it opens or closes;
+    # a severity change matters only to a source matcher that looks at the severity.
+    kinds = [HistoryKind.created.value, HistoryKind.status.value]
+    if any("severity" in fields(r.inhibit_source) for r in inhibits if r.inhibit_source is not None):
+        kinds.append(HistoryKind.severity.value)
+    changed = select(HISTORY.c.alert_id).where(HISTORY.c.id > after, HISTORY.c.id <= top, HISTORY.c.kind.in_(kinds))
     relevant: list[Any] = [ALERTS.c.source == PARENT_SOURCE]
     if inhibits:
         pins = [_column_pin(r.inhibit_source) for r in inhibits if r.inhibit_source is not None]
