@@ -211,7 +211,7 @@ class Pipeline:
                 await accept_in(conn, derived, self.clock())
             now = self.clock()
             mark = await self.suppression.mark(conn)
-            results = await self.store.apply_decisions(conn, decided.decisions, now)  # store
+            results = await self.store.apply_decisions(conn, decided.decisions, now, decided.open_rows)  # store
             await self.suppression.after_batch(conn, mark, now, self.store.sink)  # suppression re-decisions
         if derived:
             self._accepted(derived)

@@ -43,7 +43,6 @@ from opsconductor.correlate.suppress import (
     add_batch_source,
     load_flaps,
     load_member_parents,
-    load_open_views,
     load_source_index,
     open_fingerprints,
     row_event,
@@ -51,8 +50,9 @@ from opsconductor.correlate.suppress import (
 )
 from opsconductor.model.alert import AlertStatus
 from opsconductor.model.decision import AcceptedEvent, Decided, Decision, fingerprint
-from opsconductor.model.event import MATCHABLE_FIELDS, NormalizedEvent, Severity
+from opsconductor.model.event import NormalizedEvent, Severity
 from opsconductor.model.lifecycle import as_stored
+from opsconductor.store.alert_writer import load_open_alerts
 
 PARENT_SOURCE = "opsconductor"
 _CLEAR = Severity.clear
@@ -73,9 +73,13 @@ _DEFAULT_DEDUP_TRACE: dict[str, Any] = {"stage": "dedup", "rule": None,
 _Identity = tuple[str, Severity, list[dict[str, Any]], str | None, int | None, bool]
 
 
-def _same_fields(a: NormalizedEvent, b: NormalizedEvent) -> bool:
-    """Whether every matchable field (``labels.*`` included) has the same value."""
-    return a.labels == b.labels and all(a.field_value(f) == b.field_value(f) for f in MATCHABLE_FIELDS)
+def _same_fields(ev: NormalizedEvent, stored: dict[str, Any]) -> bool:
+    """Whether the stored view has every matchable field (``labels.*`` included) of the event
+    (``value`` always comes from the event)."""
+    sev = ev.severity.value if ev.severity is not None else None
+    return bool(stored["severity"] == sev and stored["labels"] == ev.labels and stored["summary"] == ev.summary
+            and stored["resource"] == ev.resource and stored["event"] == ev.event
+            and stored["component"] == ev.component and stored["source"] == ev.source)
 
 
 def parent_fingerprint(rule: Rule, key: str) -> str:
@@ -96,6 +100,7 @@ def _values_of(key: str) -> dict[str, str]:
 class _Batch:
     ctx: Context
     decisions: list[Decision] = field(default_factory=list)
+    open_rows: dict[str, dict[str, Any]] | None = None  # the batch's open alerts, for the store
     dirty_flaps: set[str] = field(default_factory=set)
     stored_flaps: set[str] = field(default_factory=set)  # fingerprints with a flap row at the start
     member_upserts: dict[tuple[str, str, str], datetime] = field(default_factory=dict)
@@ -125,7 +130,7 @@ class RulesCorrelator:
         """Decide a batch in the pipeline's transaction: reads and writes flap and correlation
         state; parents raised or cleared come back as derived events for the pipeline to accept."""
         b = await self._decide(conn, batch, self.clock(), write=True)
-        return Decided(b.decisions, b.derived)
+        return Decided(b.decisions, b.derived, b.open_rows)
 
     async def decide_offline(self, batch: Sequence[AcceptedEvent]) -> list[Decision]:
         """Without a database: no state, no silences (``rules explain`` on files)."""
@@ -152,9 +157,9 @@ class RulesCorrelator:
             raise
         plans = await classify
         pre = [self._identity(compiled, a.event, p) for a, p in zip(batch, plans, strict=True)]
-        views, vplans = await self._views(conn, compiled, batch, plans, pre, bool(silences))
         ctx = Context(now=now, silences=silences, patterns=compiled._ref_patterns)
         b = _Batch(ctx)
+        views, vplans = await self._views(conn, compiled, b, batch, plans, pre, write)
         if conn is not None:
             # State exists only for identities that a flap/correlate rule matched; a clear may end it.
             if compiled.ruleset.of_kind("flap"):
@@ -211,18 +216,21 @@ class RulesCorrelator:
             await self._write_state(conn, b, now)
         return b
 
-    async def _views(self, conn: AsyncConnection | None, compiled: CompiledRuleSet,
+    async def _views(self, conn: AsyncConnection | None, compiled: CompiledRuleSet, b: _Batch,
                      batch: Sequence[AcceptedEvent], plans: Sequence[Plan], pre: Sequence[_Identity],
-                     any_silence: bool) -> tuple[list[NormalizedEvent], list[Plan]]:
+                     write: bool) -> tuple[list[NormalizedEvent], list[Plan]]:
         """Each event's alert as it will be stored (mapped severity, labels merged with the open
         alert's...), the one view suppression decides on, and the plan of that view."""
         events = [a.event for a in batch]
         rs = compiled.ruleset
         ruled = bool(rs.of_kind("maintenance") or rs.of_kind("inhibit"))
-        if not (ruled or any_silence):
+        if not (ruled or b.ctx.silences):
             return events, list(plans)  # nothing decides on the view
-        fps = sorted({i[0] for i in pre if not i[5] and i[1] is not _CLEAR})
-        current: dict[str, dict[str, Any]] = await load_open_views(conn, fps) if conn is not None else {}
+        current: dict[str, dict[str, Any]] = {}
+        if conn is not None:
+            # loaded for update as the store needs them (it takes them from here, not again)
+            b.open_rows = await load_open_alerts(conn, {i[0] for i in pre if not i[5]}, for_update=write)
+            current = dict(b.open_rows)  # a copy: the views below replace rows, never change them
         views: list[NormalizedEvent] = []
         for ev, (fp, sev, *_, drop) in zip(events, pre, strict=True):
             if drop or sev is _CLEAR:
@@ -231,9 +239,9 @@ class RulesCorrelator:
                 views.append(ev)
                 continue
             stored = as_stored(current.get(fp), ev, sev)
-            current[fp] = {**stored, "status": AlertStatus.active.value}
-            view = row_event(stored)
-            views.append(ev if _same_fields(ev, view) else view)
+            views.append(ev if _same_fields(ev, stored) else row_event(stored))
+            stored["status"] = AlertStatus.active.value  # open, for the next event of this batch
+            current[fp] = stored
         vplans = list(plans)
         changed = [i for i, (ev, v) in enumerate(zip(events, views, strict=True)) if v is not ev]
         if ruled and changed:

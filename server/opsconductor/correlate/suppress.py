@@ -249,21 +249,6 @@ _OPEN_OF = select(ALERTS.c.fingerprint).where(ALERTS.c.fingerprint.in_(bindparam
                                               text(OPEN_STATUS_SQL))
 
 
-_VIEW_COLUMNS = [ALERTS.c[n] for n in ("fingerprint", "status", "resource", "event", "component", "source",
-                                       "summary", "labels")]
-_OPEN_VIEWS_OF = select(*_VIEW_COLUMNS).where(ALERTS.c.fingerprint.in_(bindparam("fps", expanding=True)),
-                                             text(OPEN_STATUS_SQL))
-
-
-async def load_open_views(conn: AsyncConnection, fps: Sequence[str]) -> dict[str, dict[str, Any]]:
-    """The open alerts of ``fps``: the fields their stored view keeps from earlier events."""
-    out: dict[str, dict[str, Any]] = {}
-    for i in range(0, len(fps), CHUNK):
-        for r in (await conn.execute(_OPEN_VIEWS_OF, {"fps": list(fps[i : i + CHUNK])})).mappings():
-            out[r["fingerprint"]] = dict(r)
-    return out
-
-
 async def load_flaps(conn: AsyncConnection, fps: Sequence[str]) -> dict[str, FlapRow]:
     out: dict[str, FlapRow] = {}
     for i in range(0, len(fps), CHUNK):

@@ -69,3 +69,6 @@ class Decided:
 
     decisions: list[Decision]
     derived: list[NormalizedEvent] = field(default_factory=list)
+    # the open alerts of the batch's (non-dropped) fingerprints, when the correlator loaded them
+    # for update (the store then does not load them again)
+    open_rows: dict[str, dict[str, Any]] | None = None

@@ -17,6 +17,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from opsconductor.model.decision import Decision
+from opsconductor.model.lifecycle import Row
 from opsconductor.store.alert_writer import EventResult, NoSink, TransitionSink, apply_decisions
 from opsconductor.store.db import Database
 
@@ -63,6 +64,7 @@ class AlertStore:
             await processing_lock(conn)
             yield conn
 
-    async def apply_decisions(self, conn: AsyncConnection, decisions: Sequence[Decision],
-                              now: datetime) -> list[EventResult]:
-        return await apply_decisions(conn, decisions, now, default_timeout=self.default_timeout, sink=self.sink)
+    async def apply_decisions(self, conn: AsyncConnection, decisions: Sequence[Decision], now: datetime,
+                              open_rows: dict[str, Row] | None = None) -> list[EventResult]:
+        return await apply_decisions(conn, decisions, now, default_timeout=self.default_timeout, sink=self.sink,
+                                     open_rows=open_rows)

@@ -87,14 +87,20 @@ async def load_open_alerts(
         for values in result:
             row = dict(zip(keys, values, strict=True))
             out[row["fingerprint"]] = row
-    traced = sorted(set(with_trace) & set(out))
+    await load_traces(conn, out, with_trace)
+    return out
+
+
+async def load_traces(conn: AsyncConnection, rows: dict[str, Row], fingerprints: Iterable[str]) -> None:
+    """Add the decision trace to the loaded open alerts of ``fingerprints`` (in place)."""
+    open_statuses = [s.value for s in OPEN_STATUSES]
+    traced = sorted(set(fingerprints) & set(rows))
     for chunk in _chunks(traced):
         stmt = select(ALERTS.c.fingerprint, ALERTS.c.trace).where(
             ALERTS.c.fingerprint.in_(chunk), ALERTS.c.status.in_(open_statuses)
         )
         for fp, trace in (await conn.execute(stmt)).all():
-            out[fp]["trace"] = trace
-    return out
+            rows[fp]["trace"] = trace
 
 
 async def write_changes(
@@ -167,14 +173,19 @@ async def apply_decisions(
     *,
     default_timeout: int,
     sink: TransitionSink,
+    open_rows: dict[str, Row] | None = None,
 ) -> list[EventResult]:
-    """Apply decisions in order, write everything, mark the events processed; one transaction."""
-    state = await load_open_alerts(
-        conn,
-        (d.fingerprint for d in decisions if not d.drop),
-        for_update=True,
-        with_trace=(d.fingerprint for d in decisions if d.is_clear and not d.drop),
-    )
+    """Apply decisions in order, write everything, mark the events processed; one transaction.
+
+    ``open_rows``: the open alerts of every (non-dropped) fingerprint of the batch, when the
+    correlator already loaded them (for update) in this transaction; else they are loaded here."""
+    cleared = (d.fingerprint for d in decisions if d.is_clear and not d.drop)
+    if open_rows is None:
+        state = await load_open_alerts(conn, (d.fingerprint for d in decisions if not d.drop), for_update=True,
+                                       with_trace=cleared)
+    else:
+        state = open_rows
+        await load_traces(conn, state, cleared)
     originals = {row["id"]: dict(row) for row in state.values()}
     changes: list[tuple[Row | None, Change]] = []
     for d in decisions:
