@@ -50,3 +50,11 @@ def test_runtime_has_typed_stage_fields_not_a_components_dict() -> None:
     assert "components:" not in text and "dict[str, Any]" not in text
     for p in _sources():
         assert "components[" not in p.read_text() and "components.get(" not in p.read_text(), p
+
+
+def test_every_alert_change_enters_the_state_machine_through_transition() -> None:
+    direct = re.compile(r"\b(on_event|on_action|on_redecide)\(")
+    callers = {p.relative_to(ROOT).as_posix() for p in _sources() if direct.search(p.read_text())}
+    assert callers == {"model/lifecycle.py"}
+    users = {p.relative_to(ROOT).as_posix() for p in _sources() if re.search(r"\btransition\(", p.read_text())}
+    assert {"store/alert_writer.py", "correlate/reevaluate.py"} <= users

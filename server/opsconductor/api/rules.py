@@ -16,7 +16,7 @@ from opsconductor.correlate.explain import decision_view
 from opsconductor.correlate.service import RulesService
 from opsconductor.errors import FieldProblem, NotFound, Unavailable, ValidationFailed
 from opsconductor.model.event import NormalizedEvent
-from opsconductor.model.lifecycle import on_event
+from opsconductor.model.lifecycle import EventTrigger, transition
 from opsconductor.runtime import Runtime
 from opsconductor.store.alert_writer import ALERTS, load_open_alerts
 
@@ -81,7 +81,7 @@ async def explain_event(state: State, request: Request[Any, Any, Any]) -> dict[s
         d = await correlator.explain(conn, event)
         current = None if d.drop else (await load_open_alerts(conn, [d.fingerprint], for_update=False)).get(
             d.fingerprint)
-    outcome = on_event(current, d, rt.pipeline.clock(), default_timeout=rt.pipeline.default_timeout).outcome
+    outcome = transition(current, EventTrigger(d, rt.pipeline.default_timeout), rt.pipeline.clock()).outcome
     return _decision_view(d, outcome.value if outcome is not None else None)
 
 

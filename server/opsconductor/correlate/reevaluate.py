@@ -52,7 +52,7 @@ from opsconductor.correlate.suppress import (
     unindexed,
 )
 from opsconductor.model.alert import AlertStatus, HistoryKind
-from opsconductor.model.lifecycle import on_redecide
+from opsconductor.model.lifecycle import Redecide, transition
 from opsconductor.store.alert_writer import ALERTS, HISTORY, TransitionSink, write_redecisions
 
 PAGE = 1000
@@ -257,7 +257,7 @@ async def _redecide(conn: AsyncConnection, correlator: RulesCorrelator, rows: li
     # Only the alerts that change are read whole (their trace grows; the sink gets the full row).
     full = {r["id"]: dict(r) for r in (await conn.execute(
         select(ALERTS).where(ALERTS.c.id.in_([d[0]["id"] for d in decided])))).mappings()}
-    changes = [(full[narrow["id"]], on_redecide(full[narrow["id"]], reason, trace, now))
+    changes = [(full[narrow["id"]], transition(full[narrow["id"]], Redecide(reason, tuple(trace)), now))
                for narrow, reason, trace in decided]
     return await write_redecisions(conn, changes, sink)
 

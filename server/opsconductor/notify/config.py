@@ -100,9 +100,6 @@ class NotifyConfig:
         return out
 
 
-EMPTY = NotifyConfig({}, None)
-
-
 class _Loader:
     def __init__(self, pos: Positions):
         self.pos = pos

@@ -24,7 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from opsconductor.errors import Conflict, NotFound
 from opsconductor.model.alert import OPEN_STATUSES, Action, Outcome
 from opsconductor.model.decision import Decision
-from opsconductor.model.lifecycle import Change, Row, Transition, on_action, on_event
+from opsconductor.model.lifecycle import ActionTrigger, Change, EventTrigger, Row, Transition, transition
 from opsconductor.store.tables import Alert, AlertHistory, EventRecord
 
 ALERTS = Alert.__table__  # type: ignore[attr-defined]
@@ -190,7 +190,7 @@ async def apply_decisions(
     changes: list[tuple[Row | None, Change]] = []
     for d in decisions:
         current = state.get(d.fingerprint)
-        ch = on_event(current, d, now, default_timeout=default_timeout)
+        ch = transition(current, EventTrigger(d, default_timeout), now)
         if ch.row is not None:
             if current is not None and not ch.is_new:
                 # mutate in place so later decisions in the batch see (and share) the same row
@@ -233,7 +233,7 @@ async def apply_action(
         if alert_id not in rows:
             continue
         try:
-            ch = on_action(rows[alert_id], action, actor, now, text)
+            ch = transition(rows[alert_id], ActionTrigger(action, actor, text), now)
         except Conflict:
             if skip_conflicts:
                 continue
