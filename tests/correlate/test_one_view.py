@@ -181,3 +181,58 @@ def test_a_silence_on_the_mapped_severity_does_not_flip_on_repeats(template: Pat
     case = Case([], [({"severity": "critical"}, 0, 900)], [(0, ev), (30, ev), (60, ev), (90, ev)])
     rows = asyncio.run(run_server(case, tmp_path / "db.sqlite", rules_dir))
     assert [(r["status"], r["severity"], r["duplicate_count"]) for r in rows] == [("suppressed", "critical", 3)]
+
+
+MAPPED_WINDOW = """\
+rules:
+  - id: core-is-critical
+    when: {labels.kind: core}
+    set: {severity: critical}
+  - id: critical-window
+    maintenance: {when: {severity: critical}, schedule: {from: "00:00", to: "23:59"}}
+tests:
+  - name: the window holds the mapped alert on every repeat
+    input:
+      - {at: 0s, event: {resource: r1, event: link_down, severity: major, labels: {kind: core}}}
+      - {at: 30s, event: {resource: r1, event: link_down, severity: major, labels: {kind: core}}}
+      - {at: 60s, event: {resource: r1, event: link_down, severity: major}}
+    expect:
+      - at: 30s
+        alerts: [{resource: r1, status: suppressed, severity: critical, duplicate_count: 1,
+                  suppressed_reason: "maintenance window critical-window"}]
+      - at: 60s
+        alerts: [{resource: r1, status: active, severity: major, duplicate_count: 1, suppressed_reason: null}]
+"""
+
+
+async def test_live_server_explain_and_rules_test_agree_on_a_mapped_severity(
+        settings_factory: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Over HTTP: repeats stay suppressed, POST /rules/explain says why, a re-check agrees, and
+    `rules test` with the same input expects exactly what the server did (the file's test also
+    gates the reload: the server runs these rules only because it passed)."""
+    from opsconductor.cli.main import main
+    from tests.support.server import start_live_server
+
+    rules = tmp_path / "rules"
+    rules.mkdir()
+    (rules / "rules.yaml").write_text(MAPPED_WINDOW)
+    settings = settings_factory(rules_dir=rules, rules_reevaluate_interval_s=600.0, rules_watch=False)
+    core = {"resource": "r1", "event": "link_down", "severity": "major", "labels": {"kind": "core"}}
+    async with start_live_server(settings) as srv, srv.client(srv.write_key) as c:
+        for ev in (core, core):
+            explained = (await c.post("/api/v1/rules/explain", json=ev)).json()
+            r = await c.post("/api/v1/events", params={"wait": "true"}, json=[ev])
+            alert = (await c.get(f"/api/v1/alerts/{r.json()['results'][0]['alert_id']}")).json()
+            assert (alert["status"], alert["severity"]) == ("suppressed", "critical")
+            assert explained["suppressed_reason"] == alert["suppressed_reason"] == "maintenance window critical-window"
+        assert srv.runtime.suppression is not None
+        assert await srv.runtime.suppression.run_pass(srv.runtime.store) == 0  # the re-check agrees
+        plain = {"resource": "r1", "event": "link_down", "severity": "major"}  # not mapped: leaves the window
+        explained = (await c.post("/api/v1/rules/explain", json=plain)).json()
+        r = await c.post("/api/v1/events", params={"wait": "true"}, json=[plain])
+        alert = (await c.get(f"/api/v1/alerts/{r.json()['results'][0]['alert_id']}")).json()
+        assert explained["suppressed_reason"] is None and (alert["status"], alert["severity"]) == ("active", "major")
+        assert await srv.runtime.suppression.run_pass(srv.runtime.store) == 0
+        status = (await c.get("/api/v1/rules/status")).json()
+        assert status["last_reload"]["ok"] is True, status
+    assert await asyncio.to_thread(main, ["rules", "test", str(rules)]) == 0, capsys.readouterr().err
