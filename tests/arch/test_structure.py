@@ -58,3 +58,10 @@ def test_every_alert_change_enters_the_state_machine_through_transition() -> Non
     assert callers == {"model/lifecycle.py"}
     users = {p.relative_to(ROOT).as_posix() for p in _sources() if re.search(r"\btransition\(", p.read_text())}
     assert {"store/alert_writer.py", "correlate/reevaluate.py"} <= users
+
+
+def test_one_accept_path_into_the_event_log() -> None:
+    writers = {p.relative_to(ROOT).as_posix() for p in _sources() if re.search(r"\binsert\(\s*EVENTS\b", p.read_text())}
+    assert writers == {"store/event_log.py"}
+    users = {p.relative_to(ROOT).as_posix() for p in _sources() if re.search(r"\baccept_in\(", p.read_text())}
+    assert {"pipeline.py", "sources/snmp_trap_process.py"} <= users  # the trap child process included

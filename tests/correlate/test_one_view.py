@@ -236,3 +236,39 @@ async def test_live_server_explain_and_rules_test_agree_on_a_mapped_severity(
         status = (await c.get("/api/v1/rules/status")).json()
         assert status["last_reload"]["ok"] is True, status
     assert await asyncio.to_thread(main, ["rules", "test", str(rules)]) == 0, capsys.readouterr().err
+
+
+def test_correlation_parents_enter_through_the_accept_path(template: Path, tmp_path: Path) -> None:
+    """A derived parent is accepted like any event: in the log, counted as received, processed."""
+    rules_dir = tmp_path / "rules"
+    rules_dir.mkdir()
+    (rules_dir / "rules.yaml").write_text(yaml.safe_dump({"rules": [
+        {"id": "site", "correlate": {"when": {"event": "device_down"}, "group_by": ["labels.site"], "count": 2,
+                                     "within": "2m", "raise": {"event": "site_down", "resource": "{labels.site}",
+                                                               "severity": "critical"}}}]}))
+    shutil.copyfile(template, tmp_path / "db.sqlite")
+
+    async def run() -> tuple[float, list[tuple[str, str]]]:
+        rs, errors = load_ruleset([rules_dir])
+        assert not errors, errors
+        clock = FakeClock(START)
+        correlator = RulesCorrelator(compile_ruleset(rs), clock)
+        metrics = Metrics()
+        db = Database(f"sqlite+aiosqlite:///{tmp_path / 'db.sqlite'}")
+        pipeline = build_pipeline(db, metrics=metrics, correlator=correlator,
+                                  suppression=RulesSuppression(correlator), clock=clock)
+        try:
+            await pipeline.accept([NormalizedEvent(resource=r, event="device_down", severity="critical",
+                                                   labels={"site": "ams"}) for r in ("a", "b")])
+            await pipeline.drain()
+            async with db.read() as conn:
+                rows = [(r["resource"], r["event"]) for r in (await conn.execute(select(ALERTS))).mappings()]
+            received = metrics.registry.get_sample_value("opsconductor_events_received_total",
+                                                         {"source": "opsconductor"})
+            return received or 0.0, rows
+        finally:
+            await db.dispose()
+
+    received, rows = asyncio.run(run())
+    assert received == 1
+    assert ("ams", "site_down") in rows
