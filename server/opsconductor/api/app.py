@@ -7,6 +7,7 @@ import os
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import UTC, datetime
 from typing import Any
 
 from litestar import Litestar
@@ -74,6 +75,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         rt = runtime or Runtime.build(settings)
         app.state.runtime = rt
         app.state.key_cache = KeyCache()
+        app.state.started_at = datetime.now(UTC)  # Alertmanager's /api/v2/status uptime
         await rt.start()
         try:
             yield
