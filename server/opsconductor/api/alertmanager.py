@@ -14,7 +14,7 @@ from typing import Annotated, Any
 
 from litestar import Request, delete, get, post
 from litestar.datastructures import State
-from litestar.params import QueryParameter
+from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 
 from opsconductor import __version__
 from opsconductor.api.am_config import alertmanager_config
@@ -86,9 +86,10 @@ def _matchers(flt: list[str] | None) -> list[AmMatcher]:
 
 
 @get("/api/v2/alerts", opt={"scope": "read"}, tags=["alertmanager"])
-async def get_alerts(state: State, filter: Filter = None, active: bool = True, silenced: bool = True,
-                     inhibited: bool = True, unprocessed: bool = True,
-                     receiver: str | None = None) -> list[GettableAlert]:
+async def get_alerts(state: State, filter: Filter = None, active: FromQuery[bool] = True,
+                     silenced: FromQuery[bool] = True, inhibited: FromQuery[bool] = True,
+                     unprocessed: FromQuery[bool] = True,
+                     receiver: FromQuery[str | None] = None) -> list[GettableAlert]:
     """Open alerts (Alertmanager ``getAlerts``); acknowledged ones carry annotation ``acknowledged``."""
     matchers, rx = _matchers(filter), _receiver_regex(receiver)
     return [a for a, _ in await _alerts(state.runtime)
@@ -96,9 +97,9 @@ async def get_alerts(state: State, filter: Filter = None, active: bool = True, s
 
 
 @get("/api/v2/alerts/groups", opt={"scope": "read"}, tags=["alertmanager"])
-async def get_alert_groups(state: State, filter: Filter = None, active: bool = True,
-                           silenced: bool = True, inhibited: bool = True,
-                           receiver: str | None = None) -> list[AlertGroup]:
+async def get_alert_groups(state: State, filter: Filter = None, active: FromQuery[bool] = True,
+                           silenced: FromQuery[bool] = True, inhibited: FromQuery[bool] = True,
+                           receiver: FromQuery[str | None] = None) -> list[AlertGroup]:
     """Open alerts grouped as the notify routes group them (per receiver and ``group_by``)."""
     matchers, rx = _matchers(filter), _receiver_regex(receiver)
     groups: dict[tuple[str, str, tuple[tuple[str, str], ...]], AlertGroup] = {}
@@ -130,7 +131,7 @@ async def get_silences(state: State, filter: Filter = None) -> list[GettableSile
 
 
 @get("/api/v2/silence/{silence_id:str}", opt={"scope": "read"}, tags=["alertmanager"])
-async def get_one_silence(state: State, silence_id: str) -> GettableSilence:
+async def get_one_silence(state: State, silence_id: FromPath[str]) -> GettableSilence:
     rt: Runtime = state.runtime
     async with rt.db.read() as conn:
         row = await get_silence(conn, silence_id_of(silence_id))
@@ -138,7 +139,7 @@ async def get_one_silence(state: State, silence_id: str) -> GettableSilence:
 
 
 @delete("/api/v2/silence/{silence_id:str}", opt={"scope": "write"}, tags=["alertmanager"], status_code=200)
-async def delete_silence(state: State, request: Request[Any, Any, Any], silence_id: str) -> None:
+async def delete_silence(state: State, request: Request[Any, Any, Any], silence_id: FromPath[str]) -> None:
     """Expire a silence now (it stays, expired, for history); its alerts are re-evaluated at once."""
     rt: Runtime = state.runtime
     user: Principal = request.user
@@ -174,7 +175,8 @@ def _validate(body: PostableSilence, now: datetime) -> tuple[dict[str, Any], dat
 
 
 @post("/api/v2/silences", opt={"scope": "write"}, tags=["alertmanager"], status_code=200)
-async def post_silences(state: State, request: Request[Any, Any, Any], data: PostableSilence) -> SilenceCreated:
+async def post_silences(state: State, request: Request[Any, Any, Any],
+                        data: JSONBody[PostableSilence]) -> SilenceCreated:
     """Create a silence (Alertmanager ``postSilences``); with ``id``, replace that silence by this one."""
     rt: Runtime = state.runtime
     user: Principal = request.user

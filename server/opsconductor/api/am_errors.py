@@ -10,6 +10,7 @@ browsers, no Accept header at all) keeps getting the RFC 9457 problem body.
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from litestar import Request, Response
@@ -29,4 +30,4 @@ def wants_alertmanager_form(request: Request[Any, Any, Any]) -> bool:
 
 
 def alertmanager_error(status: int, detail: str, headers: dict[str, str] | None) -> Response[Any]:
-    return Response(detail, status_code=status, media_type="application/json", headers=headers)
+    return Response(json.dumps(detail).encode(), status_code=status, media_type="application/json", headers=headers)
