@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -128,11 +128,11 @@ def _positive(m: AmMatcher) -> Any:
     return {"regex": m.value}
 
 
-def to_silence_matchers(matchers: list[AmMatcher]) -> dict[str, Any]:
+def to_silence_matchers(matchers: list[AmMatcher], field_for: Callable[[str], str] = field_of) -> dict[str, Any]:
     """Our silence's ``matchers`` mapping for Alertmanager matchers (all must hold)."""
     by_field: dict[str, tuple[list[AmMatcher], list[AmMatcher]]] = {}
     for m in matchers:
-        pos, neg = by_field.setdefault(field_of(m.name), ([], []))
+        pos, neg = by_field.setdefault(field_for(m.name), ([], []))
         (pos if m.is_equal else neg).append(m)
     out: dict[str, Any] = {}
     for fld, (pos, neg) in by_field.items():
