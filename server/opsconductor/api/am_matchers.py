@@ -122,7 +122,7 @@ def label_of(field: str) -> str:
 def _positive(m: AmMatcher) -> Any:
     """The condition of ``name=value`` / ``name=~value`` in our matcher language."""
     if not m.is_regex:
-        return m.value if m.value else None  # "" means: the label is absent
+        return m.value if m.value else [None, ""]  # "" means: the label is absent (or empty)
     if re.fullmatch(m.value, ""):
         return [None, {"regex": m.value}]  # Alertmanager: an absent label is "" and matches
     return {"regex": m.value}
@@ -148,7 +148,7 @@ def to_silence_matchers(matchers: list[AmMatcher], field_for: Callable[[str], st
         cond = _positive(p)
         if not neg:
             out[fld] = cond
-        elif isinstance(cond, dict):
+        elif isinstance(cond, dict) and "regex" in cond:
             out[fld] = {**cond, "not": not_part}
         else:
             raise InputError(f"matchers on {label_of(fld)!r}: an exact value cannot be combined with '!=' or '!~'")
@@ -179,7 +179,7 @@ def _alternation(values: list[Any]) -> str | None:
 
 
 def _conds(label: str, spec: Any, equal: bool, notes: list[str]) -> list[AmMatcher]:
-    if spec is None:
+    if spec is None or spec == [None, ""]:
         return [AmMatcher(label, "", is_equal=equal)]
     if isinstance(spec, (str, int, float)) and not isinstance(spec, bool):
         return [AmMatcher(label, str(spec), is_equal=equal)]

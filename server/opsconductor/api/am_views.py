@@ -120,8 +120,8 @@ def silence_id_of(text: str) -> int:
 # -- alerts ----------------------------------------------------------------------------------------
 def am_labels(row: Mapping[str, Any]) -> dict[str, str]:
     """The Alertmanager label set of one of our alerts (see am_matchers for the names)."""
-    out = {k: v for k, v in (row.get("labels") or {}).items()
-           if not k.startswith(ANNOTATION_PREFIX) and k not in BOOKKEEPING_LABELS}
+    out = {k: v for k, v in (row.get("labels") or {}).items()  # Alertmanager has no empty labels
+           if v and not k.startswith(ANNOTATION_PREFIX) and k not in BOOKKEEPING_LABELS}
     out["alertname"] = row["event"]
     out["resource"] = row["resource"]
     for name in ("component", "severity", "source"):
