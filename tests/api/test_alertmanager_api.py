@@ -156,5 +156,8 @@ async def test_errors_in_alertmanager_form_for_go_clients(settings_factory: Any,
         async with srv.client(srv.read_key) as reader:
             status = (await reader.get("/api/v2/status")).json()
             assert status["cluster"]["status"] == "disabled"
+            # clients choose their API mapping by version: karma needs >= 0.17.0
+            assert tuple(int(x) for x in status["versionInfo"]["version"].split(".")) >= (0, 17, 0)
+            assert status["versionInfo"]["revision"].startswith("opsconductor ")
             assert "receiver: core" in status["config"]["original"]
             assert "site=~\"ams.*\"" in status["config"]["original"]

@@ -1,7 +1,7 @@
 """The real ``amtool`` (Debian prometheus-alertmanager) against a real OpsConductor server.
 
-amtool sends the API key from ``--http.config.file`` (Prometheus' http_config:
-``authorization: {credentials: KEY}``), exactly as docs/integrations.md shows.
+amtool sends the API key from ``--http.config.file`` (Prometheus' http_config), written
+exactly as docs/integrations.md shows (its ``amtool`` example).
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 
 from tests.api.am_support import am_server
+from tests.api.test_push_docs import docs_example
 from tests.support.server import LiveServer
 
 pytestmark = pytest.mark.skipif(shutil.which("amtool") is None and not os.environ.get("CI"),
@@ -26,7 +27,8 @@ class Amtool:
     def __init__(self, server: LiveServer, key: str, tmp_path: Path):
         self.url = server.url
         self.http_config = tmp_path / f"amtool-{len(key)}-{key[-6:]}.yml"
-        self.http_config.write_text(f"authorization:\n  credentials: {key}\n")
+        # the file docs/integrations.md shows, with the key filled in
+        self.http_config.write_text(docs_example("amtool").replace("OPSCONDUCTOR_WRITE_KEY", key))
 
     async def __call__(self, *args: str, ok: bool = True) -> subprocess.CompletedProcess[str]:
         cmd = ["amtool", f"--alertmanager.url={self.url}", f"--http.config.file={self.http_config}", *args]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import shlex
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -149,3 +150,15 @@ def test_key_from_data_dir_and_help_documents_env(server: ServerProcess, tmp_pat
     assert out.returncode == 0, out.stderr
     helptext = cli("silences", "add", "--help", env={}).stdout
     assert "$OPSCONDUCTOR_URL" in helptext and "$OPSCONDUCTOR_API_KEY" in helptext
+
+
+def test_docs_silence_example_runs(server: ServerProcess) -> None:
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "api.md").read_text()
+    (line,) = [x.strip() for x in doc.splitlines() if x.startswith("    opsconductor silences add ")]
+    args = shlex.split(line)[1:]
+    out = cli(*args, env=_env(server))
+    assert out.returncode == 0, out.stderr
+    sid = int(out.stdout.split()[1])
+    got = httpx.get(f"{server.url}/api/v1/silences/{sid}", headers={"Authorization": f"Bearer {server.admin_key}"})
+    assert got.json()["matchers"] == {"resource": "rtr1.ams", "labels.site": {"regex": "ams.*"}}
+    assert got.json()["comment"] == "CHG-1234 optics"

@@ -50,6 +50,9 @@ from opsconductor.store.silence_queries import (
 )
 
 MAX_SILENCE = timedelta(days=366)
+# The Alertmanager release whose API v2 this follows. Clients pick their API mapping by this
+# version (karma refuses anything below 0.17.0), so it names the API level, not our release.
+AM_API_LEVEL = "0.25.0"
 Filter = Annotated[list[str] | None, QueryParameter(description='Matchers, e.g. alertname="link_down"')]
 
 
@@ -209,8 +212,8 @@ async def get_status(state: State) -> dict[str, Any]:
     started: datetime = getattr(state, "started_at", None) or rt.pipeline.clock()
     return {
         "cluster": {"name": "opsconductor", "status": "disabled", "peers": []},
-        "versionInfo": {"version": __version__, "revision": "", "branch": "", "buildUser": "", "buildDate": "",
-                        "goVersion": "none (OpsConductor is Python)"},
+        "versionInfo": {"version": AM_API_LEVEL, "revision": f"opsconductor {__version__}", "branch": "opsconductor",
+                        "buildUser": "opsconductor", "buildDate": "", "goVersion": "none (OpsConductor is Python)"},
         "config": {"original": alertmanager_config(_notify(rt), str(rt.settings.notify_file))},
         "uptime": started.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
     }
