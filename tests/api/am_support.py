@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -9,6 +10,7 @@ from typing import Any
 
 from tests.support.server import LiveServer, start_live_server
 
+REPO = Path(__file__).resolve().parents[2]
 NOTIFY = """\
 receivers:
   noc: {kind: webhook, url: "http://127.0.0.1:9/noc"}
@@ -45,7 +47,9 @@ async def am_server(settings_factory: Callable[..., Any], tmp_path: Path) -> Asy
     rules.mkdir()
     (rules / "notify.yaml").write_text(NOTIFY)
     (rules / "inhibit.yaml").write_text(RULES)
-    settings = settings_factory(rules_dir=rules, notify_file=rules / "notify.yaml",
+    addons = tmp_path / "addons"  # the shipped prometheus addon: `amtool alert add` posts to /api/v2/alerts
+    shutil.copytree(REPO / "addons" / "prometheus", addons / "prometheus")
+    settings = settings_factory(rules_dir=rules, notify_file=rules / "notify.yaml", addons_dir=addons,
                                 public_url="https://noc.example.net")
     async with start_live_server(settings) as server:
         async with server.admin as c:

@@ -106,6 +106,20 @@ async def test_silence_round_trip_suppresses_and_expires(settings_factory: Any, 
         listed = (await c.get("/api/v2/silences", params={"filter": 'alertname="cpu_high"'})).json()
         assert [s["id"] for s in listed] == [sid]
         assert (await c.get("/api/v2/silences", params={"filter": 'alertname="nope"'})).json() == []
+        # Alertmanager's filter tests the value a silence gives the name
+        assert [s["id"] for s in (await c.get("/api/v2/silences", params={"filter": "alertname=~cpu.*"})).json()] \
+            == [sid]
+        assert (await c.get("/api/v2/silences", params={"filter": "team=db"})).json() == []
+        assert len((await c.get("/api/v2/silences", params={"filter": 'team=""'})).json()) == 1
+
+        # posting with an id replaces that silence (as amtool silence update does)
+        r = await c.post("/api/v2/silences", json={**body, "id": sid, "comment": "CHG-1234 extended"})
+        assert r.status_code == 200, r.text
+        new_sid = r.json()["silenceID"]
+        assert new_sid != sid
+        assert (await c.get(f"/api/v2/silence/{sid}")).json()["status"]["state"] == "expired"
+        assert (await _alerts(c))["cpu_high"]["status"]["silencedBy"] == [new_sid]
+        sid = new_sid
 
         assert (await c.delete(f"/api/v2/silence/{sid}")).status_code == 200
         assert (await c.get(f"/api/v2/silence/{sid}")).json()["status"]["state"] == "expired"

@@ -73,6 +73,16 @@ async def test_alert_query_silence_add_query_expire(settings_factory: Any, tmp_p
         assert sid in (await am("silence", "query", "--expired")).stdout
         assert "cpu_high" in (await am("alert", "query")).stdout  # active again at once
 
+        # amtool alert add posts to /api/v2/alerts like Prometheus does: it becomes one of our alerts
+        await am("alert", "add", "alertname=disk_full", "instance=db1:9100", "severity=critical",
+                 "--annotation=summary=disk /var is full")
+        for _ in range(100):  # accepted = stored; it becomes an alert when processed, moments later
+            ext = (await am("-o", "extended", "alert", "query", "alertname=disk_full")).stdout
+            if "disk_full" in ext:
+                break
+            await asyncio.sleep(0.1)
+        assert 'resource="db1:9100"' in ext and 'summary="disk /var is full"' in ext
+
         missing = await am("silence", "expire", "00000000-0000-0000-0000-000000009999", ok=False)
         assert missing.returncode != 0 and "404" in missing.stderr and "no consumer" not in missing.stderr
 

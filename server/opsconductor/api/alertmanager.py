@@ -22,16 +22,22 @@ from opsconductor.api.am_matchers import AmMatcher, check_regex, parse_filter, t
 from opsconductor.api.am_views import (
     UNROUTED,
     AlertGroup,
+    AlertmanagerStatus,
+    AmConfig,
+    ClusterStatus,
     GettableAlert,
     GettableSilence,
     PostableSilence,
     Receiver,
     SilenceCreated,
+    VersionInfo,
     gettable_alert,
     gettable_silence,
     group_labels,
+    iso,
     keep,
     silence_id_of,
+    silence_matches_filter,
     silence_uuid,
 )
 from opsconductor.correlate.install import reevaluate_now
@@ -122,15 +128,11 @@ async def get_alert_groups(state: State, filter: Filter = None, active: FromQuer
 async def get_silences(state: State, filter: Filter = None) -> list[GettableSilence]:
     """Silences (Alertmanager ``getSilences``); ``filter`` keeps those having every given matcher."""
     rt: Runtime = state.runtime
-    wanted = {str(m) for m in _matchers(filter)}
+    wanted = _matchers(filter)
     now = rt.pipeline.clock()
     async with rt.db.read() as conn:
         rows = await list_silences(conn)
-    out = [gettable_silence(r, now) for r in rows]
-    if wanted:
-        out = [s for s in out if wanted <= {str(AmMatcher(m.name, m.value, m.isRegex, m.isEqual))
-                                            for m in s.matchers}]
-    return out
+    return [s for s in (gettable_silence(r, now) for r in rows) if silence_matches_filter(s, wanted)]
 
 
 @get("/api/v2/silence/{silence_id:str}", opt={"scope": "read"}, tags=["alertmanager"])
@@ -206,17 +208,16 @@ async def get_receivers(state: State) -> list[Receiver]:
 
 
 @get("/api/v2/status", opt={"scope": "read"}, tags=["alertmanager"])
-async def get_status(state: State) -> dict[str, Any]:
+async def get_status(state: State) -> AlertmanagerStatus:
     """Version, uptime, and the notify routing as an Alertmanager configuration (``config.original``)."""
     rt: Runtime = state.runtime
     started: datetime = getattr(state, "started_at", None) or rt.pipeline.clock()
-    return {
-        "cluster": {"name": "opsconductor", "status": "disabled", "peers": []},
-        "versionInfo": {"version": AM_API_LEVEL, "revision": f"opsconductor {__version__}", "branch": "opsconductor",
-                        "buildUser": "opsconductor", "buildDate": "", "goVersion": "none (OpsConductor is Python)"},
-        "config": {"original": alertmanager_config(_notify(rt), str(rt.settings.notify_file))},
-        "uptime": started.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
-    }
+    return AlertmanagerStatus(
+        cluster=ClusterStatus(status="disabled", name="opsconductor", peers=[]),
+        versionInfo=VersionInfo(version=AM_API_LEVEL, revision=f"opsconductor {__version__}", branch="opsconductor",
+                                buildUser="opsconductor", buildDate="", goVersion="none (OpsConductor is Python)"),
+        config=AmConfig(alertmanager_config(_notify(rt), str(rt.settings.notify_file))),
+        uptime=iso(started))
 
 
 ROUTES = [get_alerts, get_alert_groups, get_silences, get_one_silence, delete_silence, post_silences,

@@ -96,6 +96,37 @@ class SilenceCreated(msgspec.Struct):
     silenceID: str
 
 
+class PeerStatus(msgspec.Struct):
+    name: str
+    address: str
+
+
+class ClusterStatus(msgspec.Struct):
+    status: str
+    name: str
+    peers: list[PeerStatus]
+
+
+class VersionInfo(msgspec.Struct):
+    version: str
+    revision: str
+    branch: str
+    buildUser: str
+    buildDate: str
+    goVersion: str
+
+
+class AmConfig(msgspec.Struct):
+    original: str
+
+
+class AlertmanagerStatus(msgspec.Struct):
+    cluster: ClusterStatus
+    versionInfo: VersionInfo
+    config: AmConfig
+    uptime: str
+
+
 def iso(v: datetime | None) -> str:
     if v is None:
         return ZERO_TIME
@@ -217,3 +248,15 @@ def gettable_silence(row: Mapping[str, Any], now: datetime) -> GettableSilence:
         updatedAt=iso(row["ends_at"] if ended else row["created_at"]),
         matchers=[Matcher(m.name, m.value, m.is_regex, m.is_equal) for m in matchers],
         startsAt=iso(row["starts_at"]), endsAt=iso(row["ends_at"]), createdBy=row["created_by"], comment=comment)
+
+
+def silence_matches_filter(silence: GettableSilence, matchers: Sequence[AmMatcher]) -> bool:
+    """Alertmanager's silence filter: each filter matcher tests the value the silence gives that name."""
+    given = {m.name: m.value for m in silence.matchers}
+    for m in matchers:
+        present = m.name in given
+        if m.value == "" and present != m.is_equal:
+            continue  # `x=""` keeps silences without x; `x!=""` keeps those with it
+        if (m.is_equal and not present) or not m.matches(given):
+            return False
+    return True
