@@ -46,14 +46,14 @@ from opsconductor.errors import InputError
 from opsconductor.notify.config import EMPTY, NotifyConfig
 from opsconductor.notify.routing import match_routes
 from opsconductor.runtime import Runtime
-from opsconductor.store.api_keys import Principal
-from opsconductor.store.silence_queries import (
+from opsconductor.store.am_queries import (
     add_silence,
     expire_silence,
     get_silence,
     list_silences,
     open_alerts,
 )
+from opsconductor.store.api_keys import Principal
 
 MAX_SILENCE = timedelta(days=366)
 # The Alertmanager release whose API v2 this follows. Clients pick their API mapping by this
