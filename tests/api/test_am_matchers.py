@@ -74,7 +74,7 @@ def test_parse_matchers_as_amtool_sends_them() -> None:
     assert parse_matcher("site=~ams.*") == AmMatcher("site", "ams.*", is_regex=True)
     assert parse_matcher('x!="a \\"q\\""') == AmMatcher("x", 'a "q"', is_equal=False)
     assert parse_filter(['{a="1", b!~"x,y"}']) == [AmMatcher("a", "1"), AmMatcher("b", "x,y", True, False)]
-    for bad in ("noop", "=x", 'a=~"("'):
+    for bad in ("noop", "=x", 'a=~"("', 'a=~"(a+)+"', "a=~" + "x" * 600):
         with pytest.raises(InputError):
             parse_matcher(bad)
 

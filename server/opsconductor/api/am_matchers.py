@@ -15,6 +15,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from opsconductor.correlate.matchers import MAX_REGEX_LENGTH, backtracking_risk
 from opsconductor.errors import InputError
 
 FIELD_LABELS = {"alertname": "event", "resource": "resource", "component": "component",
@@ -103,10 +104,16 @@ def _split_group(text: str) -> list[str]:
 
 
 def check_regex(pattern: str) -> None:
+    """A regex a client may have us run over every alert: valid, bounded, no catastrophic backtracking."""
+    if len(pattern) > MAX_REGEX_LENGTH:
+        raise InputError(f"bad regex: longer than {MAX_REGEX_LENGTH} characters")
     try:
         re.compile(pattern)
     except re.error as exc:
         raise InputError(f"bad regex {pattern!r}: {exc}") from None
+    risk = backtracking_risk(pattern)
+    if risk:
+        raise InputError(f"bad regex {pattern!r}: {risk}")
 
 
 def field_of(label: str) -> str:
