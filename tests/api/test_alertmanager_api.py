@@ -158,6 +158,8 @@ async def test_errors_in_alertmanager_form_for_go_clients(settings_factory: Any,
             assert r.status_code == 400 and "past" in r.json()
             r = await c.post("/api/v2/silences", content=b"{", headers={**AM_JSON, "Content-Type": "application/json"})
             assert r.status_code == 400 and isinstance(r.json(), str)
+            r = await c.post("/api/v2/silences", json={"matchers": []}, headers=AM_JSON)
+            assert r.status_code == 400 and "startsAt" in r.json()  # the field errors are in the text
             # a client that accepts problem bodies (curl, browsers) still gets RFC 9457
             r = await c.get("/api/v2/alerts", params={"filter": "no operator"})
             assert r.status_code == 400 and r.headers["content-type"].startswith("application/problem+json")

@@ -158,6 +158,8 @@ def _validate(body: PostableSilence, now: datetime) -> tuple[dict[str, Any], dat
         raise InputError("silence must have at least one matcher")
     if not body.comment.strip():
         raise InputError("silence must have a comment (say why)")
+    if any(not m.name.strip() for m in body.matchers):
+        raise InputError("a matcher needs a label name")
     ams = [AmMatcher(m.name, m.value, m.isRegex, m.isEqual) for m in body.matchers]
     for m in ams:
         if m.is_regex:

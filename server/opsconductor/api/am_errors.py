@@ -29,5 +29,10 @@ def wants_alertmanager_form(request: Request[Any, Any, Any]) -> bool:
     return not any(r in _ADMITS_PROBLEM for r in ranges)
 
 
-def alertmanager_error(status: int, detail: str, headers: dict[str, str] | None) -> Response[Any]:
-    return Response(json.dumps(detail).encode(), status_code=status, media_type="application/json", headers=headers)
+def alertmanager_error(status: int, detail: str, headers: dict[str, str] | None,
+                       errors: list[dict[str, Any]] | None = None) -> Response[Any]:
+    """The problem's detail (and its field errors, if any) as one JSON string."""
+    parts = [f"{e.get('field') or e.get('location') or ''}: {e.get('message', '')}".lstrip(": ")
+             for e in (errors or [])[:20]]
+    text = f"{detail} ({'; '.join(parts)})" if parts else detail
+    return Response(json.dumps(text).encode(), status_code=status, media_type="application/json", headers=headers)
