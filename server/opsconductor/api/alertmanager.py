@@ -31,6 +31,7 @@ from opsconductor.api.am_views import (
     Receiver,
     SilenceCreated,
     VersionInfo,
+    am_labels,
     gettable_alert,
     gettable_silence,
     group_labels,
@@ -43,7 +44,7 @@ from opsconductor.api.am_views import (
 from opsconductor.correlate.install import reevaluate_now
 from opsconductor.correlate.parser import parse_matcher
 from opsconductor.errors import InputError
-from opsconductor.notify.config import EMPTY, NotifyConfig
+from opsconductor.notify.config import EMPTY, NotifyConfig, Route
 from opsconductor.notify.routing import match_routes
 from opsconductor.runtime import Runtime
 from opsconductor.store.am_queries import (
@@ -75,8 +76,8 @@ def _receiver_regex(receiver: str | None) -> re.Pattern[str] | None:
     return re.compile(receiver)
 
 
-async def _alerts(rt: Runtime) -> list[tuple[GettableAlert, list[Any]]]:
-    """Every open alert as Alertmanager shows it, with the notify routes that take it."""
+async def _alerts(rt: Runtime, matchers: list[AmMatcher]) -> list[tuple[GettableAlert, list[Route]]]:
+    """The open alerts whose labels match, as Alertmanager shows them, with the notify routes that take them."""
     async with rt.db.read() as conn:
         rows = await open_alerts(conn)
     now = rt.pipeline.clock()
@@ -84,6 +85,8 @@ async def _alerts(rt: Runtime) -> list[tuple[GettableAlert, list[Any]]]:
     open_by_event = {(r["event"], r["resource"]): r["fingerprint"] for r in rows if r["status"] != "suppressed"}
     out = []
     for row in rows:
+        if matchers and not all(m.matches(am_labels(row)) for m in matchers):
+            continue  # the label filter first: routing every alert is the expensive part
         routes = match_routes(root, row, now)
         alert = gettable_alert(row, [r.receiver for r in routes], open_by_event, rt.settings.public_url)
         out.append((alert, routes))
@@ -101,7 +104,7 @@ async def get_alerts(state: State, filter: Filter = None, active: FromQuery[bool
                      receiver: FromQuery[str | None] = None) -> list[GettableAlert]:
     """Open alerts (Alertmanager ``getAlerts``); acknowledged ones carry annotation ``acknowledged``."""
     matchers, rx = _matchers(filter), _receiver_regex(receiver)
-    return [a for a, _ in await _alerts(state.runtime)
+    return [a for a, _ in await _alerts(state.runtime, matchers)
             if keep(a, matchers, active=active, silenced=silenced, inhibited=inhibited, receiver=rx)]
 
 
@@ -112,7 +115,7 @@ async def get_alert_groups(state: State, filter: Filter = None, active: FromQuer
     """Open alerts grouped as the notify routes group them (per receiver and ``group_by``)."""
     matchers, rx = _matchers(filter), _receiver_regex(receiver)
     groups: dict[tuple[str, str, tuple[tuple[str, str], ...]], AlertGroup] = {}
-    for alert, routes in await _alerts(state.runtime):
+    for alert, routes in await _alerts(state.runtime, matchers):
         if not keep(alert, matchers, active=active, silenced=silenced, inhibited=inhibited, receiver=None):
             continue
         for route_id, name, group_by in [(r.id, r.receiver, r.group_by) for r in routes] or [("", UNROUTED, ())]:
