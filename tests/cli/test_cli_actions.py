@@ -60,6 +60,9 @@ def test_list_show_ack_note_history_resolve(server: ServerProcess) -> None:
     assert "link_down ge-0/0/1" in row and "uplink to core-1 lost carrier" in row
     assert re.search(r" major +\d+s +0  rtr1\.ams ", row)  # severity, age, duplicates
     assert listed.stderr == ""  # no request log lines on the terminal
+    only = cli("alerts", "list", "--label", "site:fra", "--severity", "minor", "-q", "FAN", env=env).stdout
+    assert "sw9.fra" in only and "rtr1.ams" not in only
+    assert "no open alerts matching" in cli("alerts", "list", "--resource", "nope", env=env).stdout
 
     aid = _id(server, "rtr1.ams")
     acked = cli("alerts", "ack", str(aid), "--text", "looking at it", env=env)

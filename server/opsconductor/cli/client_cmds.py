@@ -82,9 +82,12 @@ def cmd_events_send(args: argparse.Namespace) -> int:
 
 
 def cmd_alerts_list(args: argparse.Namespace) -> int:
-    params: dict[str, Any] = {"limit": args.limit}
-    if args.status:
-        params["status"] = args.status
+    params: dict[str, Any] = {"limit": args.limit, "sort": args.sort}
+    for name in ("status", "severity", "resource", "label"):
+        if getattr(args, name):
+            params[name] = getattr(args, name)
+    if args.q:
+        params["q"] = args.q
     resp = request(args, "GET", "/api/v1/alerts", params=params)
     if resp.status_code >= 400:
         return fail(resp)
@@ -93,7 +96,9 @@ def cmd_alerts_list(args: argparse.Namespace) -> int:
         print(json.dumps(alerts, indent=2))
         return 0
     if not alerts:
-        print("no open alerts" if not args.status else f"no alerts with status {', '.join(args.status)}")
+        filtered = any(getattr(args, n) for n in ("severity", "resource", "label", "q"))
+        print("no open alerts" + (" matching" if filtered else "") if not args.status
+              else f"no alerts with status {', '.join(args.status)}")
         return 0
     from opsconductor.cli.alert_cmds import alert_table
 
@@ -107,7 +112,6 @@ def common_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--key", help="API key (default: $OPSCONDUCTOR_API_KEY, then data/admin.key)")
 
 
-
 def register(sub: Any) -> None:
     ev = sub.add_parser("events", help="send events to a server").add_subparsers(dest="events_command", required=True)
     send = ev.add_parser("send", help="post a JSON or NDJSON file of events ('-' for stdin)")
@@ -119,8 +123,14 @@ def register(sub: Any) -> None:
 
     al = sub.add_parser("alerts", help="list, show and act on alerts").add_subparsers(dest="alerts_command",
                                                                                        required=True)
-    ls = al.add_parser("list", help="list open alerts")
-    ls.add_argument("--status", action="append")
+    ls = al.add_parser("list", help="list open alerts (repeat a filter for 'any of')")
+    ls.add_argument("--status", action="append", help="default: active, acknowledged, suppressed")
+    ls.add_argument("--severity", action="append")
+    ls.add_argument("--resource", action="append")
+    ls.add_argument("--label", action="append", help="name:value, e.g. site:ams")
+    ls.add_argument("-q", help="text in resource, event, component or summary")
+    ls.add_argument("--sort", default="-last_seen", help="id|last_seen|first_seen|severity|duplicate_count, "
+                                                         "prefix - for descending (default -last_seen)")
     ls.add_argument("--limit", type=int, default=100)
     ls.add_argument("--json", action="store_true")
     common_args(ls)
