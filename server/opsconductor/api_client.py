@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 from pathlib import Path
 
@@ -19,4 +20,5 @@ def client(args: argparse.Namespace) -> httpx.Client:
         if key_file.exists():
             key = key_file.read_text().strip()
     headers = {"Authorization": f"Bearer {key}"} if key else {}
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # a request line per call is noise on a terminal
     return httpx.Client(base_url=args.url, headers=headers, timeout=60.0)

@@ -38,7 +38,7 @@ def json_blocks() -> list[str]:
 
 def test_every_example_is_run_somewhere() -> None:
     names = sorted(m["name"] for m in YAML_BLOCK.finditer(DOC.read_text()))
-    assert names == ["alertmanager", "prometheus", "settings", "trap-source", "webhook-source"]
+    assert names == ["alertmanager", "amtool", "prometheus", "settings", "trap-source", "webhook-source"]
     assert len(json_blocks()) == 3
 
 

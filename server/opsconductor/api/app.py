@@ -7,6 +7,7 @@ import os
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import UTC, datetime
 from typing import Any
 
 from litestar import Litestar
@@ -75,6 +76,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         rt = runtime or build_runtime(settings)
         app.state.runtime = rt
         app.state.key_cache = KeyCache()
+        app.state.started_at = datetime.now(UTC)  # Alertmanager's /api/v2/status uptime
         await rt.start()
         try:
             yield

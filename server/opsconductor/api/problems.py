@@ -8,6 +8,7 @@ from typing import Any
 from litestar import Request, Response
 from litestar.exceptions import HTTPException, ValidationException
 
+from opsconductor.api.am_errors import alertmanager_error, wants_alertmanager_form
 from opsconductor.errors import (
     AuthError,
     ConfigError,
@@ -29,6 +30,8 @@ def problem(request: Request[Any, Any, Any], status: int, title: str, detail: st
     body = {"type": PROBLEM_BASE + slug, "title": title, "status": status, "detail": detail,
             "instance": request.url.path, **extra}
     headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+    if wants_alertmanager_form(request):  # amtool & co. on /api/v2 parse only Alertmanager's form
+        return alertmanager_error(status, detail, headers, extra.get("errors"))
     return Response(body, status_code=status, media_type=PROBLEM_MEDIA_TYPE, headers=headers)
 
 

@@ -17,6 +17,9 @@ def extra_routes() -> list[Any]:
     from opsconductor.api import push
 
     routes += push.ROUTES  # /api/v2/alerts, /api/v1/webhooks/{addon}
+    from opsconductor.api import alertmanager
+
+    routes += alertmanager.ROUTES  # Alertmanager API v2: GET alerts, groups, silences, status, receivers
     from opsconductor.api import poller, targets
 
     routes += targets.ROUTES + poller.ROUTES  # /api/v1/targets, /api/v1/poller, /api/v1/addons
