@@ -29,6 +29,9 @@ def install_components(rt: Runtime) -> None:
     from opsconductor.notify.install import install as install_notify
 
     install_notify(rt)  # outbox sink + delivery worker (last: it hears every other stage's transitions)
+    from opsconductor.console.shelve import install as install_shelve
+
+    install_shelve(rt)  # console: shelved alerts come back when their time is up
     return None
 
 
@@ -48,6 +51,9 @@ def extra_routes() -> list[Any]:
     from opsconductor.api import notifications
 
     routes += notifications.ROUTES  # /api/v1/notifications, /api/v1/receivers
+    from opsconductor.console import docs, pages, shelve
+
+    routes += pages.ROUTES + shelve.ROUTES + docs.ROUTES  # the console at /, its stream; /schema/assets
     return routes
 
 
