@@ -15,7 +15,7 @@ from urllib.parse import quote
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from litestar import MediaType, Request, Response, get, post
-from litestar.params import FromPath
+from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect
 from litestar.static_files import create_static_files_router
 
@@ -101,7 +101,7 @@ def _base(session: Session, page: str) -> dict[str, Any]:
 # -- sign in / out -------------------------------------------------------------------------------
 
 @get("/login", opt=PAGE_OPT, include_in_schema=False)
-async def login_page(request: Request[Any, Any, Any], next: str | None = None) -> Response[Any]:
+async def login_page(request: Request[Any, Any, Any], next: FromQuery[str | None] = None) -> Response[Any]:
     if await _session(request) is not None:
         return Redirect(_safe_next(next))
     return _html("login.html", next=_safe_next(next), error=None, page="login")
@@ -223,7 +223,7 @@ async def silences_page(request: Request[Any, Any, Any]) -> Response[Any]:
 
 
 @get("/console/preview", opt=PAGE_OPT, include_in_schema=False)
-async def silence_preview(request: Request[Any, Any, Any], matchers: str = "{}") -> Response[Any]:
+async def silence_preview(request: Request[Any, Any, Any], matchers: FromQuery[str] = "{}") -> Response[Any]:
     """The open alerts a silence with these matchers (JSON, rule matcher language) would hit."""
     session = await _need_session(request)
     try:
