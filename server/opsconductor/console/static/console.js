@@ -159,7 +159,9 @@
         const dur = prompt("Shelve (acknowledge until): 30m, 2h, 1d", "2h");
         if (!dur) return;
         if (!parseDuration(dur)) { flash("Use a duration like 30m, 2h or 1d."); return; }
-        await api("POST", "/console/shelve", { ids: ids.map(Number), duration: dur.trim() });
+        const r = await api("POST", "/console/shelve", { ids: ids.map(Number), duration: dur.trim() });
+        flash(r.changed + " of " + ids.length + " shelved until " + r.until +
+              (r.changed < ids.length ? " (the others were already acknowledged or closed)" : "") + ".", true);
       } else if (action === "ack" || action === "resolve") {
         const r = await api("POST", "/api/v1/alerts/bulk/" + action, { ids: ids.map(Number) });
         if (r && r.changed < ids.length) flash((ids.length - r.changed) + " of " + ids.length + " were already " +
