@@ -50,7 +50,13 @@ def shots(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
     _need_browser()
     data = tmp_path_factory.mktemp("console-server")
-    proc = ServerProcess(data, env={"OPSCONDUCTOR_HOUSEKEEPING_INTERVAL_S": "0.5"})
+    rules = data / "rules"  # the shipped rules: correlation parents need them
+    rules.mkdir()
+    for f in (Path(__file__).parents[2] / "rules").glob("*.yaml"):
+        if f.name != "notify.yaml":
+            shutil.copy(f, rules / f.name)
+    proc = ServerProcess(data, env={"OPSCONDUCTOR_HOUSEKEEPING_INTERVAL_S": "0.5",
+                                    "OPSCONDUCTOR_RULES_DIR": str(rules)})
     proc.start()
     try:
         yield proc
@@ -89,9 +95,14 @@ def send(server: ServerProcess, **event: Any) -> int:
 
 
 def wait_for(check: Callable[[], T | None], timeout: float = 5.0, what: str = "condition") -> T:
+    from selenium.common.exceptions import StaleElementReferenceException
+
     deadline = time.monotonic() + timeout
     while True:
-        got = check()
+        try:
+            got = check()
+        except StaleElementReferenceException:  # the live page re-rendered under us: look again
+            got = None
         if got:
             return got
         if time.monotonic() > deadline:
@@ -182,12 +193,15 @@ def test_keyboard_moves_selects_and_acts(server: ServerProcess, driver: Any) -> 
 
     with api(server) as c:
         alert = c.get("/api/v1/alerts", params={"resource": "rtr1.ams"}).json()["alerts"][0]
-    keys = ActionChains(driver)
-    keys.send_keys("j").perform()
-    cursor = wait_for(lambda: css(driver, "tr.alert-row.cursor"), what="a cursor row")[0]
-    while cursor.get_attribute("data-id") != str(alert["id"]):
-        keys.send_keys("j").perform()
-        cursor = css(driver, "tr.alert-row.cursor")[0]
+    def cursor() -> str | None:  # read in one script call: the live list may re-render at any time
+        return driver.execute_script(  # type: ignore[no-any-return]
+            "const r = document.querySelector('tr.alert-row.cursor'); return r ? r.dataset.id : null")
+
+    for _ in range(10):
+        ActionChains(driver).send_keys("j").perform()
+        if wait_for(cursor, what="a cursor row") == str(alert["id"]):
+            break
+    assert cursor() == str(alert["id"])
     ActionChains(driver).send_keys("a").perform()  # ack the row under the cursor
 
     def acked() -> bool:
@@ -250,7 +264,7 @@ def test_silence_from_the_ui_with_a_preview(server: ServerProcess, driver: Any, 
             ({"labels.site": "ams"}, "CHG-1 ams maintenance", "active")]
         rtr1 = c.get("/api/v1/alerts", params={"resource": "rtr1.ams"}).json()["alerts"][0]
         assert rtr1["status"] == "suppressed"
-    css(driver, "button.expire")[0].click()
+    click(driver, "css selector", "button.expire")
     wait_for(lambda: "expired" in driver.find_element("css selector", "table.silences").text, what="expired")
 
 
@@ -279,6 +293,21 @@ def test_tv_mode_renders_large_counts_in_both_themes(server: ServerProcess, driv
     del alert_id
 
 
+def test_a_correlation_parent_unfolds_to_its_children(server: ServerProcess, driver: Any, shots: Path) -> None:
+    members = [send(server, resource=f"sw{i}.par", event="device_down", severity="major", labels={"site": "par"})
+               for i in range(3)]
+    driver.get(server.url + "/?group=site")
+    button = wait_for(lambda: css(driver, "button.expand"), timeout=5, what="the parent's unfold button")[0]
+    parent = button.get_attribute("data-parent")
+    assert button.text == "▸ 3"
+    child_rows = [f'tr.child-of-{parent}[data-id="{m}"]' for m in members]
+    assert all(not css(driver, sel)[0].is_displayed() for sel in child_rows)  # folded: each alert listed once
+    click(driver, "css selector", f'button.expand[data-parent="{parent}"]')
+    wait_for(lambda: all(css(driver, sel)[0].is_displayed() for sel in child_rows), what="the children")
+    assert "site = par" in driver.find_element("id", "alerts").text
+    screenshot(driver, shots, "07-correlation", must_show="site par isolated")
+
+
 def test_a_read_key_sees_but_cannot_act(server: ServerProcess, driver: Any, shots: Path) -> None:
     out = subprocess.run([sys.executable, "-m", "opsconductor", "keys", "create", "--name", "wall", "--scope", "read"],
                          env=server.env, capture_output=True, text=True, timeout=60, check=True)
@@ -291,4 +320,4 @@ def test_a_read_key_sees_but_cannot_act(server: ServerProcess, driver: Any, shot
     wait_for(lambda: css(driver, "tr.alert-row"), what="the list for a read key")
     assert not css(driver, "input.select") and not css(driver, "#toolbar button")
     assert "Read-only key" in driver.find_element("tag name", "body").text
-    screenshot(driver, shots, "07-read-only", must_show="Read-only key")
+    screenshot(driver, shots, "08-read-only", must_show="Read-only key")

@@ -232,3 +232,30 @@ async def test_api_docs_are_served_without_a_cdn_and_offer_bearer(console_server
                 "description"]}
         assert {"bearer": []} in doc["security"]
         assert not any(p.startswith(("/console", "/login", "/tv")) for p in doc["paths"])
+
+
+async def test_sign_in_from_another_site_is_refused(console_server: LiveServer) -> None:
+    async with httpx.AsyncClient(base_url=console_server.url) as c:
+        r = await c.post("/login", data={"key": console_server.admin_key}, headers={"Origin": "https://evil.example"})
+        assert r.status_code == 403 and "opsc_session" not in r.headers.get("set-cookie", "")
+        r = await c.post("/login", data={"key": console_server.admin_key}, headers={"Origin": console_server.url})
+        assert r.status_code == 303 and "opsc_session=" in r.headers["set-cookie"]
+
+
+async def test_silences_list_fragment_and_the_stream_hears_a_new_silence(console_server: LiveServer) -> None:
+    c, token = await signed_in(console_server, console_server.write_key)
+    async with aclosing(c), c.stream("GET", "/console/stream") as stream:
+        lines = stream.aiter_lines()
+        got: list[str] = []
+        while "event: hello" not in got:
+            got.append(await asyncio.wait_for(anext(lines), 5))
+        r = await c.post("/api/v1/silences", json={"matchers": {"resource": "nothing-yet"}, "duration": "1h",
+                                                   "comment": "CHG-7"}, headers={"X-CSRF-Token": token})
+        assert r.status_code == 201, r.text
+        while "event: change" not in got:  # no alert changed: the silence itself moves the token
+            got.append(await asyncio.wait_for(anext(lines), 5))
+    c2, _ = await signed_in(console_server, console_server.read_key)
+    async with aclosing(c2):
+        frag = await c2.get("/console/fragment/silences")
+        assert frag.status_code == 200 and "CHG-7" in frag.text and "<html" not in frag.text
+        assert "Expire" not in frag.text  # a read key sees no action

@@ -2,8 +2,8 @@
 
 Any worker may have written the change (several uvicorn workers, the CLI, the engine),
 so instead of listening to one process's transitions the feed polls a change token
-made of three indexed maxima (newest alert, newest last_seen, newest history row):
-a new alert, a duplicate, an ack, a note or a suppression each move one of them.
+made of indexed maxima (newest alert, newest last_seen, newest history row, newest
+silence): a new alert, a duplicate, an ack, a note, a suppression or a silence moves one.
 The probe runs only while at least one browser listens.
 """
 
@@ -21,6 +21,7 @@ from litestar.response import ServerSentEvent, ServerSentEventMessage
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from opsconductor.correlate.state import SILENCES
 from opsconductor.runtime import Runtime
 from opsconductor.store.alert_writer import ALERTS, HISTORY
 
@@ -38,7 +39,8 @@ Token = tuple[Any, ...]
 async def change_token(conn: AsyncConnection) -> Token:
     alerts = (await conn.execute(select(func.max(ALERTS.c.id), func.max(ALERTS.c.last_seen)))).one()
     history = (await conn.execute(select(func.max(HISTORY.c.id)))).scalar()
-    return (alerts[0], str(alerts[1]), history)
+    silences = (await conn.execute(select(func.max(SILENCES.c.id)))).scalar()
+    return (alerts[0], str(alerts[1]), history, silences)
 
 
 class ChangeFeed:
@@ -123,10 +125,12 @@ async def _events(feed: ChangeFeed) -> AsyncIterator[ServerSentEventMessage]:
         deadline = time.monotonic() + MAX_STREAM_S
         while (left := deadline - time.monotonic()) > 0:
             new = await feed.wait(version, min(KEEPALIVE_S, left))
+            if feed.failing:  # the page shows it is not live rather than a silently stale list
+                yield ServerSentEventMessage(event="trouble", data="the database does not answer; retrying")
             if new != version:
                 version = new
                 yield ServerSentEventMessage(event="change", data=str(version))
-            else:
+            elif not feed.failing:
                 yield ServerSentEventMessage(comment="keep-alive")
 
 

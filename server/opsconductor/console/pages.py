@@ -109,6 +109,10 @@ async def login_page(request: Request[Any, Any, Any], next: FromQuery[str | None
 
 @post("/login", opt=PAGE_OPT, include_in_schema=False, status_code=303)
 async def login(request: Request[Any, Any, Any]) -> Response[Any]:
+    origin = request.headers.get("origin")
+    if origin and origin != f"{request.url.scheme}://{request.url.netloc}" and origin != "null":
+        # Another site posting a key into this browser (login CSRF): refuse.
+        return _html("login.html", status=403, next="/", page="login", error="Sign in from this server's own page.")
     form = await request.form()
     key = str(form.get("key") or "").strip()
     target = _safe_next(str(form.get("next") or "/"))
@@ -210,16 +214,26 @@ async def alert_fragment(request: Request[Any, Any, Any], alert_id: FromPath[int
 
 # -- silences ------------------------------------------------------------------------------------
 
+async def _silences_context(request: Request[Any, Any, Any], session: Session) -> dict[str, Any]:
+    from opsconductor.api.silences import list_silences
+
+    data = await list_silences.fn(request.app.state, status="all", limit=200)
+    return {**_base(session, "silences"), "silences": data["silences"]}
+
+
 @get("/silences", opt=PAGE_OPT, include_in_schema=False)
 async def silences_page(request: Request[Any, Any, Any]) -> Response[Any]:
     session = await _session(request)
     if session is None:
         return _to_login(request)
-    from opsconductor.api.silences import list_silences
-
-    data = await list_silences.fn(request.app.state, status="all", limit=200)
     prefill = [(k, v) for k, v in request.query_params.items() if k in ("resource", "event", "component")]
-    return _html("silences.html", **_base(session, "silences"), silences=data["silences"], prefill=prefill)
+    return _html("silences.html", **await _silences_context(request, session), prefill=prefill)
+
+
+@get("/console/fragment/silences", opt=PAGE_OPT, include_in_schema=False)
+async def silences_fragment(request: Request[Any, Any, Any]) -> Response[Any]:
+    session = await _need_session(request)
+    return _html("silences_body.html", **await _silences_context(request, session))
 
 
 @get("/console/preview", opt=PAGE_OPT, include_in_schema=False)
@@ -278,4 +292,4 @@ STATIC = create_static_files_router(path="/console/static", directories=[HERE / 
                                     include_in_schema=False, name="console-static")
 
 ROUTES = [login_page, login, logout, alerts_page, alerts_fragment, alert_page, alert_fragment, silences_page,
-          silence_preview, tv_page, tv_fragment, stream, STATIC]
+          silences_fragment, silence_preview, tv_page, tv_fragment, stream, STATIC]

@@ -66,10 +66,10 @@
     }
   }
 
-  function setLive(on) {
+  function setLive(on, why) {
     const el = $("#live-state");
     if (el) { el.className = "live-state " + (on ? "on" : "off") + (el.classList.contains("tv-live") ? " tv-live" : "");
-              el.title = on ? "live" : "reconnecting…"; }
+              el.title = on ? "live" : (why || "not live: reconnecting…"); }
   }
 
   function connect() {
@@ -78,6 +78,7 @@
     let first = true;
     source.addEventListener("hello", () => { setLive(true); if (!first) refresh(); first = false; });
     source.addEventListener("change", () => { setLive(true); refresh(); });
+    source.addEventListener("trouble", (ev) => setLive(false, ev.data));
     source.onerror = () => setLive(false);
   }
 
