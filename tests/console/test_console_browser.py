@@ -72,7 +72,9 @@ def driver(server: ServerProcess) -> Iterator[Any]:
     opts = webdriver.ChromeOptions()
     opts.binary_location = str(CHROMIUM)
     for arg in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu",
-                "--window-size=1280,800", "--no-first-run", "--disable-extensions"):
+                "--window-size=1280,800", "--no-first-run", "--disable-extensions",
+                # No internet, like a NOC: every name but the loopback server fails to resolve.
+                "--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE 127.0.0.1"):
         opts.add_argument(arg)
     d = webdriver.Chrome(service=Service(executable_path=str(CHROMEDRIVER)), options=opts)
     d.set_page_load_timeout(20)
@@ -321,3 +323,26 @@ def test_a_read_key_sees_but_cannot_act(server: ServerProcess, driver: Any, shot
     assert not css(driver, "input.select") and not css(driver, "#toolbar button")
     assert "Read-only key" in driver.find_element("tag name", "body").text
     screenshot(driver, shots, "08-read-only", must_show="Read-only key")
+
+
+def test_swagger_ui_works_offline_and_authorize_sends_the_key(server: ServerProcess, driver: Any,
+                                                              shots: Path) -> None:
+    driver.get(server.url + "/schema")
+    wait_for(lambda: "OpsConductor" in driver.find_element("css selector", ".swagger-ui .info").text,
+             timeout=10, what="Swagger UI to render the document")
+    click(driver, "css selector", ".auth-wrapper button.authorize")
+    field = wait_for(lambda: css(driver, 'input[aria-label="auth-bearer-value"]'), what="the Authorize dialog")[0]
+    field.send_keys(server.admin_key)
+    click(driver, "css selector", ".auth-btn-wrapper button.authorize")
+    click(driver, "css selector", ".auth-btn-wrapper button.btn-done")
+    opblock = '.opblock-get:has(span[data-path="/api/v1/alerts/counts"])'
+    click(driver, "css selector", f"{opblock} .opblock-summary-control")
+    wait_for(lambda: css(driver, f"{opblock} .try-out__btn"), what="Try it out")
+    click(driver, "css selector", f"{opblock} .try-out__btn")
+    click(driver, "css selector", f"{opblock} button.execute")
+    live = f"{opblock} .live-responses-table tr.response .response-col_status"
+    status = wait_for(lambda: css(driver, live), timeout=10, what="the live response")[0].text
+    assert status.strip().startswith("200"), status
+    curl = driver.find_element("css selector", f"{opblock} .curl-command").text
+    assert "Authorization: Bearer" in curl
+    screenshot(driver, shots, "09-swagger", must_show="OpsConductor")

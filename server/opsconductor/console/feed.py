@@ -31,7 +31,7 @@ POLL_S = 0.25  # a change reaches the browser well within 1 s
 KEEPALIVE_S = 15.0
 # Streams end after this long and the browser reconnects at once: a server shutting down
 # never waits on an open stream for longer than this.
-MAX_STREAM_S = 30.0
+MAX_STREAM_S = 10.0
 
 Token = tuple[Any, ...]
 
@@ -121,7 +121,7 @@ def feed_of(request: Request[Any, Any, Any]) -> ChangeFeed:
 async def _events(feed: ChangeFeed) -> AsyncIterator[ServerSentEventMessage]:
     async with feed.listening():
         version = feed.version
-        yield ServerSentEventMessage(event="hello", data=str(version), retry=1000)
+        yield ServerSentEventMessage(event="hello", data=str(version), retry=250)
         deadline = time.monotonic() + MAX_STREAM_S
         while (left := deadline - time.monotonic()) > 0:
             new = await feed.wait(version, min(KEEPALIVE_S, left))
