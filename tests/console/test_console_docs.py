@@ -32,3 +32,17 @@ def test_every_documented_key_is_handled_by_the_script() -> None:
 
 def test_the_readme_links_the_console() -> None:
     assert "(docs/console.md)" in (ROOT / "README.md").read_text()
+
+
+def test_every_console_asset_is_package_data() -> None:
+    """The console must work from an installed wheel: templates and static files are package data."""
+    import tomllib
+    from fnmatch import fnmatch
+
+    patterns = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["package-data"][
+        "opsconductor"]
+    pkg = ROOT / "server" / "opsconductor"
+    for sub in ("templates", "static"):
+        for f in (pkg / "console" / sub).rglob("*"):
+            rel = f.relative_to(pkg).as_posix()
+            assert f.is_file() and any(fnmatch(rel, p) and rel.count("/") == p.count("/") for p in patterns), rel
