@@ -139,6 +139,7 @@
     if (holder) return holder.dataset.ids.split(",");
     const ids = selectedIds();
     if (!ids.length && cursorId) return [cursorId];
+    if (!ids.length && document.body.dataset.alert) return [document.body.dataset.alert];  // the detail page
     return ids;
   }
 
@@ -228,6 +229,7 @@
   // ---- keyboard -----------------------------------------------------------------------------------
   document.addEventListener("keydown", (ev) => {
     const t = ev.target;
+    if (t instanceof Element && t.closest("a,button") && (ev.key === "Enter" || ev.key === " ")) return;
     if (t instanceof Element && t.closest("input,textarea,select,dialog")) {
       if (ev.key === "Escape" && t.blur) t.blur();
       return;
