@@ -137,6 +137,13 @@ def click(driver: Any, by: str, value: str) -> None:
     raise AssertionError(f"{value} kept going stale")
 
 
+def text(driver: Any, selector: str) -> str:
+    """An element's visible text, read in one script call (the live page may swap elements any time)."""
+    got = driver.execute_script("const e = document.querySelector(arguments[0]); return e ? e.innerText : ''",
+                                selector)
+    return str(got)
+
+
 def css(driver: Any, selector: str) -> list[Any]:
     return list(driver.find_elements("css selector", selector))
 
@@ -150,7 +157,7 @@ def test_sign_in_and_see_an_alert_created_by_the_api(server: ServerProcess, driv
     driver.find_element("id", "key").send_keys(server.admin_key)
     driver.find_element("id", "sign-in").click()
     wait_for(lambda: css(driver, "table.alerts tr.alert-row"), what="the alert list")
-    assert "uplink to core down" in driver.find_element("id", "alerts").text
+    assert "uplink to core down" in text(driver, "#alerts")
     assert server.admin_key not in driver.current_url
     # the session cookie is HttpOnly: the page's own script cannot read it
     assert "opsc_session" not in driver.execute_script("return document.cookie")
@@ -167,8 +174,8 @@ def test_a_second_alert_appears_live_without_reload(server: ServerProcess, drive
     took = time.monotonic() - sent
     assert took < 1.0, f"the new alert took {took:.2f}s to appear"
     assert driver.execute_script("return window.__sameDocument") is True  # no reload happened
-    rows = [r.get_attribute("data-id") for r in css(driver, "tr.alert-row")]
-    assert rows[0] == str(alert_id)  # critical sorts first
+    first = driver.execute_script("return document.querySelector('tr.alert-row').dataset.id")
+    assert first == str(alert_id)  # critical sorts first
     screenshot(driver, shots, "02-live", must_show="BGP peer 7 down")
 
 
@@ -225,12 +232,12 @@ def test_detail_page_shows_history_and_takes_a_note(server: ServerProcess, drive
         alert = c.get("/api/v1/alerts", params={"resource": "core1.fra"}).json()["alerts"][0]
     click(driver, "link text", "core1.fra")
     wait_for(lambda: driver.current_url.endswith(f"/alerts/{alert['id']}"), what="the detail page")
-    history = driver.find_element("id", "history").text
+    history = text(driver, "#history")
     assert "created" in history or "status" in history
     assert "ack" in history and "by admin" in history
     driver.find_element("css selector", ".note-form textarea").send_keys("called the fra DC, ticket 4711")
     driver.find_element("css selector", ".note-form button").click()
-    wait_for(lambda: "ticket 4711" in driver.find_element("id", "notes").text, what="the note")
+    wait_for(lambda: "ticket 4711" in text(driver, "#notes"), what="the note")
     with api(server) as c:
         hist = c.get(f"/api/v1/alerts/{alert['id']}").json()["history"]
     assert hist[-1]["kind"] == "note" and hist[-1]["text"] == "called the fra DC, ticket 4711"
@@ -246,7 +253,7 @@ def test_silence_from_the_ui_with_a_preview(server: ServerProcess, driver: Any, 
     value.send_keys("(a+)+")
     driver.find_element("css selector", "#silence-form input[name=comment]").send_keys("bad one")
     driver.find_element("id", "create-silence").click()
-    flash = wait_for(lambda: driver.find_element("id", "flash").text, what="the problem text")
+    flash = wait_for(lambda: text(driver, "#flash"), what="the problem text")
     assert "invalid silence" in flash and "matchers.resource.regex" in flash, flash
     driver.get(server.url + "/silences")
     field, value = css(driver, ".matcher input[name=field]")[0], css(driver, ".matcher input[name=value]")[0]
@@ -254,8 +261,7 @@ def test_silence_from_the_ui_with_a_preview(server: ServerProcess, driver: Any, 
     value.send_keys("ams")
     preview = wait_for(lambda: css(driver, "#preview-count[data-count]"), what="the preview")[0]
     assert preview.get_attribute("data-count") == "1"
-    assert "rtr1.ams" in driver.find_element("id", "preview").text
-    assert "core1.fra" not in driver.find_element("id", "preview").text
+    assert "rtr1.ams" in text(driver, "#preview") and "core1.fra" not in text(driver, "#preview")
     driver.find_element("css selector", "#silence-form input[name=comment]").send_keys("CHG-1 ams maintenance")
     screenshot(driver, shots, "04-silence-preview", must_show="would be silenced")
     driver.find_element("id", "create-silence").click()
@@ -267,7 +273,7 @@ def test_silence_from_the_ui_with_a_preview(server: ServerProcess, driver: Any, 
         rtr1 = c.get("/api/v1/alerts", params={"resource": "rtr1.ams"}).json()["alerts"][0]
         assert rtr1["status"] == "suppressed"
     click(driver, "css selector", "button.expire")
-    wait_for(lambda: "expired" in driver.find_element("css selector", "table.silences").text, what="expired")
+    wait_for(lambda: "expired" in text(driver, "table.silences"), what="expired")
 
 
 def tv_counts(driver: Any) -> dict[str, str]:
@@ -299,14 +305,16 @@ def test_a_correlation_parent_unfolds_to_its_children(server: ServerProcess, dri
     members = [send(server, resource=f"sw{i}.par", event="device_down", severity="major", labels={"site": "par"})
                for i in range(3)]
     driver.get(server.url + "/?group=site")
-    button = wait_for(lambda: css(driver, "button.expand"), timeout=5, what="the parent's unfold button")[0]
-    parent = button.get_attribute("data-parent")
-    assert button.text == "▸ 3"
-    child_rows = [f'tr.child-of-{parent}[data-id="{m}"]' for m in members]
-    assert all(not css(driver, sel)[0].is_displayed() for sel in child_rows)  # folded: each alert listed once
+    parent, label = wait_for(lambda: driver.execute_script(
+        "const b = document.querySelector('button.expand'); return b ? [b.dataset.parent, b.textContent] : null"),
+        timeout=5, what="the parent's unfold button")
+    assert label == "▸ 3"
+    shown = ("return arguments[0].map(id => document.querySelector('tr.child-of-' + arguments[1] + "
+             "'[data-id=\"' + id + '\"]')).map(r => r ? !r.hidden : null)")
+    assert driver.execute_script(shown, members, parent) == [False] * 3  # folded: each alert listed once
     click(driver, "css selector", f'button.expand[data-parent="{parent}"]')
-    wait_for(lambda: all(css(driver, sel)[0].is_displayed() for sel in child_rows), what="the children")
-    assert "site = par" in driver.find_element("id", "alerts").text
+    wait_for(lambda: driver.execute_script(shown, members, parent) == [True] * 3, what="the children")
+    assert "site = par" in text(driver, "#alerts")
     screenshot(driver, shots, "07-correlation", must_show="site par isolated")
 
 
