@@ -126,6 +126,8 @@ async def test_correlation_parent_lists_its_children_and_detail_shows_everything
         assert "called the ams DC" in detail and "Decision trace" in detail
         assert "parent alert of a correlation" in detail
         assert "No notification was sent" in detail
+        child = (await c.get(f"/alerts/{results[0]['alert_id']}")).text
+        assert f'<a href="/alerts/{parent["id"]}">site_isolated on ams (#{parent["id"]})</a>' in child
         missing = await c.get("/alerts/999999")
         assert missing.status_code == 404 and "no alert with id 999999" in missing.text
 
@@ -187,6 +189,9 @@ async def test_shelve_acknowledges_until_the_time_is_up(console_server: LiveServ
         assert r.status_code == 200 and r.json()["changed"] == 1
         a = (await c.get(f"/api/v1/alerts/{alert_id}")).json()
         assert a["status"] == "acknowledged"
+        until = a["history"][-1]["text"][len("shelved until "):][11:16]  # HH:MM of the RFC 3339 end
+        assert f'<span class="shelved" title="shelved: unacknowledged again at {until} UTC">until {until}</span>' in (
+            await c.get("/")).text
         assert a["history"][-1]["text"].startswith("shelved until ") and a["history"][-1]["text"].endswith(
             ": maintenance")
         deadline = time.monotonic() + 10
@@ -214,6 +219,8 @@ async def test_tv_mode_counts_by_severity(console_server: LiveServer) -> None:
         counts = dict(re.findall(r'tv-count sev-(\w+)[^"]*"><div class="n">(\d+)</div>', page))
         assert counts == {"critical": "1", "major": "1", "minor": "0", "warning": "0", "info": "0"}
         assert "<nav>" not in page and "data-action" not in page  # no controls on the wall
+        r = await c.get("/", params={"tv": "1"})
+        assert r.status_code == 302 and r.headers["location"] == "/tv"
 
 
 async def test_api_docs_are_served_without_a_cdn_and_offer_bearer(console_server: LiveServer) -> None:

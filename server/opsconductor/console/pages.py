@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -24,6 +24,7 @@ from opsconductor.api.alert_views import alert_view, history_view
 from opsconductor.console import queries
 from opsconductor.console.feed import stream
 from opsconductor.console.session import COOKIE, SESSION_S, Session, current_session, key_by_secret, make_cookie
+from opsconductor.console.shelve import shelved_until
 from opsconductor.console.views import (
     GROUP_FIELDS,
     OPEN,
@@ -155,6 +156,9 @@ async def _list_context(request: Request[Any, Any, Any], session: Session) -> di
         rows, more = await list_alerts(conn, flt, sort=opts.sort, limit=LIST_LIMIT)
         children = await queries.children_of(conn, rows)
         counts = await count_alerts(conn)
+        acked = [r["id"] for r in rows if r["status"] == "acknowledged"]
+        acked += [c["id"] for kids in children.values() for c in kids if c["status"] == "acknowledged"]
+        shelves = _shelves(await queries.latest_ack_texts(conn, acked))
     # A child shows under its (expandable) parent rather than twice in the list.
     child_ids = {c["id"] for kids in children.values() for c in kids}
     top = [r for r in rows if r["id"] not in child_ids]
@@ -163,14 +167,26 @@ async def _list_context(request: Request[Any, Any, Any], session: Session) -> di
             "total": len(rows), "more": more is not None, "problems": problems, "now": now, "age": age,
             "severities": SEVERITIES, "statuses": STATUSES, "open_statuses": OPEN, "sorts": SORTS,
             "group_fields": GROUP_FIELDS, "counts": severity_counts(counts, OPEN), "limit": LIST_LIMIT,
-            "filtered": bool(opts.status or opts.severity or opts.labels or opts.q)}
+            "filtered": bool(opts.status or opts.severity or opts.labels or opts.q), "shelves": shelves}
+
+
+def _shelves(texts: dict[int, str | None]) -> dict[int, str]:
+    """Pure: alert id -> "HH:MM" (UTC) for the acknowledged alerts that are shelved."""
+    out = {}
+    for alert_id, text in texts.items():
+        until = shelved_until(text)
+        if until is not None:
+            out[alert_id] = until.strftime("%H:%M" if until - _now() < timedelta(hours=20) else "%b %d %H:%M")
+    return out
 
 
 @get("/", opt=PAGE_OPT, include_in_schema=False)
-async def alerts_page(request: Request[Any, Any, Any]) -> Response[Any]:
+async def alerts_page(request: Request[Any, Any, Any], tv: FromQuery[str | None] = None) -> Response[Any]:
     session = await _session(request)
     if session is None:
         return _to_login(request)
+    if tv not in (None, "", "0"):  # /?tv=1 is the wall, like /tv
+        return Redirect("/tv")
     return _html("alerts.html", **await _list_context(request, session))
 
 
@@ -188,10 +204,12 @@ async def _detail_context(request: Request[Any, Any, Any], session: Session, ale
         row, history = await get_alert(conn, alert_id)
         notifications = await queries.notifications_of(conn, alert_id)
         children = (await queries.children_of(conn, [row])).get(alert_id, [])
+        parents = await queries.parents_of(conn, row)
+        shelves = _shelves(await queries.latest_ack_texts(conn, [alert_id] if row["status"] == "acknowledged" else []))
     views = [history_view(h) for h in history]
     return {**_base(session, "detail"), "alert": alert_view(row), "row": row, "trace": row.get("trace") or [],
             "history": views, "notes": [h for h in views if h["kind"] == "note"], "notifications": notifications,
-            "children": children, "now": _now(), "age": age}
+            "children": children, "parents": parents, "shelves": shelves, "now": _now(), "age": age}
 
 
 @get("/alerts/{alert_id:int}", opt=PAGE_OPT, include_in_schema=False)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy import and_, select
+from sqlalchemy import and_, func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from opsconductor.correlate.matchers import Matcher, matches
@@ -12,7 +12,7 @@ from opsconductor.correlate.state import MEMBERS
 from opsconductor.correlate.suppress import row_event
 from opsconductor.model.alert import OPEN_STATUSES
 from opsconductor.notify.tables import NOTIFICATIONS
-from opsconductor.store.alert_writer import ALERTS
+from opsconductor.store.alert_writer import ALERTS, HISTORY
 from opsconductor.store.lifecycle import Row
 
 OPEN = [s.value for s in OPEN_STATUSES]
@@ -39,6 +39,29 @@ async def children_of(conn: AsyncConnection, parents: Sequence[Row]) -> dict[int
                 .order_by(ALERTS.c.id).limit(500))
         out[p["id"]] = [dict(r) for r in (await conn.execute(stmt)).mappings()]
     return out
+
+
+async def parents_of(conn: AsyncConnection, row: Row) -> list[Row]:
+    """Open correlation parents this alert is a member of (normally none or one)."""
+    stmt = select(MEMBERS.c.rule_id, MEMBERS.c.group_key).where(MEMBERS.c.fingerprint == row["fingerprint"])
+    out: list[Row] = []
+    for rule_id, group_key in (await conn.execute(stmt)).all():
+        labels = ALERTS.c.labels
+        found = await conn.execute(select(ALERTS).where(
+            ALERTS.c.status.in_(OPEN), labels["correlated_by"].as_string() == rule_id,
+            labels["correlation_key"].as_string() == group_key, ALERTS.c.id != row["id"]).limit(1))
+        out += [dict(r) for r in found.mappings()]
+    return out
+
+
+async def latest_ack_texts(conn: AsyncConnection, alert_ids: Sequence[int]) -> dict[int, str | None]:
+    """The text of each alert's latest ack (a shelve says until when)."""
+    if not alert_ids:
+        return {}
+    latest = (select(func.max(HISTORY.c.id)).where(HISTORY.c.alert_id.in_(list(alert_ids)), HISTORY.c.kind == "ack")
+              .group_by(HISTORY.c.alert_id))
+    rows = await conn.execute(select(HISTORY.c.alert_id, HISTORY.c.text).where(HISTORY.c.id.in_(latest)))
+    return {r.alert_id: r.text for r in rows}
 
 
 async def notifications_of(conn: AsyncConnection, alert_id: int, limit: int = 100) -> list[Row]:
