@@ -11,11 +11,14 @@ from datetime import UTC, datetime
 from typing import Any
 
 import httpx
+import pytest
 from sqlalchemy import select
+from sqlalchemy.engine import make_url
 
 from opsconductor.store.api_keys import KEYS, revoke_key
 from tests.console.conftest import send, signed_in
-from tests.support.server import LiveServer
+from tests.support.server import LiveServer, start_live_server
+from tests.support.tcp_proxy import TcpProxy
 
 LINK = {"resource": "rtr1.ams", "event": "link_down", "component": "ge-0/0/1", "severity": "major",
         "summary": "uplink to core down", "labels": {"site": "ams"}}
@@ -266,3 +269,34 @@ async def test_silences_list_fragment_and_the_stream_hears_a_new_silence(console
         frag = await c2.get("/console/fragment/silences")
         assert frag.status_code == 200 and "CHG-7" in frag.text and "<html" not in frag.text
         assert "Expire" not in frag.text  # a read key sees no action
+
+
+async def test_database_lost_pages_say_so_and_recover(db_url: str, settings_factory) -> None:  # type: ignore[no-untyped-def]
+    if not db_url.startswith("postgresql"):
+        pytest.skip("losing the database is a network fault: runs when OPSCONDUCTOR_TEST_POSTGRES_URL is set "
+                    "(.ci/run sets it)")
+    url = make_url(db_url)
+    proxy = TcpProxy(url.host or "127.0.0.1", url.port or 5432)
+    await proxy.start()
+    proxied = url.set(host="127.0.0.1", port=proxy.port).render_as_string(hide_password=False)
+    async with start_live_server(settings_factory(database_url=proxied)) as server:
+        c, _ = await signed_in(server, server.read_key)
+        async with aclosing(c), c.stream("GET", "/console/stream") as stream:
+            lines = stream.aiter_lines()
+            while (await asyncio.wait_for(anext(lines), 5)) != "event: hello":
+                pass
+            await proxy.cut()
+            got: list[str] = []
+            while "event: trouble" not in got:  # the open page learns it is no longer live
+                got.append(await asyncio.wait_for(anext(lines), 10))
+            page = await c.get("/")
+            assert page.status_code == 503 and page.headers["content-type"].startswith("text/html")
+            assert "Service unavailable" in page.text and 'http-equiv="refresh"' in page.text
+            frag = await c.get("/console/fragment/alerts")  # what the live page fetches: a problem body
+            assert frag.status_code == 503 and frag.headers["content-type"] == "application/problem+json"
+            await proxy.restore()
+            for _ in range(100):
+                if (await c.get("/")).status_code == 200:
+                    break
+                await asyncio.sleep(0.1)
+            assert (await c.get("/")).status_code == 200

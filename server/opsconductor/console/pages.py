@@ -38,7 +38,7 @@ from opsconductor.console.views import (
     severity_counts,
 )
 from opsconductor.correlate.parser import parse_matcher
-from opsconductor.errors import AuthError, InputError, NotFound
+from opsconductor.errors import AuthError, InputError, NotFound, Unavailable
 from opsconductor.runtime import Runtime
 from opsconductor.store.alert_queries import count_alerts, get_alert, list_alerts
 from opsconductor.store.api_keys import Scope
@@ -79,6 +79,12 @@ def _safe_next(target: str | None) -> str:
 
 async def _session(request: Request[Any, Any, Any]) -> Session | None:
     return await current_session(request, time.time())
+
+
+def _unavailable(exc: Unavailable) -> Response[Any]:
+    """A full page (not a JSON body) when the database is away: said plainly, and it retries by itself."""
+    return _html("error.html", status=503, page="error", title="Service unavailable", detail=str(exc),
+                 retry=True)
 
 
 def _to_login(request: Request[Any, Any, Any]) -> Response[Any]:
@@ -182,6 +188,13 @@ def _shelves(texts: dict[int, str | None]) -> dict[int, str]:
 
 @get("/", opt=PAGE_OPT, include_in_schema=False)
 async def alerts_page(request: Request[Any, Any, Any], tv: FromQuery[str | None] = None) -> Response[Any]:
+    try:
+        return await _alerts_page(request, tv)
+    except Unavailable as exc:
+        return _unavailable(exc)
+
+
+async def _alerts_page(request: Request[Any, Any, Any], tv: str | None) -> Response[Any]:
     session = await _session(request)
     if session is None:
         return _to_login(request)
@@ -214,6 +227,13 @@ async def _detail_context(request: Request[Any, Any, Any], session: Session, ale
 
 @get("/alerts/{alert_id:int}", opt=PAGE_OPT, include_in_schema=False)
 async def alert_page(request: Request[Any, Any, Any], alert_id: FromPath[int]) -> Response[Any]:
+    try:
+        return await _alert_page(request, alert_id)
+    except Unavailable as exc:
+        return _unavailable(exc)
+
+
+async def _alert_page(request: Request[Any, Any, Any], alert_id: FromPath[int]) -> Response[Any]:
     session = await _session(request)
     if session is None:
         return _to_login(request)
@@ -241,6 +261,13 @@ async def _silences_context(request: Request[Any, Any, Any], session: Session) -
 
 @get("/silences", opt=PAGE_OPT, include_in_schema=False)
 async def silences_page(request: Request[Any, Any, Any]) -> Response[Any]:
+    try:
+        return await _silences_page(request)
+    except Unavailable as exc:
+        return _unavailable(exc)
+
+
+async def _silences_page(request: Request[Any, Any, Any]) -> Response[Any]:
     session = await _session(request)
     if session is None:
         return _to_login(request)
@@ -294,6 +321,13 @@ async def _tv_context(request: Request[Any, Any, Any], session: Session) -> dict
 
 @get("/tv", opt=PAGE_OPT, include_in_schema=False)
 async def tv_page(request: Request[Any, Any, Any]) -> Response[Any]:
+    try:
+        return await _tv_page(request)
+    except Unavailable as exc:
+        return _unavailable(exc)
+
+
+async def _tv_page(request: Request[Any, Any, Any]) -> Response[Any]:
     session = await _session(request)
     if session is None:
         return _to_login(request)
