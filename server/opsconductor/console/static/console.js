@@ -75,9 +75,15 @@
   function connect() {
     if (!fragment || !window.EventSource) return;
     const source = new EventSource("/console/stream");
-    let first = true;
-    source.addEventListener("hello", () => { setLive(true); if (!first) refresh(); first = false; });
-    source.addEventListener("change", () => { setLive(true); refresh(); });
+    // Streams are short-lived (the server ends each after a few seconds and the browser reconnects):
+    // re-fetch on a new stream only if the version moved meanwhile (another process: always).
+    let version = null;
+    source.addEventListener("hello", (ev) => {
+      setLive(true);
+      if (version !== null && ev.data !== version) refresh();
+      version = ev.data;
+    });
+    source.addEventListener("change", (ev) => { setLive(true); version = ev.data; refresh(); });
     source.addEventListener("trouble", (ev) => setLive(false, ev.data));
     source.onerror = () => setLive(false);
   }
@@ -90,7 +96,8 @@
   let cursorId = null;
 
   function keepState() {
-    return { selected: selectedIds(), cursor: cursorId,
+    const all = $("#select-all");
+    return { selected: selectedIds(), cursor: cursorId, all: !!(all && all.checked),
              open: $$(".expand[aria-expanded=true]").map((b) => b.dataset.parent),
              known: new Set($$("tr.alert-row").map((r) => r.dataset.id)) };
   }
@@ -98,6 +105,8 @@
   function restoreState(st) {
     st.open.forEach((id) => { const b = $('.expand[data-parent="' + id + '"]'); if (b) toggleChildren(b, true); });
     $$("input.select").forEach((cb) => { cb.checked = st.selected.includes(cb.value); mark(cb); });
+    const all = $("#select-all");
+    if (all) all.checked = !!st.all;
     if (st.cursor) setCursor($('tr.alert-row[data-id="' + st.cursor + '"]'), false);
     if (st.known.size) $$("tr.alert-row").forEach((r) => { if (!st.known.has(r.dataset.id)) r.classList.add("fresh"); });
     updateCount();
