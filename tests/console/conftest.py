@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 import shutil
 from collections.abc import AsyncIterator
@@ -25,7 +26,22 @@ async def console_server(settings_factory, tmp_path: Path) -> AsyncIterator[Live
             shutil.copy(f, rules / f.name)
     settings = settings_factory(rules_dir=rules, rules_reevaluate_interval_s=0.2, rules_watch=False)
     async with start_live_server(settings) as server:
+        await _answering(server)
         yield server
+
+
+async def _answering(server: LiveServer, within: float = 30.0) -> None:
+    """The shared helper waits 4 s for start-up; a loaded CI machine may need longer."""
+    deadline = asyncio.get_running_loop().time() + within
+    async with httpx.AsyncClient(base_url=server.url, timeout=5) as c:
+        while True:
+            try:
+                if (await c.get("/healthz")).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                if asyncio.get_running_loop().time() > deadline:
+                    raise
+            await asyncio.sleep(0.05)
 
 
 async def send(server: LiveServer, *events: dict[str, Any]) -> list[dict[str, Any]]:

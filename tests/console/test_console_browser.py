@@ -316,6 +316,12 @@ def test_a_correlation_parent_unfolds_to_its_children(server: ServerProcess, dri
     wait_for(lambda: driver.execute_script(shown, members, parent) == [True] * 3, what="the children")
     assert "site = par" in text(driver, "#alerts")
     screenshot(driver, shots, "07-correlation", must_show="site par isolated")
+    driver.execute_cdp_cmd("Emulation.setEmulatedMedia", {"features": [
+        {"name": "prefers-color-scheme", "value": "dark"}]})
+    screenshot(driver, shots, "07-correlation-dark", must_show="site par isolated")
+    driver.execute_cdp_cmd("Emulation.setEmulatedMedia", {"features": []})
+    dark = read_png((shots / "07-correlation-dark.png").read_bytes()).mean_luma()
+    assert dark < read_png((shots / "07-correlation.png").read_bytes()).mean_luma() - 40
 
 
 def test_a_read_key_sees_but_cannot_act(server: ServerProcess, driver: Any, shots: Path) -> None:
