@@ -51,3 +51,6 @@ def install_components(rt: Runtime) -> None:
     from opsconductor.notify.install import install as install_notify
 
     install_notify(rt)  # delivery worker
+    from opsconductor.shelving import install as install_shelve
+
+    install_shelve(rt)  # console: shelved alerts come back when their time is up

@@ -41,12 +41,6 @@ from opsconductor.api.am_views import (
     silence_matches_filter,
     silence_uuid,
 )
-from opsconductor.correlate.install import reevaluate_now
-from opsconductor.correlate.parser import parse_matcher
-from opsconductor.errors import InputError
-from opsconductor.notify.config import EMPTY, NotifyConfig, Route
-from opsconductor.notify.routing import match_routes
-from opsconductor.runtime import Runtime
 from opsconductor.correlate.am_queries import (
     add_silence,
     expire_silence,
@@ -54,6 +48,12 @@ from opsconductor.correlate.am_queries import (
     list_silences,
     open_alerts,
 )
+from opsconductor.correlate.install import reevaluate_now
+from opsconductor.correlate.parser import parse_matcher
+from opsconductor.errors import InputError
+from opsconductor.notify.config import EMPTY, NotifyConfig, Route
+from opsconductor.notify.routing import match_routes
+from opsconductor.runtime import Runtime
 from opsconductor.store.api_keys import Principal
 
 MAX_SILENCE = timedelta(days=366)

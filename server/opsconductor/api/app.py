@@ -15,12 +15,11 @@ from litestar.config.cors import CORSConfig
 from litestar.datastructures import State
 from litestar.enums import ScopeType
 from litestar.middleware import DefineMiddleware
-from litestar.openapi import OpenAPIConfig
 from litestar.types import ASGIApp, HTTPScope, Receive, Scope, Send
 
-from opsconductor import __version__
 from opsconductor.api import alerts, events, health
 from opsconductor.api.auth import ApiKeyMiddleware, KeyCache, scope_guard
+from opsconductor.api.console.docs import openapi_config
 from opsconductor.api.problems import EXCEPTION_HANDLERS
 from opsconductor.config.settings import Settings
 from opsconductor.plugins import build_runtime
@@ -94,7 +93,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         ],
         state=State({}),
         request_max_body_size=settings.max_body_bytes,
-        openapi_config=OpenAPIConfig(title="OpsConductor", version=__version__, path="/schema"),
+        openapi_config=openapi_config(),  # Swagger UI from local assets, with the bearer scheme
         cors_config=CORSConfig(allow_origins=[]),
         debug=os.environ.get("OPSCONDUCTOR_DEBUG") == "1",
     )

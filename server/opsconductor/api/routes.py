@@ -26,4 +26,7 @@ def extra_routes() -> list[Any]:
     from opsconductor.api import notifications
 
     routes += notifications.ROUTES  # /api/v1/notifications, /api/v1/receivers
+    from opsconductor.api.console import docs, pages, shelve
+
+    routes += pages.ROUTES + shelve.ROUTES + docs.ROUTES  # the console at /, its stream; /schema/assets
     return routes

@@ -11,8 +11,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from opsconductor.correlate.state import SILENCES
 from opsconductor.errors import Conflict, NotFound
-from opsconductor.store.alert_writer import ALERTS
 from opsconductor.model.lifecycle import Row
+from opsconductor.store.alert_writer import ALERTS
 from opsconductor.store.tables import OPEN_STATUS_SQL
 
 MAX_SILENCES = 10_000
