@@ -9,13 +9,20 @@ which is what makes change detection possible:
 - ``decrease``  when a numeric field went down (sysUpTime -> device_rebooted)
 - ``threshold`` severity from threshold levels; emitted when that severity changes
 - ``present``   alarm lists: an event while a record is listed, ``clear`` when it disappears
+
+Reconciliation: a rule whose severity follows the record (a severity map or template, or a
+threshold) describes a *condition*, and ``reassert`` rules send that condition's current
+state on every poll while it is not clear, so the alert stays open (``last_seen`` moves) as
+long as the poll sees it. A clear is sent when the state turns clear, and again whenever the
+caller says the condition is open in the alert table (``open_keys``): a trap or an operator
+cannot strand a condition the poll sees clear.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Container, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -112,6 +119,15 @@ class EventRule:
     threshold: Threshold | None = None
     initial: bool = True
     only: Mapping[str, tuple[Any, ...]] = dataclasses.field(default_factory=dict)
+    reassert: bool = False  # a condition: its current non-clear state is sent on every poll
+
+
+def is_condition(when: str, severity: SeveritySpec) -> bool:
+    """Whether a rule describes a state the poll owns (re-asserted by default) rather than a one-off."""
+    if when == "threshold":
+        return True
+    templated = severity.template is not None and severity.template.compiled is not None
+    return when == "change" and (severity.mapping is not None or templated)
 
 
 @dataclass
@@ -150,7 +166,9 @@ def _build(rule: EventRule, ctx: Context, row: Record, tctx: Mapping[str, Any], 
            severity: Severity | None) -> NormalizedEvent | None:
     try:
         resource = rule.resource.render(tctx) if rule.resource else str(ctx.target.get("name", ""))
-        labels = {k: t.render(tctx) for k, t in rule.labels.items()}
+        # The target's labels (site, role...) under the rule's own: label rules and routes see
+        # polled events the way they see every other event of the target.
+        labels = {**(ctx.target.get("labels") or {}), **{k: t.render(tctx) for k, t in rule.labels.items()}}
         rendered_value: Any = rule.value.render(tctx) if rule.value else value
         if rendered_value is not None and not isinstance(rendered_value, (str, int, float)):
             rendered_value = str(rendered_value)
@@ -208,12 +226,24 @@ def _decide(rule: EventRule, key: str, value: Any, state: dict[str, Any]) -> tup
     return False, {}
 
 
+def _reassert(rule: EventRule, key: str, ident: tuple[str, str, str], tctx: Mapping[str, Any], value: Any,
+              state: Mapping[str, Any], open_keys: Container[tuple[str, str, str]]) -> bool:
+    """A condition not sent by change detection: send it anyway when it is not clear (it stays
+    open), or when it is clear but the alert table still has it open (a trap or a person said so)."""
+    sev = state.get(key) if rule.when == "threshold" else rule.severity.resolve(tctx, value)
+    if sev is None:
+        return False
+    return sev != Severity.clear or ident in open_keys
+
+
 def evaluate(rules: Sequence[EventRule], records: Sequence[Record], ctx: Context,
-             state: dict[str, Any]) -> list[NormalizedEvent]:
+             state: dict[str, Any], open_keys: Container[tuple[str, str, str]] = ()) -> list[NormalizedEvent]:
     """Events for this poll's records; ``state`` carries what the last poll saw.
 
+    ``open_keys`` are the (resource, event, component) of open alerts, as far as the caller
+    knows: a condition this poll sees clear is cleared again when it is among them.
     The event itself is only built (validated) when it is emitted: a poll that changes
-    nothing costs a few template renders, not a pydantic model per record.
+    nothing and sees no condition costs a few template renders, not a pydantic model per record.
     """
     events: list[NormalizedEvent] = []
     for i, rule in enumerate(rules):
@@ -231,6 +261,8 @@ def evaluate(rules: Sequence[EventRule], records: Sequence[Record], ctx: Context
                 continue
             key = f"{i}|{ident[0]}|{ident[1]}|{ident[2]}"
             emit, update = _decide(rule, key, value, state)
+            if not emit and rule.reassert and _reassert(rule, key, ident, tctx, value, state, open_keys):
+                emit, update = True, ({"severity": state[key]} if rule.when == "threshold" else {})
             if not emit:
                 continue
             ev = _build(rule, ctx, row, tctx, value, rule.severity.resolve(tctx, value))

@@ -19,7 +19,7 @@ from jinja2.sandbox import SandboxedEnvironment
 from opsconductor.config.yaml_source import DataPath, Positions
 from opsconductor.errors import ConfigError, ConfigErrors
 from opsconductor.model.event import Severity
-from opsconductor.normalize.records import WHEN, EventRule, FieldTransform, SeveritySpec, Template
+from opsconductor.normalize.records import WHEN, EventRule, FieldTransform, SeveritySpec, Template, is_condition
 from opsconductor.normalize.units import CONVERSIONS, build_threshold
 from opsconductor.normalize.valuemaps import BUILTIN_MAPS, normalize_map
 
@@ -70,6 +70,9 @@ DEFS: dict[str, Any] = {
                                for d in ("above", "below")},
             },
             "only": {"type": "object", "additionalProperties": {"type": "array"}},
+            "reassert": {"type": "boolean",
+                         "description": "send the condition's current state on every poll (default: true when "
+                                        "the severity follows the value - a map, a template or a threshold)"},
         },
     },
     "on_unreachable": {
@@ -211,6 +214,7 @@ def parse_events(entry: Mapping[str, Any], env: SandboxedEnvironment, positions:
                         for k, v in (r.get("labels") or {}).items()},
                 threshold=threshold, initial=bool(r.get("initial", True)),
                 only={k: tuple(v) for k, v in (r.get("only") or {}).items()},
+                reassert=bool(r.get("reassert", is_condition(when, severity))),
             ))
         except ConfigError as exc:
             errors.append(exc)

@@ -22,7 +22,7 @@ import jmespath.parser
 from jinja2.sandbox import SandboxedEnvironment
 
 from opsconductor.config.yaml_source import DataPath, Positions
-from opsconductor.errors import SourceError
+from opsconductor.errors import AuthFailed, BadAnswer, SourceError
 from opsconductor.normalize.parsers import ParseError, compile_jmespath, parse_json
 from opsconductor.normalize.records import Template
 from opsconductor.sources.common import CommonSpec, compile_template, kind_schema, parse_common, validate_entry
@@ -155,7 +155,7 @@ class HttpKind:
                 data = resp.json()
                 page = parse_json(data, spec.items)
             except (ValueError, ParseError) as exc:
-                raise SourceError(f"{job.target.name}: answer is not the expected JSON: {exc}") from None
+                raise BadAnswer(f"{job.target.name}: answer is not the expected JSON: {exc}") from None
             records.extend(page)
             if pag.get("type") == "offset":
                 offset += len(page)
@@ -206,7 +206,7 @@ class HttpKind:
         except (ValueError, ParseError):
             token = None
         if not token:
-            raise SourceError(f"{job.target.name}: login answer has no token")
+            raise AuthFailed(f"{job.target.name}: login answer has no token")
         job.state["_token"] = str(token)
         return str(token)
 

@@ -12,7 +12,7 @@ from typing import Any
 
 import httpx
 
-from opsconductor.errors import SourceError, Unreachable
+from opsconductor.errors import AuthFailed, ErrorAnswer, SourceError, Unreachable
 
 
 def redact(url: httpx.URL | str) -> str:
@@ -55,7 +55,10 @@ class HttpClient:
             except httpx.HTTPError as exc:
                 raise SourceError(f"HTTP {method} {redact(url)}: {type(exc).__name__}") from None
         if resp.status_code >= 400:
-            raise SourceError(f"HTTP {method} {redact(resp.request.url)} answered {resp.status_code}")
+            msg = f"HTTP {method} {redact(resp.request.url)} answered {resp.status_code}"
+            if resp.status_code in (401, 403):
+                raise AuthFailed(msg)
+            raise ErrorAnswer(msg, "http_error")
         return resp
 
     async def close(self) -> None:

@@ -5,6 +5,11 @@ slow poll never stacks up and a late one never runs twice. Every job does the sa
 ``collect`` (the kind's protocol work) -> field transforms -> event rules -> the
 unreachable event -> ``emit`` (``pipeline.accept``). Per (target, protocol) state keeps
 an exponential backoff so a dead device costs little and never delays the others.
+
+The poll is the truth for what it polls (reconciliation, docs/addons.md): conditions it
+sees are re-asserted every poll, and a collection that fails is an alert of its own
+(``collection_<failure>`` per target and source, or the manifest's ``on_unreachable``),
+re-asserted while it fails and cleared by the first poll that works.
 """
 
 from __future__ import annotations
@@ -13,7 +18,7 @@ import asyncio
 import logging
 import random
 import time
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -22,9 +27,10 @@ from apscheduler.events import EVENT_JOB_MAX_INSTANCES, EVENT_JOB_MISSED, JobExe
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
-from opsconductor.errors import SourceError, Unreachable
+from opsconductor.errors import SourceError
 from opsconductor.model.event import NormalizedEvent, Severity
 from opsconductor.normalize.records import Context, evaluate, transform
+from opsconductor.sources.credentials import CredentialError
 from opsconductor.sources.job import Clients, PolledKind, PollJob
 from opsconductor.sources.kinds import Registry, Target
 from opsconductor.sources.manifest import Manifest
@@ -32,6 +38,22 @@ from opsconductor.sources.manifest import Manifest
 log = logging.getLogger(__name__)
 
 Emit = Callable[[Sequence[NormalizedEvent]], Awaitable[Any]]
+OpenKey = tuple[str, str, str]  # (resource, event, component or "") of an open alert
+OpenConditions = Callable[[], Awaitable[Collection[OpenKey]]]
+
+FAILURES = ("unreachable", "timeout", "auth_failure", "missing_credential", "parse_failure", "http_error",
+            "snmp_error", "error_answer", "error")
+"""Collection-failure kinds; each is its own alert ``collection_<kind>`` on the target."""
+
+
+def failure_kind(exc: BaseException) -> str:
+    if isinstance(exc, CredentialError):
+        return "missing_credential"
+    if isinstance(exc, SourceError):
+        return exc.failure
+    if isinstance(exc, TimeoutError):
+        return "timeout"
+    return "error"
 
 
 class PollerMetrics:
@@ -93,7 +115,8 @@ class Poller:
     def __init__(self, *, registry: Registry, clients: Clients, emit: Emit, metrics: PollerMetrics,
                  environ: Mapping[str, str] | None = None, max_backoff_s: float = 300.0,
                  jitter_fraction: float = 0.1,
-                 sync: Callable[[str, list[dict[str, Any]]], Awaitable[Any]] | None = None):
+                 sync: Callable[[str, list[dict[str, Any]]], Awaitable[Any]] | None = None,
+                 open_conditions: OpenConditions | None = None, open_refresh_s: float = 5.0):
         self.registry = registry
         self.clients = clients
         self.emit = emit
@@ -102,6 +125,13 @@ class Poller:
         self.max_backoff_s = max_backoff_s
         self.jitter_fraction = jitter_fraction
         self.sync = sync
+        # What the alert table has open, refreshed at most every open_refresh_s: a condition a
+        # poll sees clear is cleared again when it is still open there (a trap opened it).
+        self.open_conditions = open_conditions
+        self.open_refresh_s = open_refresh_s
+        self._open: Collection[OpenKey] = frozenset()
+        self._open_at = -1e9
+        self._open_lock = asyncio.Lock()
         self._jobs: dict[str, _Job] = {}
         self._backoff: dict[tuple[str, str], Backoff] = {}
         self._scheduler: AsyncIOScheduler | None = None
@@ -211,39 +241,37 @@ class Poller:
         outcome = "ok"
         poll.suspect = backoff.failures > 0
         before = dict(poll.state)  # restored if the events cannot be stored, so no change is lost
+        failure: BaseException | None = None
         try:
             # A safety net only: the clients time out per request, and time spent queueing for
             # a client slot must not make a healthy device look unreachable.
             async with asyncio.timeout(common.timeout * 3 + 5.0):
                 records = await job.kind.collect(poll)
             ctx = Context(_target_view(poll.target), f"{poll.addon}/{common.name}", now)
-            events = evaluate(common.events, transform(records, common.fields), ctx, poll.state)
-            if poll.state.pop("unreachable", False) and common.on_unreachable:
-                events.append(self._unreachable(poll, now, clear=True))
+            open_keys = await self._open_keys()
+            events = evaluate(common.events, transform(records, common.fields), ctx, poll.state, open_keys)
+            events += self._failure_cleared(poll, now, open_keys)
             backoff.failures, backoff.until = 0, 0.0
             status.last_ok, status.last_error = now, None
-        except TimeoutError:
-            outcome = "overloaded"
+        except TimeoutError as exc:
+            failure = exc
             status.last_error = f"poll did not finish within {common.timeout * 3 + 5.0:g}s (poller overloaded?)"
-        except Unreachable as exc:
-            outcome = "unreachable"
-            status.last_error = str(exc)
-            if not poll.state.get("unreachable") and common.on_unreachable:
-                events.append(self._unreachable(poll, now, clear=False, reason=status.last_error))
-            poll.state["unreachable"] = True
-            self._back_off(backoff, job.interval)
         except asyncio.CancelledError:
             if self._scheduler is None:  # shutting down: not a failure of the target
                 return []
             raise
         except SourceError as exc:
-            outcome = "error"
+            failure = exc
             status.last_error = str(exc)
             self._back_off(backoff, job.interval)
         except Exception as exc:  # a bug in a kind must not kill the scheduler
-            outcome = "error"
+            failure = exc
             status.last_error = f"{type(exc).__name__}: {exc}"
             log.exception("poll %s failed", key)
+        if failure is not None:
+            kind = failure_kind(failure)
+            outcome = {"unreachable": "unreachable", "timeout": "overloaded"}.get(kind, "error")
+            events += self._failure_raised(poll, now, kind, status.last_error or kind)
         elapsed = time.perf_counter() - started
         status.last_duration_s = elapsed
         self.metrics.latency.labels(common.kind).observe(elapsed)
@@ -266,20 +294,75 @@ class Poller:
 
     def _back_off(self, b: Backoff, interval: float) -> None:
         b.failures += 1
-        # 1st failure: poll again at the next interval; then wait 2, 4, 8... intervals.
-        delay = min(interval * (2 ** (b.failures - 1)) - interval * 0.5, self.max_backoff_s)
+        # 1st failure: poll again at the next interval; then every other interval at most, as a
+        # probe (clients put suspect targets in their slow lane, SNMP without retries), so a
+        # device that comes back shows within two intervals; max_backoff_s may shorten it.
+        delay = min(interval * (2 ** (b.failures - 1)) - interval * 0.5, interval * 1.5, self.max_backoff_s)
         b.until = time.monotonic() + max(0.0, delay)
 
-    def _unreachable(self, poll: PollJob, now: datetime, *, clear: bool, reason: str = "") -> NormalizedEvent:
-        spec = poll.common.on_unreachable or {}
-        sev = Severity.clear if clear else Severity(spec.get("severity", "major"))
-        summary = spec.get("summary") or f"{poll.target.name} does not answer {poll.common.kind}"
+    async def _open_keys(self) -> Collection[OpenKey]:
+        if self.open_conditions is None:
+            return ()
+        if time.monotonic() - self._open_at >= self.open_refresh_s:
+            async with self._open_lock:  # one query for every poll that needs it now
+                if time.monotonic() - self._open_at >= self.open_refresh_s:
+                    try:
+                        self._open = await self.open_conditions()
+                    except Exception as exc:  # the store's own health is reported by the store
+                        log.debug("open conditions not read: %s", exc)
+                    self._open_at = time.monotonic()
+        return self._open
+
+    def _failure_event(self, poll: PollJob, kind: str) -> tuple[str, str | None, Severity, str]:
+        """(event, component, severity, summary) of a collection failure of this job."""
+        spec = poll.common.on_unreachable
+        t, where = poll.target.name, f"{poll.addon}/{poll.common.name}"
+        if kind == "unreachable" and spec:
+            return (spec.get("event", "device_unreachable"), None, Severity(spec.get("severity", "major")),
+                    spec.get("summary") or f"{t} does not answer {poll.common.kind}")
+        return (f"collection_{kind}", where, Severity.major,
+                f"{t}: {where} cannot be collected ({kind.replace('_', ' ')})")
+
+    def _event(self, poll: PollJob, now: datetime, event: str, component: str | None, severity: Severity,
+               summary: str, kind: str) -> NormalizedEvent:
         return NormalizedEvent(
-            resource=poll.target.name, event=spec.get("event", "device_unreachable"), severity=sev,
-            summary=f"{poll.target.name} answers {poll.common.kind} again" if clear else f"{summary}: {reason}",
-            labels={k: v for k, v in poll.target.labels.items()}, source=f"{poll.addon}/{poll.common.name}",
-            occurred_at=now,
+            resource=poll.target.name, event=event, component=component, severity=severity, summary=summary,
+            labels={**poll.target.labels, "failure": kind, "protocol": poll.common.kind},
+            source=f"{poll.addon}/{poll.common.name}", occurred_at=now,
         )
+
+    def _failure_raised(self, poll: PollJob, now: datetime, kind: str, reason: str) -> list[NormalizedEvent]:
+        """The failure's alert, re-asserted every failed poll; a different earlier failure is cleared."""
+        event, component, sev, summary = self._failure_event(poll, kind)
+        out = []
+        prev = poll.state.get("_failure")
+        if prev is not None and (prev[0], prev[1]) != (event, component):
+            out.append(self._event(poll, now, prev[0], prev[1], Severity.clear,
+                                   f"{poll.target.name}: {prev[2].replace('_', ' ')} ended", prev[2]))
+        poll.state["_failure"] = (event, component, kind)
+        out.append(self._event(poll, now, event, component, sev, f"{summary}: {reason}", kind))
+        return out
+
+    def _failure_cleared(self, poll: PollJob, now: datetime, open_keys: Collection[OpenKey]) -> list[NormalizedEvent]:
+        """Collection works: clear the failure it raised (and any the alert table still has open)."""
+        out = []
+        prev = poll.state.pop("_failure", None)
+        done = set()
+        if prev is not None:
+            out.append(self._event(poll, now, prev[0], prev[1], Severity.clear,
+                                   f"{poll.target.name} answers {poll.common.kind} again", prev[2]))
+            done.add((prev[0], prev[1] or ""))
+        if open_keys:
+            where = f"{poll.addon}/{poll.common.name}"
+            for kind in FAILURES:
+                event, component, _, _ = self._failure_event(poll, kind)
+                ident = (event, component or "")
+                if ident not in done and (poll.target.name, *ident) in open_keys and (
+                        component == where or poll.common.on_unreachable):
+                    done.add(ident)
+                    out.append(self._event(poll, now, event, component, Severity.clear,
+                                           f"{poll.target.name} answers {poll.common.kind} again", kind))
+        return out
 
     # -- status ------------------------------------------------------------------------------
     def status(self) -> list[dict[str, Any]]:

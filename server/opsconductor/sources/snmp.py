@@ -19,8 +19,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from opsconductor.config.yaml_source import DataPath, Positions
-from opsconductor.errors import SourceError
 from opsconductor.sources.common import CommonSpec, kind_schema, parse_common, validate_entry
+from opsconductor.sources.credentials import CredentialError
 from opsconductor.sources.job import PollJob
 from opsconductor.sources.snmp_client import AUTH_PROTOCOLS, PRIV_PROTOCOLS, SnmpAuth
 
@@ -89,7 +89,7 @@ class SnmpKind:
         if spec.version == "2c":
             return SnmpAuth("2c", community=secret.part("community") or secret.value())
         if not secret.has_parts() or not secret.part("user"):
-            raise SourceError(f"credential {secret.reference}: SNMPv3 needs a JSON object with "
+            raise CredentialError(f"credential {secret.reference}: SNMPv3 needs a JSON object with "
                               "'user', 'auth_key' and 'priv_key'")
         return SnmpAuth("3", user=secret.part("user"), auth_key=secret.part("auth_key"),
                         priv_key=secret.part("priv_key"),
@@ -102,11 +102,13 @@ class SnmpKind:
         auth = self.auth(spec, job)
         port = job.target.port_for("snmp", spec.port)
         # pysnmp's own timeout is per attempt; split the source timeout over the attempts.
-        per_try = max(0.2, spec.common.timeout / (spec.retries + 1))
+        # A failing target is probed with one attempt per request: it costs little while dead.
+        retries = 0 if job.suspect else spec.retries
+        per_try = max(0.2, spec.common.timeout / (retries + 1))
         scalars: dict[str, Any] = {}
         if spec.scalars:
             got = await client.get(job.target.address, port, auth, list(spec.scalars.values()),
-                                   timeout=per_try, retries=spec.retries, suspect=job.suspect)
+                                   timeout=per_try, retries=retries, suspect=job.suspect)
             by_oid = {k.lstrip("."): v for k, v in got.items()}
             scalars = {name: by_oid.get(oid) for name, oid in spec.scalars.items()}
         if not spec.columns:
@@ -116,7 +118,7 @@ class SnmpKind:
         walks = []
         for oid in spec.columns.values():
             walks.append(await client.walk(job.target.address, port, auth, oid, timeout=per_try,
-                                           retries=spec.retries, max_repetitions=spec.max_repetitions,
+                                           retries=retries, max_repetitions=spec.max_repetitions,
                                            suspect=job.suspect))
         rows: dict[str, dict[str, Any]] = {}
         for name, column in zip(spec.columns, walks, strict=True):

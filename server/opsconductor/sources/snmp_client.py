@@ -30,7 +30,7 @@ from pysnmp.proto import errind
 from pysnmp.proto.rfc1902 import Integer, IpAddress, OctetString
 from pysnmp.proto.rfc1905 import EndOfMibView, NoSuchInstance, NoSuchObject
 
-from opsconductor.errors import SourceError, Unreachable
+from opsconductor.errors import AuthFailed, ErrorAnswer, Unreachable
 
 AUTH_PROTOCOLS = {
     "md5": snmp_auth.USM_AUTH_HMAC96_MD5,
@@ -202,10 +202,26 @@ class SnmpClient:
         self.engine.close_dispatcher()
 
 
+# The agent refused our USM credential (wrong keys, unknown user, wrong security level).
+_AUTH_ERRORS = (errind.WrongDigest, errind.UnknownUserName, errind.UnsupportedSecurityLevel,
+                errind.DecryptionError, errind.AuthenticationFailure, errind.AuthenticationError,
+                errind.UnknownSecurityName, errind.UnknownCommunityName)
+# The agent's engine (ID, boots, time) is not the one we discovered: rediscover, then retry.
+STALE_ENGINE = (errind.UnknownEngineID, errind.NotInTimeWindow, errind.EngineIDMismatch)
+
+
 def _check(err: Any, status: Any, index: Any, address: str, port: int) -> None:
     if err:
         if isinstance(err, errind.RequestTimedOut) or "timed out" in str(err).lower():
             raise Unreachable(f"SNMP request to {address}:{port} timed out")
-        raise SourceError(f"SNMP error from {address}:{port}: {err}")
+        if isinstance(err, STALE_ENGINE):
+            raise StaleEngine(f"SNMP engine of {address}:{port} changed: {err}")
+        if isinstance(err, _AUTH_ERRORS):
+            raise AuthFailed(f"SNMP credential refused by {address}:{port}: {err}")
+        raise ErrorAnswer(f"SNMP error from {address}:{port}: {err}", "snmp_error")
     if status:
-        raise SourceError(f"SNMP error from {address}:{port}: {status.prettyPrint()} at index {index}")
+        raise ErrorAnswer(f"SNMP error from {address}:{port}: {status.prettyPrint()} at index {index}", "snmp_error")
+
+
+class StaleEngine(AuthFailed):
+    """An SNMPv3 agent's engine ID or boots/time changed (agent replaced or reset)."""
