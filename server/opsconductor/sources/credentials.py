@@ -10,6 +10,7 @@ text is a JSON or YAML mapping, several named parts (``{"user": ..., "auth_key":
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
@@ -65,6 +66,10 @@ class Secret:
 
     def has_parts(self) -> bool:
         return bool(self._parts)
+
+    def digest(self) -> str:
+        """A one-way digest of the whole secret: keys caches (SSH connections) by the full credential."""
+        return hashlib.sha256(f"{self.reference}\0{self._text}".encode()).hexdigest()
 
     def __repr__(self) -> str:
         return f"Secret({self.reference!r}, ***)"

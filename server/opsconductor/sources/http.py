@@ -153,6 +153,9 @@ class HttpKind:
             resp = await self._request(job, spec, url, headers, page_params, basic, secret)
             try:
                 data = resp.json()
+                if spec.items is not None and spec.items.search(data) is None:
+                    # Not "no records": an answer without its list must not clear every alarm.
+                    raise ParseError(f"the answer has no {spec.items.expression!r}")
                 page = parse_json(data, spec.items)
             except (ValueError, ParseError) as exc:
                 raise BadAnswer(f"{job.target.name}: answer is not the expected JSON: {exc}") from None

@@ -2,7 +2,8 @@
 
     - name: interfaces
       kind: snmp
-      version: 2c                      # or 3 (USM; credential parts user/auth_key/priv_key)
+      version: 2c                      # default when the credential does not say: a credential
+                                       # {"version": "1", "community": ...} or {"user": ...} (v3) wins
       scalars: {sysUpTime: 1.3.6.1.2.1.1.3.0}
       table:
         index: ifIndex                 # the OID suffix of each row becomes this field
@@ -50,7 +51,8 @@ class SnmpKind:
         oid_map = {"type": "object", "minProperties": 1,
                    "additionalProperties": {"type": "string", "pattern": OID}}
         return kind_schema("snmp", {
-            "version": {"type": "string", "enum": ["2c", "3"], "description": "SNMP version (default 2c)"},
+            "version": {"type": "string", "enum": ["1", "2c", "3"],
+                        "description": "SNMP version when the target's credential does not say (default 2c)"},
             "port": {"type": "integer", "minimum": 1, "maximum": 65535},
             "auth_protocol": {"type": "string", "enum": sorted(AUTH_PROTOCOLS)},
             "priv_protocol": {"type": "string", "enum": sorted(PRIV_PROTOCOLS)},
@@ -84,13 +86,23 @@ class SnmpKind:
         )
 
     def auth(self, spec: SnmpSpec, job: PollJob) -> SnmpAuth:
+        """The target's own SNMP version and credential: one addon polls a mixed v1/v2c/v3 estate.
+
+        The version is the credential's ``version`` part, else 3 when it names a ``user``, else
+        the source's ``version`` (default 2c): a plain string is a community.
+        """
         secret = job.credential()
         assert secret is not None
-        if spec.version == "2c":
-            return SnmpAuth("2c", community=secret.part("community") or secret.value())
+        version = secret.part("version") or ("3" if secret.part("user") else spec.version)
+        version = {"v1": "1", "v2c": "2c", "2": "2c", "v3": "3"}.get(version.lower(), version.lower())
+        if version in ("1", "2c"):
+            return SnmpAuth(version, community=secret.part("community") or secret.value())
+        if version != "3":
+            raise CredentialError(f"credential {secret.reference}: unknown SNMP version {version!r} "
+                                  "(one of 1, 2c, 3)")
         if not secret.has_parts() or not secret.part("user"):
             raise CredentialError(f"credential {secret.reference}: SNMPv3 needs a JSON object with "
-                              "'user', 'auth_key' and 'priv_key'")
+                                  "'user', 'auth_key' and 'priv_key'")
         return SnmpAuth("3", user=secret.part("user"), auth_key=secret.part("auth_key"),
                         priv_key=secret.part("priv_key"),
                         auth_protocol=secret.part("auth_protocol") or spec.auth_protocol,

@@ -53,7 +53,7 @@ PRIV_PROTOCOLS = {
 class SnmpAuth:
     """v2c community or v3 USM user (authPriv/authNoPriv); built from a resolved Secret."""
 
-    version: str  # "2c" | "3"
+    version: str  # "1" | "2c" | "3"
     community: str | None = None
     user: str | None = None
     auth_key: str | None = None
@@ -65,8 +65,8 @@ class SnmpAuth:
         return f"SnmpAuth(version={self.version!r}, user={self.user!r})"
 
     def pysnmp(self) -> CommunityData | UsmUserData:
-        if self.version == "2c":
-            return CommunityData(self.community or "", mpModel=1)
+        if self.version in ("1", "2c"):
+            return CommunityData(self.community or "", mpModel=0 if self.version == "1" else 1)
         return UsmUserData(
             self.user or "",
             authKey=self.auth_key,

@@ -1,6 +1,7 @@
 """The one SSH client (asyncssh): connection reuse and a per-device session limit.
 
-A connection per (address, port, user) is opened on first use and kept; each command
+A connection per (address, port, user, credential) is opened on first use and kept (two
+targets on one address with different secrets never share one); each command
 runs in its own session on it, at most ``sessions_per_device`` at a time per device
 (network OSes often allow only a few). A broken connection is dropped and reopened
 once. Host keys are checked against ``known_hosts`` when it is set.
@@ -37,7 +38,7 @@ class SshClient:
         self._per_device = sessions_per_device
         self._known_hosts = str(known_hosts) if known_hosts else None
         self._connect_timeout = connect_timeout
-        self._conns: dict[tuple[str, int, str], _Conn] = {}
+        self._conns: dict[tuple[str, int, str, str], _Conn] = {}
 
     def _options(self, secret: Secret) -> tuple[str, dict[str, Any]]:
         user = secret.part("username") or secret.part("user")
@@ -61,7 +62,7 @@ class SshClient:
 
     async def _connection(self, address: str, port: int, secret: Secret) -> tuple[_Conn, asyncssh.SSHClientConnection]:
         user, opts = self._options(secret)
-        key = (address, port, user)
+        key = (address, port, user, secret.digest())
         entry = self._conns.get(key)
         if entry is None:
             entry = self._conns[key] = _Conn(None, asyncio.Semaphore(self._per_device), asyncio.Lock())
