@@ -48,8 +48,9 @@ class HttpClient:
                       timeout: float = 10.0, suspect: bool = False) -> httpx.Response:  # noqa: ASYNC109
         async with self._suspect_limit if suspect else self._limit:
             try:
-                resp = await self._client.request(method, url, headers=headers, params=params, json=json,
-                                                  auth=auth, timeout=timeout)
+                # No params (not even {}): httpx would replace the URL's own query with them.
+                resp = await self._client.request(method, url, headers=headers, params=params or None,
+                                                  json=json, auth=auth, timeout=timeout)
             except (httpx.ConnectError, httpx.ConnectTimeout, httpx.ReadTimeout, httpx.PoolTimeout) as exc:
                 raise Unreachable(f"HTTP {method} {redact(url)}: {type(exc).__name__}") from None
             except httpx.HTTPError as exc:
