@@ -64,6 +64,7 @@ class SnmpAgent:
         self.alarms: dict[str, dict[str, Any]] = {}
         self.proc: subprocess.Popen[bytes] | None = None
         self.binary = need_binary("snmpd", "snmpd")
+        self.engine_id: str | None = None  # e.g. "0x80001f8880aabbccdd01"; snmpd picks one otherwise
 
     # -- the data the test controls ------------------------------------------------------
     def set_interface(self, index: int, name: str, descr: str, oper: int, admin: int = 1) -> None:
@@ -106,6 +107,7 @@ class SnmpAgent:
             f"pass_persist -p 10 .1.3.6.1.2.1.2.2 {passcmd}",
             f"pass_persist -p 10 .1.3.6.1.2.1.31.1.1 {passcmd}",
             f"pass_persist .1.3.6.1.4.1.1271.2.1.24.1.3 {passcmd}",
+            *([f"exactEngineID {self.engine_id}"] if self.engine_id else []),
             "",
         ])
 

@@ -23,7 +23,8 @@ from opsconductor.config.yaml_source import DataPath, Positions
 from opsconductor.sources.common import CommonSpec, kind_schema, parse_common, validate_entry
 from opsconductor.sources.credentials import CredentialError
 from opsconductor.sources.job import PollJob
-from opsconductor.sources.snmp_client import AUTH_PROTOCOLS, PRIV_PROTOCOLS, SnmpAuth
+from opsconductor.sources.snmp_client import SnmpAuth
+from opsconductor.sources.snmp_usm import AUTH_PROTOCOLS, PRIV_PROTOCOLS
 
 OID = r"^\.?[0-9]+(\.[0-9]+)+$"
 _OID = re.compile(OID)
@@ -103,10 +104,13 @@ class SnmpKind:
         if not secret.has_parts() or not secret.part("user"):
             raise CredentialError(f"credential {secret.reference}: SNMPv3 needs a JSON object with "
                                   "'user', 'auth_key' and 'priv_key'")
+        auth_protocol = (secret.part("auth_protocol") or spec.auth_protocol).lower()
+        priv_protocol = (secret.part("priv_protocol") or spec.priv_protocol).lower()
+        if auth_protocol not in AUTH_PROTOCOLS or priv_protocol not in PRIV_PROTOCOLS:
+            raise CredentialError(f"credential {secret.reference}: auth_protocol one of {sorted(AUTH_PROTOCOLS)}, "
+                                  f"priv_protocol one of {sorted(PRIV_PROTOCOLS)}")
         return SnmpAuth("3", user=secret.part("user"), auth_key=secret.part("auth_key"),
-                        priv_key=secret.part("priv_key"),
-                        auth_protocol=secret.part("auth_protocol") or spec.auth_protocol,
-                        priv_protocol=secret.part("priv_protocol") or spec.priv_protocol)
+                        priv_key=secret.part("priv_key"), auth_protocol=auth_protocol, priv_protocol=priv_protocol)
 
     async def collect(self, job: PollJob) -> list[dict[str, Any]]:
         spec: SnmpSpec = job.spec

@@ -31,33 +31,13 @@ from pysnmp.proto.api import v2c
 
 from opsconductor.sources.snmp_trap import SNMP_TRAP_OID, SYS_UPTIME, ReceivedTrap
 from opsconductor.sources.snmp_trap_ber import BerError, decode_v2c_trap
+from opsconductor.sources.snmp_usm import AUTH_PROTOCOLS, PRIV_PROTOCOLS
 
 log = logging.getLogger(__name__)
 
 SNMP_TRAP_COMMUNITY = "1.3.6.1.6.3.18.1.4.0"  # snmpTrapCommunity.0 (RFC 3584): a secret, never kept
 RECEIVE_BUFFER = 4 * 1024 * 1024
 _INFORM_TAG = v2c.InformRequestPDU.tagSet
-
-AUTH_PROTOCOLS = {
-    "md5": config.USM_AUTH_HMAC96_MD5,
-    "sha": config.USM_AUTH_HMAC96_SHA,
-    "sha1": config.USM_AUTH_HMAC96_SHA,
-    "sha224": config.USM_AUTH_HMAC128_SHA224,
-    "sha256": config.USM_AUTH_HMAC192_SHA256,
-    "sha384": config.USM_AUTH_HMAC256_SHA384,
-    "sha512": config.USM_AUTH_HMAC384_SHA512,
-}
-PRIV_PROTOCOLS = {
-    "des": config.USM_PRIV_CBC56_DES,
-    "3des": config.USM_PRIV_CBC168_3DES,
-    "aes": config.USM_PRIV_CFB128_AES,
-    "aes128": config.USM_PRIV_CFB128_AES,
-    "aes192": config.USM_PRIV_CFB192_AES,
-    "aes256": config.USM_PRIV_CFB256_AES,
-    "aes192-blumenthal": config.USM_PRIV_CFB192_AES_BLUMENTHAL,
-    "aes256-blumenthal": config.USM_PRIV_CFB256_AES_BLUMENTHAL,
-}
-
 
 @dataclass(frozen=True)
 class V3User:

@@ -19,7 +19,8 @@ from opsconductor.errors import ConfigError
 from opsconductor.sources.credentials import CredentialError, resolve
 from opsconductor.sources.snmp_trap import TrapSpec
 from opsconductor.sources.snmp_trap_process import ReceiverProcess
-from opsconductor.sources.snmp_trap_receiver import AUTH_PROTOCOLS, PRIV_PROTOCOLS, TrapAuth, V3User
+from opsconductor.sources.snmp_trap_receiver import TrapAuth, V3User
+from opsconductor.sources.snmp_usm import AUTH_PROTOCOLS, PRIV_PROTOCOLS
 from opsconductor.sources.webhook_catalog import PushCatalog
 
 if TYPE_CHECKING:
