@@ -205,3 +205,22 @@ async def test_ssh_connections_are_keyed_by_the_whole_credential(tmp_path: Path)
         await poller.clients.close()
     finally:
         sshd.stop()
+
+
+async def test_file_credentials_resolve_inside_the_credentials_directory_only(snmpd: SnmpAgent, tmp_path: Path) -> None:
+    creds = tmp_path / "credentials"
+    creds.mkdir()
+    (creds / "rtr.community").write_text(snmpd.community + "\n")
+    (tmp_path / "stray.community").write_text(snmpd.community)
+    m = generic(tmp_path)
+    poller, _ = make_poller({})
+    poller.credentials_dir = creds
+    inside = Target("inside", "127.0.0.1", port=snmpd.port, addons=("generic-snmp",), credential="file:rtr.community")
+    outside = Target("outside", "127.0.0.1", port=snmpd.port, addons=("generic-snmp",),
+                     credential=f"file:{tmp_path / 'stray.community'}")
+    poller.configure({"generic-snmp": m}, [inside, outside])
+    assert failures(await poller.run("inside/generic-snmp/uptime")) == []
+    ev = await poller.run("outside/generic-snmp/uptime")
+    assert failures(ev) == [("collection_missing_credential", "generic-snmp/uptime", "major")]
+    assert "outside the credentials directory" in (ev[0].summary or "")
+    await poller.clients.close()

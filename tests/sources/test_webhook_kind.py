@@ -125,7 +125,7 @@ TRAPS = "  - name: t\n    kind: snmp_trap\n"
      f"{FILE}:7:30: template error: Expected an expression, got 'end of statement block'"),
     (TRAPS + "    traps:\n      - {oid: '*', event: x, mib: IF-MIB}\n",
      f"{FILE}:7:30: unknown key 'mib'; expected one of: clear_when, component, description, event, labels, "
-     "labels_from, name, occurred_at, oid, resource, severity, summary, value, varbinds"),
+     "labels_from, name, occurred_at, oid, resource, severity, summary, value, varbind_labels, varbinds"),
 ])
 def test_snmp_trap_config_errors(sources: str, expected: str) -> None:
     assert error_of(sources) == expected

@@ -21,6 +21,7 @@ import time
 from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from apscheduler.events import EVENT_JOB_MAX_INSTANCES, EVENT_JOB_MISSED, JobExecutionEvent
@@ -116,7 +117,8 @@ class Poller:
                  environ: Mapping[str, str] | None = None, max_backoff_s: float = 300.0,
                  jitter_fraction: float = 0.1,
                  sync: Callable[[str, list[dict[str, Any]]], Awaitable[Any]] | None = None,
-                 open_conditions: OpenConditions | None = None, open_refresh_s: float = 5.0):
+                 open_conditions: OpenConditions | None = None, open_refresh_s: float = 5.0,
+                 credentials_dir: Path | None = None):
         self.registry = registry
         self.clients = clients
         self.emit = emit
@@ -125,6 +127,7 @@ class Poller:
         self.max_backoff_s = max_backoff_s
         self.jitter_fraction = jitter_fraction
         self.sync = sync
+        self.credentials_dir = credentials_dir
         # What the alert table has open, refreshed at most every open_refresh_s: a condition a
         # poll sees clear is cleared again when it is still open there (a trap opened it).
         self.open_conditions = open_conditions
@@ -170,7 +173,8 @@ class Poller:
             status = old.status if old is not None else JobStatus(target.name, manifest.name, spec.common.name,
                                                                   spec.common.kind, interval)
             status.interval = interval
-            job = _Job(PollJob(target, manifest.name, spec, self.clients, self.environ, state, self.sync),
+            job = _Job(PollJob(target, manifest.name, spec, self.clients, self.environ, state, self.sync,
+                               credentials_dir=self.credentials_dir),
                        kind, interval, status, signature)  # type: ignore[arg-type]
             self._jobs[key] = job
             self._schedule(key, job)

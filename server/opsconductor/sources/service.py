@@ -143,7 +143,7 @@ class SourcesService:
         )
         self.poller = Poller(registry=self.registry, clients=clients, emit=self.emit, metrics=self.metrics,
                              max_backoff_s=s.poller_max_backoff_s, sync=self.sync_inventory,
-                             open_conditions=self.open_conditions)
+                             open_conditions=self.open_conditions, credentials_dir=s.effective_credentials_dir)
         await self.reload()
         if not s.poller_enabled:
             return
