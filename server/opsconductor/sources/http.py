@@ -70,6 +70,8 @@ class HttpKind:
                     "url": {"type": "string", "description": "login: token endpoint (relative to url)"},
                     "token": {"type": "string", "description": "login: JMESPath of the token in the answer"},
                 },
+                # The login endpoint is the addon's to say (no vendor path defaulted in code).
+                "if": {"properties": {"type": {"const": "login"}}}, "then": {"required": ["url"]},
             },
             "items": {"type": "string", "description": "JMESPath to the list of records"},
             "pagination": {
@@ -207,7 +209,7 @@ class HttpKind:
 
     async def _login(self, job: PollJob, spec: HttpSpec, url: str, secret: Secret) -> str:
         a = spec.auth or {}
-        login_url = str(httpx.URL(url).join(a.get("url", "/tron/api/v1/tokens")))
+        login_url = str(httpx.URL(url).join(a["url"]))
         resp = await job.clients.http.request(
             "POST", login_url, json={"username": secret.part("username"), "password": secret.part("password")},
             timeout=spec.common.timeout)
