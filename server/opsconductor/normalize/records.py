@@ -54,6 +54,8 @@ class FieldTransform:
     map: Mapping[Any, str] | None = None
     map_default: str | None = None
     convert: tuple[str, ...] = ()
+    rate: str | None = None  # counter32 | counter64: the field becomes its per-second increase
+    compute: Template | None = None  # a field computed from the row (normalize/metrics.py)
 
     def apply(self, value: Any) -> Any:
         if value is None:
@@ -120,6 +122,7 @@ class EventRule:
     initial: bool = True
     only: Mapping[str, tuple[Any, ...]] = dataclasses.field(default_factory=dict)
     reassert: bool = False  # a condition: its current non-clear state is sent on every poll
+    for_cycles: int = 1  # threshold: a level must be seen this many polls in a row before it is raised
 
 
 def is_condition(when: str, severity: SeveritySpec) -> bool:
@@ -215,11 +218,12 @@ def _decide(rule: EventRule, key: str, value: Any, state: dict[str, Any]) -> tup
         state[key] = num
         return prev is not None and num < prev, {"value": num}
     if rule.when == "threshold" and rule.threshold is not None:
-        try:
-            sev = rule.threshold.evaluate(value)
-        except (TypeError, ValueError):
-            return False, {}
         old = state.get(key, _MISSING)
+        try:
+            sev = rule.threshold.evaluate(value, None if old is _MISSING else old)
+        except (TypeError, ValueError):
+            return False, {}  # no value this poll (first rate sample, counter reset): nothing changes
+        sev = _held(rule, key, sev, old, state)
         state[key] = sev
         emit = old != sev and not (old is _MISSING and sev == Severity.clear and not rule.initial)
         return emit, {"severity": sev}
@@ -234,6 +238,21 @@ def _reassert(rule: EventRule, key: str, ident: tuple[str, str, str], tctx: Mapp
     if sev is None:
         return False
     return sev != Severity.clear or ident in open_keys
+
+
+def _held(rule: EventRule, key: str, sev: Severity, old: Any, state: dict[str, Any]) -> Severity:
+    """``for: N``: a new non-clear level counts as crossed only after N polls in a row."""
+    pending_key = f"{key}#for"
+    if rule.for_cycles <= 1 or sev == Severity.clear or sev == old:
+        state.pop(pending_key, None)
+        return sev
+    seen, count = state.get(pending_key, (None, 0))
+    count = count + 1 if seen == sev else 1
+    if count >= rule.for_cycles:
+        state.pop(pending_key, None)
+        return sev
+    state[pending_key] = (sev, count)
+    return Severity.clear if old is _MISSING else old  # type: ignore[no-any-return]
 
 
 def evaluate(rules: Sequence[EventRule], records: Sequence[Record], ctx: Context,

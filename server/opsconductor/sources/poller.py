@@ -30,6 +30,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 from opsconductor.errors import SourceError
 from opsconductor.model.event import NormalizedEvent, Severity
+from opsconductor.normalize.metrics import apply_metrics
 from opsconductor.normalize.records import Context, evaluate, transform
 from opsconductor.sources.credentials import CredentialError
 from opsconductor.sources.job import Clients, PolledKind, PollJob
@@ -253,6 +254,8 @@ class Poller:
                 records = await job.kind.collect(poll)
             ctx = Context(_target_view(poll.target), f"{poll.addon}/{common.name}", now)
             open_keys = await self._open_keys()
+            records = apply_metrics(records, common.fields, poll.state, time.monotonic(),
+                                    getattr(poll.spec, "index", None))
             events = evaluate(common.events, transform(records, common.fields), ctx, poll.state, open_keys)
             events += self._failure_cleared(poll, now, open_keys)
             backoff.failures, backoff.until = 0, 0.0
