@@ -153,7 +153,7 @@ def validate_entry(schema: Mapping[str, Any], entry: Any, positions: Positions, 
                 msg = f"unknown option {extra[0]!r}; expected one of {sorted(err.schema.get('properties', {}))}"
         elif err.validator == "pattern" and any("credential" in str(x) for x in where):
             # Never quote the value: it may be a secret pasted where a reference belongs.
-            msg = "must be a reference 'env:NAME' or 'file:/absolute/path', not the secret itself"
+            msg = "must be a reference 'env:NAME' or 'file:NAME' (in the credentials directory), not the secret itself"
         elif err.validator == "oneOf":
             msg = f"{err.instance!r} is not valid here: {err.schema.get('description', 'see the schema')}"
         errors.append(positions.error(where, msg))
