@@ -160,3 +160,26 @@ def test_a_bad_record_is_skipped_not_fatal(caplog: Any) -> None:
 def test_sandbox_blocks_unsafe_templates(tmp_path: Path) -> None:
     c = spec("""      - {event: "{{ ''.__class__.__mro__ }}", when: always}""")
     assert run(c, [{"a": 1}], {}) == []
+
+
+def test_a_reasserted_condition_follows_what_the_record_says_now() -> None:
+    """Re-assertion of an unchanged record repeats the last event (new time); any change rebuilds it."""
+    c = spec("""      - event: link_down
+        when: change
+        field: oper
+        component: "{{ name }}"
+        severity: {"1": clear, "2": major}
+        summary: "{{ name }} {{ descr }}" """)
+    state: dict[str, Any] = {}
+    first = evaluate(c.events, transform([{"name": "ge1", "descr": "uplink", "oper": 2}], c.fields),
+                     Context({"name": "r1", "labels": {}}, "t/s", NOW), state)
+    later = NOW.replace(hour=1)
+    ctx = Context({"name": "r1", "labels": {}}, "t/s", later)
+    [same] = evaluate(c.events, transform([{"name": "ge1", "descr": "uplink", "oper": 2}], c.fields), ctx, state)
+    assert same.summary == first[0].summary and same.occurred_at == later
+    [changed] = evaluate(c.events, transform([{"name": "ge1", "descr": "to core", "oper": 2}], c.fields), ctx, state)
+    assert changed.summary == "ge1 to core" and changed.severity == Severity.major
+    moved = Context({"name": "r1", "labels": {"site": "new"}}, "t/s", later)
+    [relabelled] = evaluate(c.events, transform([{"name": "ge1", "descr": "to core", "oper": 2}], c.fields), moved,
+                            state)
+    assert relabelled.labels == {"site": "new"}

@@ -280,15 +280,25 @@ def evaluate(rules: Sequence[EventRule], records: Sequence[Record], ctx: Context
                 continue
             key = f"{i}|{ident[0]}|{ident[1]}|{ident[2]}"
             emit, update = _decide(rule, key, value, state)
+            again = False
             if not emit and rule.reassert and _reassert(rule, key, ident, tctx, value, state, open_keys):
-                emit, update = True, ({"severity": state[key]} if rule.when == "threshold" else {})
+                emit, again, update = True, True, ({"severity": state[key]} if rule.when == "threshold" else {})
             if not emit:
+                continue
+            # A re-assertion of an unchanged record repeats the last event (cheap copy, no rebuild).
+            last = state.get(f"{key}#ev") if rule.reassert else None
+            if again and last is not None and last[0] == fields and last[1] == ctx.target:
+                events.append(last[2].model_copy(update={"occurred_at": ctx.now}))
                 continue
             ev = _build(rule, ctx, row, tctx, value, rule.severity.resolve(tctx, value))
             if ev is None:
                 continue
             if update:
                 ev = ev.model_copy(update=update)
+            if rule.reassert and ev.severity != Severity.clear:  # only open conditions are repeated often
+                state[f"{key}#ev"] = (fields, ctx.target, ev)
+            elif last is not None:
+                state.pop(f"{key}#ev", None)
             if rule.when == "present":
                 seen[key] = ev
             events.append(ev)
