@@ -224,3 +224,19 @@ async def test_file_credentials_resolve_inside_the_credentials_directory_only(sn
     assert failures(ev) == [("collection_missing_credential", "generic-snmp/uptime", "major")]
     assert "outside the credentials directory" in (ev[0].summary or "")
     await poller.clients.close()
+
+
+async def test_a_failure_alert_left_open_is_cleared_by_the_next_working_poll(snmpd: SnmpAgent, tmp_path: Path) -> None:
+    """After a restart the poll state is gone; the open alert table still tells what to clear."""
+    m = generic(tmp_path)
+    poller, _ = make_poller({"C": snmpd.community})
+    poller.configure({"generic-snmp": m}, [Target("rtr", "127.0.0.1", port=snmpd.port, addons=("generic-snmp",),
+                                                  credential="env:C")])
+
+    async def still_open() -> frozenset[tuple[str, str, str]]:
+        return frozenset({("rtr", "collection_auth_failure", "generic-snmp/uptime")})
+
+    poller.open_conditions = still_open
+    ev = await poller.run("rtr/generic-snmp/uptime")
+    assert failures(ev) == [("collection_auth_failure", "generic-snmp/uptime", "clear")]
+    await poller.clients.close()

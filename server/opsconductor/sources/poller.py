@@ -29,10 +29,10 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 from opsconductor.errors import SourceError
-from opsconductor.model.event import NormalizedEvent, Severity
+from opsconductor.model.event import NormalizedEvent
 from opsconductor.normalize.metrics import apply_metrics
 from opsconductor.normalize.records import Context, evaluate, transform
-from opsconductor.sources.credentials import CredentialError
+from opsconductor.sources.failures import OpenKey, failure_cleared, failure_kind, failure_raised
 from opsconductor.sources.job import Clients, PolledKind, PollJob
 from opsconductor.sources.kinds import Registry, Target
 from opsconductor.sources.manifest import Manifest
@@ -40,23 +40,7 @@ from opsconductor.sources.manifest import Manifest
 log = logging.getLogger(__name__)
 
 Emit = Callable[[Sequence[NormalizedEvent]], Awaitable[Any]]
-OpenKey = tuple[str, str, str]  # (resource, event, component or "") of an open alert
 OpenConditions = Callable[[], Awaitable[Collection[OpenKey]]]
-
-FAILURES = ("unreachable", "timeout", "auth_failure", "missing_credential", "parse_failure", "http_error",
-            "snmp_error", "error_answer", "error")
-"""Collection-failure kinds; each is its own alert ``collection_<kind>`` on the target."""
-
-
-def failure_kind(exc: BaseException) -> str:
-    if isinstance(exc, CredentialError):
-        return "missing_credential"
-    if isinstance(exc, SourceError):
-        return exc.failure
-    if isinstance(exc, TimeoutError):
-        return "timeout"
-    return "error"
-
 
 class PollerMetrics:
     """Polls, failures and latency per protocol; registered on the server's registry."""
@@ -257,7 +241,7 @@ class Poller:
             records = apply_metrics(records, common.fields, poll.state, time.monotonic(),
                                     getattr(poll.spec, "index", None))
             events = evaluate(common.events, transform(records, common.fields), ctx, poll.state, open_keys)
-            events += self._failure_cleared(poll, now, open_keys)
+            events += failure_cleared(poll, now, open_keys)
             backoff.failures, backoff.until = 0, 0.0
             status.last_ok, status.last_error = now, None
         except TimeoutError as exc:
@@ -278,7 +262,7 @@ class Poller:
         if failure is not None:
             kind = failure_kind(failure)
             outcome = {"unreachable": "unreachable", "timeout": "overloaded"}.get(kind, "error")
-            events += self._failure_raised(poll, now, kind, status.last_error or kind)
+            events += failure_raised(poll, now, kind, status.last_error or kind)
         elapsed = time.perf_counter() - started
         status.last_duration_s = elapsed
         self.metrics.latency.labels(common.kind).observe(elapsed)
@@ -319,57 +303,6 @@ class Poller:
                         log.debug("open conditions not read: %s", exc)
                     self._open_at = time.monotonic()
         return self._open
-
-    def _failure_event(self, poll: PollJob, kind: str) -> tuple[str, str | None, Severity, str]:
-        """(event, component, severity, summary) of a collection failure of this job."""
-        spec = poll.common.on_unreachable
-        t, where = poll.target.name, f"{poll.addon}/{poll.common.name}"
-        if kind == "unreachable" and spec:
-            return (spec.get("event", "device_unreachable"), None, Severity(spec.get("severity", "major")),
-                    spec.get("summary") or f"{t} does not answer {poll.common.kind}")
-        return (f"collection_{kind}", where, Severity.major,
-                f"{t}: {where} cannot be collected ({kind.replace('_', ' ')})")
-
-    def _event(self, poll: PollJob, now: datetime, event: str, component: str | None, severity: Severity,
-               summary: str, kind: str) -> NormalizedEvent:
-        return NormalizedEvent(
-            resource=poll.target.name, event=event, component=component, severity=severity, summary=summary,
-            labels={**poll.target.labels, "failure": kind, "protocol": poll.common.kind},
-            source=f"{poll.addon}/{poll.common.name}", occurred_at=now,
-        )
-
-    def _failure_raised(self, poll: PollJob, now: datetime, kind: str, reason: str) -> list[NormalizedEvent]:
-        """The failure's alert, re-asserted every failed poll; a different earlier failure is cleared."""
-        event, component, sev, summary = self._failure_event(poll, kind)
-        out = []
-        prev = poll.state.get("_failure")
-        if prev is not None and (prev[0], prev[1]) != (event, component):
-            out.append(self._event(poll, now, prev[0], prev[1], Severity.clear,
-                                   f"{poll.target.name}: {prev[2].replace('_', ' ')} ended", prev[2]))
-        poll.state["_failure"] = (event, component, kind)
-        out.append(self._event(poll, now, event, component, sev, f"{summary}: {reason}", kind))
-        return out
-
-    def _failure_cleared(self, poll: PollJob, now: datetime, open_keys: Collection[OpenKey]) -> list[NormalizedEvent]:
-        """Collection works: clear the failure it raised (and any the alert table still has open)."""
-        out = []
-        prev = poll.state.pop("_failure", None)
-        done = set()
-        if prev is not None:
-            out.append(self._event(poll, now, prev[0], prev[1], Severity.clear,
-                                   f"{poll.target.name} answers {poll.common.kind} again", prev[2]))
-            done.add((prev[0], prev[1] or ""))
-        if open_keys:
-            where = f"{poll.addon}/{poll.common.name}"
-            for kind in FAILURES:
-                event, component, _, _ = self._failure_event(poll, kind)
-                ident = (event, component or "")
-                if ident not in done and (poll.target.name, *ident) in open_keys and (
-                        component == where or poll.common.on_unreachable):
-                    done.add(ident)
-                    out.append(self._event(poll, now, event, component, Severity.clear,
-                                           f"{poll.target.name} answers {poll.common.kind} again", kind))
-        return out
 
     # -- status ------------------------------------------------------------------------------
     def status(self) -> list[dict[str, Any]]:
