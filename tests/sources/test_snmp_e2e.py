@@ -18,7 +18,7 @@ targets:
   - name: rtr1.test
     address: 127.0.0.1
     port: {agent.port}
-    labels: {{snmp: "yes", site: lab}}
+    labels: {{snmp: "yes", site: ams}}
     credential: env:TEST_SNMP_COMMUNITY
     intervals: {{generic-snmp: 1}}
 """)

@@ -86,6 +86,8 @@ class Settings(BaseSettings):
     snmp_concurrency: int = Field(default=256, ge=1, description="SNMP requests in flight (failing targets: a quarter)")
     ssh_sessions_per_device: int = Field(default=2, ge=1, description="Concurrent SSH sessions per device")
     ssh_known_hosts: Path | None = Field(default=None, description="known_hosts file; unset: no host key check")
+    credentials_dir: Path | None = Field(
+        default=None, description="file: secret references resolve only inside it; default <data_dir>/credentials")
     http_concurrency: int = Field(default=100, ge=1, description="HTTP polls in flight")
     notify_file: Path = Field(default=Path("rules/notify.yaml"), description="Notification routes and receivers")
     notify_retry_base_s: float = Field(default=1.0, gt=0, description="First retry delay; doubles each attempt")
@@ -131,6 +133,10 @@ class Settings(BaseSettings):
         if self.database_url:
             return self.database_url
         return f"sqlite+aiosqlite:///{(self.data_dir / 'opsconductor.db').resolve()}"
+
+    @property
+    def effective_credentials_dir(self) -> Path:
+        return self.credentials_dir if self.credentials_dir is not None else self.data_dir / "credentials"
 
     @property
     def is_sqlite(self) -> bool:

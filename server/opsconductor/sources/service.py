@@ -15,7 +15,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+from sqlalchemy import select
+
 from opsconductor.errors import ConfigError, ConfigErrors
+from opsconductor.model.alert import OPEN_STATUSES
 from opsconductor.sources.http_client import HttpClient
 from opsconductor.sources.inventory import load_inventory
 from opsconductor.sources.job import Clients
@@ -27,6 +30,7 @@ from opsconductor.sources.poller import Poller, PollerMetrics
 from opsconductor.sources.snmp_client import SnmpClient
 from opsconductor.sources.ssh_client import SshClient
 from opsconductor.sources.target_store import addon_states, list_targets, sync_targets
+from opsconductor.store.tables import Alert
 
 if TYPE_CHECKING:
     from opsconductor.runtime import Runtime
@@ -138,7 +142,8 @@ class SourcesService:
             ping=Pinger(),
         )
         self.poller = Poller(registry=self.registry, clients=clients, emit=self.emit, metrics=self.metrics,
-                             max_backoff_s=s.poller_max_backoff_s, sync=self.sync_inventory)
+                             max_backoff_s=s.poller_max_backoff_s, sync=self.sync_inventory,
+                             open_conditions=self.open_conditions, credentials_dir=s.effective_credentials_dir)
         await self.reload()
         if not s.poller_enabled:
             return
@@ -171,6 +176,14 @@ class SourcesService:
     # -- results --------------------------------------------------------------------------
     async def emit(self, events: Sequence[Any]) -> None:
         await self.rt.pipeline.accept(events)
+
+    async def open_conditions(self) -> frozenset[tuple[str, str, str]]:
+        """(resource, event, component) of every open alert: what polls reconcile against."""
+        a = Alert.__table__  # type: ignore[attr-defined]
+        async with self.rt.db.read() as conn:
+            rows = (await conn.execute(select(a.c.resource, a.c.event, a.c.component)
+                                       .where(a.c.status.in_([st.value for st in OPEN_STATUSES])))).all()
+        return frozenset((r.resource, r.event, r.component or "") for r in rows)
 
     async def sync_inventory(self, origin: str, targets: Sequence[dict[str, Any]]) -> tuple[int, int, int]:
         """Targets discovered by an addon (NetBox) replace that addon's previous ones."""

@@ -19,7 +19,8 @@ from opsconductor.errors import ConfigError
 from opsconductor.sources.credentials import CredentialError, resolve
 from opsconductor.sources.snmp_trap import TrapSpec
 from opsconductor.sources.snmp_trap_process import ReceiverProcess
-from opsconductor.sources.snmp_trap_receiver import AUTH_PROTOCOLS, PRIV_PROTOCOLS, TrapAuth, V3User
+from opsconductor.sources.snmp_trap_receiver import TrapAuth, V3User
+from opsconductor.sources.snmp_usm import AUTH_PROTOCOLS, PRIV_PROTOCOLS
 from opsconductor.sources.webhook_catalog import PushCatalog
 
 if TYPE_CHECKING:
@@ -44,14 +45,14 @@ def trap_auth_from_settings(settings: Settings, environ: Mapping[str, str] | Non
     communities: list[bytes] = []
     for i, ref in enumerate(settings.trap_communities):
         try:
-            communities.append(resolve(ref, environ).value().encode())
+            communities.append(resolve(ref, environ, settings.effective_credentials_dir).value().encode())
         except CredentialError as exc:
             raise ConfigError(f"trap_communities[{i}]: {exc}") from None
     users: list[V3User] = []
     for i, ref in enumerate(settings.trap_v3_users):
         where = f"trap_v3_users[{i}] ({ref})"
         try:
-            secret = resolve(ref, environ)
+            secret = resolve(ref, environ, settings.effective_credentials_dir)
         except CredentialError as exc:
             raise ConfigError(f"trap_v3_users[{i}]: {exc}") from None
         if not secret.has_parts():
