@@ -34,7 +34,8 @@ async def test_error_rate_and_utilisation_raise_and_clear(snmpd: SnmpAgent, sett
         assert util["component"] == "ge-0/0/1" and 90 <= float(util["value"]) <= 100
         assert "of 1000 Mb/s" in util["summary"]
 
-        svc = srv.runtime.components["sources"]
+        svc = srv.runtime.sources
+        assert svc is not None
         job = next(j for j in svc.poller.status() if j["source"] == "interface-metrics")
         # raised no earlier than the 4th poll: a first sample, then three rates above the limit
         assert job["runs"] >= 4

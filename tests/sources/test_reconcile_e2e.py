@@ -82,7 +82,8 @@ async def test_a_trap_cannot_strand_a_condition_the_poll_sees_clear(
         snmpd: SnmpAgent, settings_factory: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     settings = reconcile_settings(tmp_path, snmpd, settings_factory, monkeypatch)
     async with start_live_server(settings) as srv, srv.client(srv.read_key) as c:
-        svc = srv.runtime.components["sources"]
+        svc = srv.runtime.sources
+        assert svc is not None
 
         async def polled() -> bool:
             return any(j["source"] == "interfaces" and j["runs"] >= 2 for j in svc.poller.status())
