@@ -104,13 +104,19 @@ def build_pipeline(
     metrics: Metrics,
     correlator: Correlator | None = None,
     suppression: Suppression | None = None,
+    store: AlertStore | None = None,
     sink: TransitionSink | None = None,
     default_timeout: int = 86_400,
     batch_size: int = 1_000,
     clock: Callable[[], datetime] = utcnow,
 ) -> Pipeline:
-    """Compose the stages: correlator -> store (with the sink) -> suppression, in this order."""
-    store = AlertStore(db, sink=sink, default_timeout=default_timeout, clock=clock)
+    """Compose the stages: correlator -> store (with the sink) -> suppression, in this order.
+
+    Give either ``store`` or the parts it is built from (``sink``, ``default_timeout``, ``clock``)."""
+    if store is None:
+        store = AlertStore(db, sink=sink, default_timeout=default_timeout, clock=clock)
+    elif store.db is not db or sink is not None:
+        raise ValueError("a given store brings its own database and sink")
     return Pipeline(store, metrics=metrics, correlator=correlator or DefaultCorrelator(),
                     suppression=suppression or NoSuppression(), batch_size=batch_size)
 

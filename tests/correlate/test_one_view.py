@@ -13,6 +13,7 @@ SQLite file, and checks at every step that
 from __future__ import annotations
 
 import asyncio
+import json
 import shutil
 import tempfile
 from collections.abc import Iterator
@@ -22,7 +23,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import insert, select
@@ -144,7 +144,7 @@ async def run_rules_test(case: Case, rules_dir: Path, expected: list[dict[str, A
     doc = {"tests": [{"name": "server", "start": START.isoformat().replace("+00:00", "Z"),
                       "input": [{"at": f"{at}s", "event": ev} for at, ev in case.steps],
                       "expect": [{"alerts": expected}]}]}
-    (rules_dir / "tests.yaml").write_text(yaml.safe_dump(doc))
+    (rules_dir / "tests.yaml").write_text(json.dumps(doc))
     rs, errors = load_ruleset([rules_dir])
     assert not errors, errors
     results = await RuleTestRunner(compile_ruleset(rs)).run(list(rs.tests))
@@ -159,7 +159,7 @@ def test_server_explain_and_rules_test_decide_on_the_same_view(case: Case, templ
     try:
         rules_dir = work / "rules"
         rules_dir.mkdir()
-        (rules_dir / "rules.yaml").write_text(yaml.safe_dump({"rules": case.rules}))
+        (rules_dir / "rules.yaml").write_text(json.dumps({"rules": case.rules}))
         shutil.copyfile(template, work / "db.sqlite")
         rows = asyncio.run(run_server(case, work / "db.sqlite", rules_dir))
         if not case.silences:  # `rules test` has no API silences
@@ -174,7 +174,7 @@ def test_a_silence_on_the_mapped_severity_does_not_flip_on_repeats(template: Pat
     """The issue's case: a rule maps the severity; a silence matches the stored (mapped) one."""
     rules_dir = tmp_path / "rules"
     rules_dir.mkdir()
-    (rules_dir / "rules.yaml").write_text(yaml.safe_dump({"rules": [
+    (rules_dir / "rules.yaml").write_text(json.dumps({"rules": [
         {"id": "core-is-critical", "when": {"labels.kind": "core"}, "set": {"severity": "critical"}}]}))
     shutil.copyfile(template, tmp_path / "db.sqlite")
     ev = {"resource": "r1", "event": "link_down", "severity": "major", "labels": {"kind": "core"}}
@@ -242,7 +242,7 @@ def test_correlation_parents_enter_through_the_accept_path(template: Path, tmp_p
     """A derived parent is accepted like any event: in the log, counted as received, processed."""
     rules_dir = tmp_path / "rules"
     rules_dir.mkdir()
-    (rules_dir / "rules.yaml").write_text(yaml.safe_dump({"rules": [
+    (rules_dir / "rules.yaml").write_text(json.dumps({"rules": [
         {"id": "site", "correlate": {"when": {"event": "device_down"}, "group_by": ["labels.site"], "count": 2,
                                      "within": "2m", "raise": {"event": "site_down", "resource": "{labels.site}",
                                                                "severity": "critical"}}}]}))

@@ -155,3 +155,15 @@ def test_events_rebuilt_from_the_log_equal_the_validated_originals() -> None:
         expected = original if original.occurred_at else original.model_copy(update={"occurred_at": received})
         assert rebuilt == expected
         assert rebuilt.model_dump() == expected.model_dump()
+
+
+async def test_the_pipeline_is_composed_from_its_stages(db: Database) -> None:
+    from opsconductor.store.alert_store import AlertStore
+    from opsconductor.store.alert_writer import NoSink
+
+    sink = NoSink()
+    store = AlertStore(db, sink=sink, default_timeout=60)
+    p = build_pipeline(db, metrics=Metrics(), correlator=ExplodingCorrelator(), store=store)
+    assert (p.store, p.sink, p.default_timeout, type(p.correlator)) == (store, sink, 60, ExplodingCorrelator)
+    with pytest.raises(ValueError):
+        build_pipeline(db, metrics=Metrics(), store=store, sink=NoSink())
