@@ -12,6 +12,7 @@ from litestar.params import FromPath, QueryParameter
 
 from opsconductor.api.alert_views import alert_view, history_view
 from opsconductor.api.events import parse_json_body
+from opsconductor.api.params import AwareDatetime, IdPath
 from opsconductor.errors import InputError
 from opsconductor.runtime import Runtime
 from opsconductor.store.alert_actions import Action, apply_action
@@ -48,8 +49,8 @@ async def list_alerts_handler(
     component: Annotated[Multi, QueryParameter()] = None,
     label: Annotated[Multi, QueryParameter(description="name:value, e.g. site:ams")] = None,
     q: Annotated[str | None, QueryParameter(description="Text in resource/event/component/summary")] = None,
-    since: Annotated[datetime | None, QueryParameter(description="last_seen >= since")] = None,
-    until: Annotated[datetime | None, QueryParameter(description="last_seen < until")] = None,
+    since: Annotated[AwareDatetime | None, QueryParameter(description="last_seen >= since (RFC 3339)")] = None,
+    until: Annotated[AwareDatetime | None, QueryParameter(description="last_seen < until (RFC 3339)")] = None,
     sort: Annotated[
         str, QueryParameter(description="id|last_seen|first_seen|severity|duplicate_count; prefix - for desc")
     ] = "-last_seen",
@@ -74,7 +75,7 @@ async def counts_handler(state: State) -> dict[str, Any]:
 
 
 @get("/api/v1/alerts/{alert_id:int}", opt={"scope": "read"}, tags=["alerts"])
-async def get_alert_handler(state: State, alert_id: FromPath[int]) -> dict[str, Any]:
+async def get_alert_handler(state: State, alert_id: IdPath) -> dict[str, Any]:
     """One alert with its full history."""
     rt: Runtime = state.runtime
     async with rt.db.read() as conn:
@@ -114,7 +115,7 @@ def _action_route(action: Action) -> Any:
     @post(f"/api/v1/alerts/{{alert_id:int}}/{action.value}", opt={"scope": "write"}, status_code=200,
           tags=["alerts"], name=f"alert-{action.value}", operation_id=f"alert_{action.value}",
           description=f"{action.value.capitalize()} one alert; the actor is the API key's name.")
-    async def handler(state: State, request: Request[Any, Any, Any], alert_id: FromPath[int]) -> dict[str, Any]:
+    async def handler(state: State, request: Request[Any, Any, Any], alert_id: IdPath) -> dict[str, Any]:
         body = await _body(request, required_text=action is Action.note)
         rows = await _act(state.runtime, request, [alert_id], action, body.text, bulk=False)
         return rows[0]

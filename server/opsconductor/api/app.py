@@ -20,6 +20,7 @@ from litestar.types import ASGIApp, HTTPScope, Receive, Scope, Send
 from opsconductor import __version__
 from opsconductor.api import alerts, events, health
 from opsconductor.api.auth import ApiKeyMiddleware, KeyCache, scope_guard
+from opsconductor.api.params import refuse_nul
 from opsconductor.api.problems import EXCEPTION_HANDLERS
 from opsconductor.config.settings import Settings
 from opsconductor.runtime import Runtime
@@ -85,6 +86,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         lifespan=[lifespan],
         exception_handlers=EXCEPTION_HANDLERS,
         guards=[scope_guard],
+        before_request=refuse_nul,
         middleware=[
             _latency_middleware,
             DefineMiddleware(ApiKeyMiddleware, exclude=PUBLIC_PATHS),

@@ -9,18 +9,41 @@ from litestar import Request, Response, post
 from litestar.datastructures import State
 from litestar.params import QueryParameter
 
+from opsconductor.api.params import TOO_DEEP
 from opsconductor.errors import InputError, Unavailable
 from opsconductor.normalize.validate import validate_events
 from opsconductor.runtime import Runtime
+
+
+def contains_nul(data: Any) -> bool:
+    """Any string (key or value) in decoded JSON holding a NUL; iterative, so depth cannot hurt it."""
+    stack = [data]
+    while stack:
+        v = stack.pop()
+        if isinstance(v, str):
+            if "\x00" in v:
+                return True
+        elif isinstance(v, dict):
+            stack.extend(v.keys())
+            stack.extend(v.values())
+        elif isinstance(v, list):
+            stack.extend(v)
+    return False
 
 
 def parse_json_body(body: bytes) -> Any:
     if not body.strip():
         raise InputError("request body is empty; send a JSON event or array of events")
     try:
-        return msgspec.json.decode(body)
+        data = msgspec.json.decode(body)
     except msgspec.DecodeError as exc:
         raise InputError(f"malformed JSON: {exc}") from None
+    except RecursionError:
+        raise InputError(TOO_DEEP) from None
+    # JSON can carry NUL only as an escape; the byte scan keeps the common case free of a walk.
+    if b"\\u0000" in body and contains_nul(data):
+        raise InputError("a string in the body contains a NUL character (\\u0000), which cannot be stored")
+    return data
 
 
 @post("/api/v1/events", opt={"scope": "write"}, status_code=202, tags=["events"])

@@ -11,6 +11,7 @@ from litestar.datastructures import State
 from litestar.params import FromPath, QueryParameter
 from sqlalchemy import func, select, update
 
+from opsconductor.api.params import MAX_ID, IdPath
 from opsconductor.errors import Conflict, InputError, NotFound
 from opsconductor.notify.receivers.base import Delivery, Item
 from opsconductor.notify.service import NotifyService
@@ -40,10 +41,10 @@ def _view(r: Any) -> dict[str, Any]:
 @get("/api/v1/notifications", opt={"scope": "read"}, tags=["notifications"])
 async def list_notifications(
     state: State,
-    alert_id: Annotated[int | None, QueryParameter()] = None,
+    alert_id: Annotated[int | None, QueryParameter(ge=1, le=MAX_ID)] = None,
     receiver: Annotated[str | None, QueryParameter()] = None,
     status: Annotated[str | None, QueryParameter(description="pending|sending|sent|dead")] = None,
-    before_id: Annotated[int | None, QueryParameter(description="Page: only ids below this")] = None,
+    before_id: Annotated[int | None, QueryParameter(ge=1, le=MAX_ID, description="Page: only ids below this")] = None,
     limit: Annotated[int, QueryParameter(ge=1, le=1000)] = 100,
 ) -> dict[str, Any]:
     """Outbox rows, newest first."""
@@ -66,7 +67,7 @@ async def list_notifications(
 
 @post("/api/v1/notifications/{notification_id:int}/retry", opt={"scope": "write"}, tags=["notifications"],
       status_code=200)
-async def retry_notification(state: State, notification_id: FromPath[int]) -> dict[str, Any]:
+async def retry_notification(state: State, notification_id: IdPath) -> dict[str, Any]:
     """Queue a dead (or waiting) notification again, now; its max_age counts from now."""
     rt: Runtime = state.runtime
     now = rt.pipeline.clock()

@@ -8,6 +8,7 @@ from typing import Any
 from litestar import Request, Response
 from litestar.exceptions import HTTPException, ValidationException
 
+from opsconductor.api.params import TOO_DEEP
 from opsconductor.errors import (
     AuthError,
     ConfigError,
@@ -67,6 +68,11 @@ def _handle_http(request: Request[Any, Any, Any], exc: Exception) -> Response[An
     return problem(request, status, titles.get(status, "Error"), str(exc.detail))
 
 
+def _handle_recursion(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
+    # Only input drives recursion this deep (decoding or validating a nested body): the caller's fault.
+    return problem(request, 400, "Bad request", TOO_DEEP)
+
+
 def _handle_unexpected(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
     log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
     return problem(request, 500, "Internal server error", "unexpected error; see the server log")
@@ -75,5 +81,6 @@ def _handle_unexpected(request: Request[Any, Any, Any], exc: Exception) -> Respo
 EXCEPTION_HANDLERS: dict[type[Exception] | int, Any] = {
     OpsConductorError: _handle_ours,
     HTTPException: _handle_http,
+    RecursionError: _handle_recursion,
     Exception: _handle_unexpected,
 }

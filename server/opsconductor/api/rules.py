@@ -6,16 +6,15 @@ from typing import Any
 
 from litestar import Request, Response, get, post
 from litestar.datastructures import State
-from litestar.params import FromPath
-from pydantic import ValidationError
 from sqlalchemy import select
 
 from opsconductor.api.events import parse_json_body
+from opsconductor.api.params import IdPath
 from opsconductor.correlate.correlator import RulesCorrelator
 from opsconductor.correlate.explain import decision_view
 from opsconductor.correlate.service import RulesService
 from opsconductor.errors import FieldProblem, NotFound, Unavailable, ValidationFailed
-from opsconductor.model.event import NormalizedEvent
+from opsconductor.normalize.validate import validate_events
 from opsconductor.runtime import Runtime
 from opsconductor.store.alert_writer import ALERTS, load_open_alerts
 from opsconductor.store.lifecycle import apply_decision
@@ -68,12 +67,8 @@ def _decision_view(d: Any, outcome: str | None) -> dict[str, Any]:
 async def explain_event(state: State, request: Request[Any, Any, Any]) -> dict[str, Any]:
     """Which rules match this event, in order, and what would happen now. No side effect."""
     rt: Runtime = state.runtime
-    data = parse_json_body(await request.body())
-    try:
-        event = NormalizedEvent.model_validate(data)
-    except ValidationError as exc:
-        raise ValidationFailed("invalid event", [
-            FieldProblem(".".join(str(x) for x in e["loc"]), e["msg"]) for e in exc.errors()]) from None
+    # The intake's validator: explain refuses exactly what POST /api/v1/events refuses.
+    event = validate_events(parse_json_body(await request.body()), max_items=1)[0]
     correlator = rt.pipeline.correlator
     if not isinstance(correlator, RulesCorrelator):
         raise Unavailable("the rules engine is not installed")
@@ -81,12 +76,16 @@ async def explain_event(state: State, request: Request[Any, Any, Any]) -> dict[s
         d = await correlator.explain(conn, event)
         current = None if d.drop else (await load_open_alerts(conn, [d.fingerprint], for_update=False)).get(
             d.fingerprint)
-    outcome = apply_decision(current, d, rt.pipeline.clock(), default_timeout=rt.pipeline.default_timeout).outcome
+    try:
+        outcome = apply_decision(current, d, rt.pipeline.clock(), default_timeout=rt.pipeline.default_timeout).outcome
+    except OverflowError:  # e.g. occurred_at in year 9999: its expiry would be past the calendar
+        raise ValidationFailed("the event cannot be processed", [
+            FieldProblem("occurred_at", "too far in the past or future to compute the alert's expiry")]) from None
     return _decision_view(d, outcome.value)
 
 
 @get("/api/v1/alerts/{alert_id:int}/explain", opt={"scope": "read"}, tags=["rules", "alerts"])
-async def explain_alert(state: State, alert_id: FromPath[int]) -> dict[str, Any]:
+async def explain_alert(state: State, alert_id: IdPath) -> dict[str, Any]:
     """The stored decision trace of an alert: which rules set its identity, severity, suppression."""
     rt: Runtime = state.runtime
     async with rt.db.read() as conn:

@@ -8,10 +8,11 @@ from typing import Annotated, Any, Literal
 import msgspec
 from litestar import Request, delete, get, post
 from litestar.datastructures import State
-from litestar.params import FromPath, QueryParameter
+from litestar.params import QueryParameter
 from sqlalchemy import insert, select, update
 
 from opsconductor.api.events import parse_json_body
+from opsconductor.api.params import IdPath
 from opsconductor.correlate.install import reevaluate_now
 from opsconductor.correlate.parser import parse_matcher
 from opsconductor.correlate.rules import parse_duration
@@ -65,8 +66,13 @@ async def create_silence(state: State, request: Request[Any, Any, Any]) -> dict[
         d = parse_duration(body.duration)
         if d is None or d <= 0:
             problems.append(FieldProblem("duration", "use e.g. 30m, 2h, 1d"))
+        elif d > MAX_SILENCE.total_seconds():
+            problems.append(FieldProblem("duration", "at most a year (366d)"))
         else:
-            ends = starts + timedelta(seconds=d)
+            try:
+                ends = starts + timedelta(seconds=d)
+            except OverflowError:
+                problems.append(FieldProblem("starts_at", "too far in the future"))
     for name, v in (("starts_at", body.starts_at), ("ends_at", body.ends_at)):
         if v is not None and v.tzinfo is None:
             problems.append(FieldProblem(name, "must carry a timezone offset (RFC 3339)"))
@@ -110,7 +116,7 @@ async def list_silences(
 
 
 @get("/api/v1/silences/{silence_id:int}", opt={"scope": "read"}, tags=["silences"])
-async def get_silence(state: State, silence_id: FromPath[int]) -> dict[str, Any]:
+async def get_silence(state: State, silence_id: IdPath) -> dict[str, Any]:
     rt: Runtime = state.runtime
     async with rt.db.read() as conn:
         row = (await conn.execute(select(SILENCES).where(SILENCES.c.id == silence_id))).mappings().first()
@@ -120,7 +126,7 @@ async def get_silence(state: State, silence_id: FromPath[int]) -> dict[str, Any]
 
 
 @delete("/api/v1/silences/{silence_id:int}", opt={"scope": "write"}, tags=["silences"], status_code=200)
-async def end_silence(state: State, request: Request[Any, Any, Any], silence_id: FromPath[int]) -> dict[str, Any]:
+async def end_silence(state: State, request: Request[Any, Any, Any], silence_id: IdPath) -> dict[str, Any]:
     """End a silence now (it stays, expired, for history); its alerts are re-evaluated at once."""
     rt: Runtime = state.runtime
     now = rt.pipeline.clock()

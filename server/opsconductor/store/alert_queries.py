@@ -27,6 +27,7 @@ SORTABLE: dict[str, ColumnElement[Any]] = {
     "severity": SEVERITY_ORDER,
 }
 MAX_LIMIT = 1000
+MAX_INT = 2**63 - 1  # BIGINT: a cursor holding more would overflow the query parameter
 
 
 @dataclass(frozen=True)
@@ -45,6 +46,9 @@ class AlertFilter:
     ids: tuple[int, ...] = field(default_factory=tuple)
 
     def __post_init__(self) -> None:
+        for name, t in (("since", self.since), ("until", self.until)):
+            if t is not None and t.tzinfo is None:
+                raise InputError(f"{name} must carry a timezone offset (RFC 3339, e.g. 2026-01-01T00:00:00Z)")
         for s in self.status:
             if s not in AlertStatus.__members__:
                 raise InputError(f"unknown status {s!r}; one of {', '.join(AlertStatus)}")
@@ -98,11 +102,14 @@ def _decode_cursor(cursor: str, sort: str) -> tuple[Any, int]:
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
         got_sort, value, alert_id = json.loads(raw)
-        if got_sort != sort or not isinstance(alert_id, int):
+        if got_sort != sort or not isinstance(alert_id, int) or not -MAX_INT <= alert_id <= MAX_INT:
             raise ValueError
         if sort.lstrip("+-") in ("last_seen", "first_seen"):
-            value = datetime.fromisoformat(value)
-        elif not isinstance(value, int):
+            when = datetime.fromisoformat(value)
+            if when.tzinfo is None or when.isoformat() != value:  # only what _encode_cursor wrote
+                raise ValueError
+            value = when
+        elif not isinstance(value, int) or not -MAX_INT <= value <= MAX_INT:
             raise ValueError
     except (ValueError, TypeError, json.JSONDecodeError):
         raise InputError("invalid cursor: use the next_cursor of a previous page with the same sort") from None

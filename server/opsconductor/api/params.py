@@ -1,0 +1,40 @@
+"""Typed request parameters shared by every route, so bad input is refused before any handler runs.
+
+Use these instead of bare ``int``/``datetime``/``str`` in handler signatures:
+
+- ``IdPath``: a database id (1 .. 2^63-1); 2^63 or more would overflow BIGINT -> 400. In a query:
+  ``Annotated[int | None, QueryParameter(ge=1, le=MAX_ID)]``.
+- ``AwareDatetime``: RFC 3339 with an offset; a naive time is ambiguous -> 400.
+- Text parameters need nothing: ``refuse_nul`` (an app-wide ``before_request`` hook) refuses a NUL
+  anywhere in the path or query, which PostgreSQL text cannot store.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+from urllib.parse import unquote_to_bytes
+
+import msgspec
+from litestar import Request
+from litestar.params import Parameter
+
+from opsconductor.errors import InputError
+
+TOO_DEEP = "JSON nested too deeply (at most about 1000 levels)"
+MAX_ID = 2**63 - 1  # BIGINT, the widest id column on SQLite and PostgreSQL
+
+IdPath = Annotated[int, Parameter(ge=1, le=MAX_ID, description="Numeric id")]
+AwareDatetime = Annotated[datetime, msgspec.Meta(tz=True)]
+
+
+def has_nul(text: str | bytes) -> bool:
+    if isinstance(text, str):
+        return "\x00" in text
+    return b"\x00" in text or (b"%00" in text and b"\x00" in unquote_to_bytes(text))
+
+
+async def refuse_nul(request: Request[Any, Any, Any]) -> None:
+    """A NUL byte is never valid in a path or a query parameter."""
+    if has_nul(request.scope["path"]) or has_nul(request.scope.get("query_string", b"")):
+        raise InputError("the path or query contains a NUL character")
