@@ -14,12 +14,11 @@ from litestar.config.cors import CORSConfig
 from litestar.datastructures import State
 from litestar.enums import ScopeType
 from litestar.middleware import DefineMiddleware
-from litestar.openapi import OpenAPIConfig
 from litestar.types import ASGIApp, HTTPScope, Receive, Scope, Send
 
-from opsconductor import __version__
 from opsconductor.api import alerts, events, health
 from opsconductor.api.auth import ApiKeyMiddleware, KeyCache, scope_guard
+from opsconductor.api.contract import add_raw_components, openapi_config
 from opsconductor.api.params import refuse_nul
 from opsconductor.api.problems import EXCEPTION_HANDLERS
 from opsconductor.config.settings import Settings
@@ -81,7 +80,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         finally:
             await rt.stop()
 
-    return Litestar(
+    app = Litestar(
         route_handlers=_route_modules(),
         lifespan=[lifespan],
         exception_handlers=EXCEPTION_HANDLERS,
@@ -93,7 +92,9 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         ],
         state=State({}),
         request_max_body_size=settings.max_body_bytes,
-        openapi_config=OpenAPIConfig(title="OpsConductor", version=__version__, path="/schema"),
+        openapi_config=openapi_config("/schema"),
         cors_config=CORSConfig(allow_origins=[]),
         debug=os.environ.get("OPSCONDUCTOR_DEBUG") == "1",
     )
+    add_raw_components(app)
+    return app

@@ -5,30 +5,15 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 import msgspec
-from litestar import Request, Response, post
+from litestar import Response, post
 from litestar.datastructures import State
 from litestar.params import QueryParameter
 
+from opsconductor.api.contract import errors, json_body
 from opsconductor.api.params import TOO_DEEP
 from opsconductor.errors import InputError, Unavailable
 from opsconductor.normalize.validate import validate_events
 from opsconductor.runtime import Runtime
-
-
-def contains_nul(data: Any) -> bool:
-    """Any string (key or value) in decoded JSON holding a NUL; iterative, so depth cannot hurt it."""
-    stack = [data]
-    while stack:
-        v = stack.pop()
-        if isinstance(v, str):
-            if "\x00" in v:
-                return True
-        elif isinstance(v, dict):
-            stack.extend(v.keys())
-            stack.extend(v.values())
-        elif isinstance(v, list):
-            stack.extend(v)
-    return False
 
 
 def parse_json_body(body: bytes) -> Any:
@@ -40,28 +25,38 @@ def parse_json_body(body: bytes) -> Any:
         raise InputError(f"malformed JSON: {exc}") from None
     except RecursionError:
         raise InputError(TOO_DEEP) from None
-    # JSON can carry NUL only as an escape; the byte scan keeps the common case free of a walk.
-    if b"\\u0000" in body and contains_nul(data):
-        raise InputError("a string in the body contains a NUL character (\\u0000), which cannot be stored")
     return data
 
 
-@post("/api/v1/events", opt={"scope": "write"}, status_code=202, tags=["events"])
+class EventResult(msgspec.Struct):
+    id: int
+    alert_id: int | None
+    outcome: str
+
+
+class EventsAccepted(msgspec.Struct, omit_defaults=True):
+    """Ids of the stored events; with ``?wait=true`` also each event's outcome."""
+
+    accepted: int
+    ids: list[int]
+    results: list[EventResult] | None = None
+
+
+@post("/api/v1/events", opt={"scope": "write"}, status_code=202, tags=["events"], responses=errors(413, 422))
 async def post_events(
-    request: Request[Any, Any, Any],
     state: State,
-    wait: Annotated[bool, QueryParameter(description="Wait until processed")] = False,
-) -> Response[dict[str, Any]]:
+    data: Annotated[Any, json_body("One event or an array of events", "Event", array_of_too=True)],
+    wait: Annotated[bool, QueryParameter(description="Wait until processed (answers 200)")] = False,
+) -> Response[EventsAccepted]:
     """Accept events; answer 202 once they are durably stored. ``?wait=true`` returns per-event outcomes."""
     rt: Runtime = state.runtime
-    events = validate_events(parse_json_body(await request.body()), max_items=rt.settings.max_events_per_request)
+    events = validate_events(data, max_items=rt.settings.max_events_per_request)
     ids = await rt.pipeline.accept(events)
-    body: dict[str, Any] = {"accepted": len(ids), "ids": ids}
+    body = EventsAccepted(accepted=len(ids), ids=ids)
     if wait:
         done = await rt.pipeline.wait_results(ids, rt.settings.wait_timeout_s)
-        body["results"] = [
-            {"id": i, "alert_id": done[i].alert_id, "outcome": done[i].outcome.value} if i in done
-            else {"id": i, "alert_id": None, "outcome": "pending"}
+        body.results = [
+            EventResult(i, done[i].alert_id, done[i].outcome.value) if i in done else EventResult(i, None, "pending")
             for i in ids
         ]
         if len(done) < len(ids):

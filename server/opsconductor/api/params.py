@@ -34,7 +34,38 @@ def has_nul(text: str | bytes) -> bool:
     return b"\x00" in text or (b"%00" in text and b"\x00" in unquote_to_bytes(text))
 
 
+def contains_nul(data: Any) -> bool:
+    """Any string (key or value) in decoded JSON holding a NUL; iterative, so depth cannot hurt it."""
+    stack = [data]
+    while stack:
+        v = stack.pop()
+        if isinstance(v, str):
+            if "\x00" in v:
+                return True
+        elif isinstance(v, dict):
+            stack.extend(v.keys())
+            stack.extend(v.values())
+        elif isinstance(v, list):
+            stack.extend(v)
+    return False
+
+
 async def refuse_nul(request: Request[Any, Any, Any]) -> None:
-    """A NUL byte is never valid in a path or a query parameter."""
+    """A NUL is never valid in a path, a query parameter or a JSON string (PostgreSQL cannot store it).
+
+    Runs before the body is decoded for the handler; the body read here is cached for it.
+    """
     if has_nul(request.scope["path"]) or has_nul(request.scope.get("query_string", b"")):
         raise InputError("the path or query contains a NUL character")
+    if request.method in ("POST", "PUT", "PATCH"):
+        body = await request.body()
+        # JSON carries a NUL only as an escape; the byte scan keeps the common case free of a decode.
+        if b"\\u0000" in body and contains_nul(_decode(body)):
+            raise InputError("a string in the body contains a NUL character (\\u0000), which cannot be stored")
+
+
+def _decode(body: bytes) -> Any:
+    try:
+        return msgspec.json.decode(body)
+    except (msgspec.DecodeError, RecursionError):
+        return None  # the handler's decoding answers that
