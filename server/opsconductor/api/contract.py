@@ -50,6 +50,10 @@ class Problem(msgspec.Struct, omit_defaults=True):
     errors: list[FieldError] | None = None
 
 
+class NoBody(msgspec.Struct, forbid_unknown_fields=True):
+    """An action without parameters: send no body, or ``{}``."""
+
+
 _WHY = {
     400: "Malformed request: bad JSON, parameter or body shape",
     401: "Missing, invalid or revoked API key",
