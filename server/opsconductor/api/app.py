@@ -19,7 +19,7 @@ from litestar.types import ASGIApp, HTTPScope, Receive, Scope, Send
 from opsconductor.api import alerts, events, health
 from opsconductor.api.auth import ApiKeyMiddleware, KeyCache, scope_guard
 from opsconductor.api.contract import add_raw_components, openapi_config
-from opsconductor.api.params import refuse_nul
+from opsconductor.api.params import screen_request
 from opsconductor.api.problems import EXCEPTION_HANDLERS
 from opsconductor.config.settings import Settings
 from opsconductor.runtime import Runtime
@@ -85,7 +85,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         lifespan=[lifespan],
         exception_handlers=EXCEPTION_HANDLERS,
         guards=[scope_guard],
-        before_request=refuse_nul,
+        before_request=screen_request,
         middleware=[
             _latency_middleware,
             DefineMiddleware(ApiKeyMiddleware, exclude=PUBLIC_PATHS),

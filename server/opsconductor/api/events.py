@@ -10,22 +10,9 @@ from litestar.datastructures import State
 from litestar.params import QueryParameter
 
 from opsconductor.api.contract import errors, json_body
-from opsconductor.api.params import TOO_DEEP
-from opsconductor.errors import InputError, Unavailable
+from opsconductor.errors import Unavailable
 from opsconductor.normalize.validate import validate_events
 from opsconductor.runtime import Runtime
-
-
-def parse_json_body(body: bytes) -> Any:
-    if not body.strip():
-        raise InputError("request body is empty; send a JSON event or array of events")
-    try:
-        data = msgspec.json.decode(body)
-    except msgspec.DecodeError as exc:
-        raise InputError(f"malformed JSON: {exc}") from None
-    except RecursionError:
-        raise InputError(TOO_DEEP) from None
-    return data
 
 
 class EventResult(msgspec.Struct):

@@ -5,7 +5,7 @@ Use these instead of bare ``int``/``datetime``/``str`` in handler signatures:
 - ``IdPath``: a database id (1 .. 2^63-1); 2^63 or more would overflow BIGINT -> 400. In a query:
   ``Annotated[int | None, QueryParameter(ge=1, le=MAX_ID)]``.
 - ``AwareDatetime``: RFC 3339 with an offset; a naive time is ambiguous -> 400.
-- Text parameters need nothing: ``refuse_nul`` (an app-wide ``before_request`` hook) refuses a NUL
+- Text parameters need nothing: ``screen_request`` (an app-wide ``before_request`` hook) refuses a NUL
   anywhere in the path or query, which PostgreSQL text cannot store.
 """
 
@@ -50,8 +50,9 @@ def contains_nul(data: Any) -> bool:
     return False
 
 
-async def refuse_nul(request: Request[Any, Any, Any]) -> None:
-    """A NUL is never valid in a path, a query parameter or a JSON string (PostgreSQL cannot store it).
+async def screen_request(request: Request[Any, Any, Any]) -> None:
+    """Refused before any handler: a NUL in a path, query or JSON string (PostgreSQL cannot store it),
+    and an empty body where the route needs one.
 
     Runs before the body is decoded for the handler; the body read here is cached for it.
     """
@@ -59,6 +60,9 @@ async def refuse_nul(request: Request[Any, Any, Any]) -> None:
         raise InputError("the path or query contains a NUL character")
     if request.method in ("POST", "PUT", "PATCH"):
         body = await request.body()
+        data = request.route_handler.parsed_fn_signature.parameters.get("data")
+        if data is not None and not data.has_default and not body.strip():
+            raise InputError("request body is empty; send a JSON document")
         # JSON carries a NUL only as an escape; the byte scan keeps the common case free of a decode.
         if b"\\u0000" in body and contains_nul(_decode(body)):
             raise InputError("a string in the body contains a NUL character (\\u0000), which cannot be stored")

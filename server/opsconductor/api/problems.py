@@ -65,7 +65,10 @@ def _handle_http(request: Request[Any, Any, Any], exc: Exception) -> Response[An
               405: "Method not allowed", 413: "Content too large", 415: "Unsupported media type",
               429: "Too many requests", 503: "Service unavailable"}
     status = exc.status_code
-    return problem(request, status, titles.get(status, "Error"), str(exc.detail))
+    detail = str(exc.detail)
+    if detail.startswith("JSON is malformed"):  # Litestar decoding a typed body
+        detail = f"malformed JSON: {detail}"
+    return problem(request, status, titles.get(status, "Error"), detail)
 
 
 def _handle_serialization(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
