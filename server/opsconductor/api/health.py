@@ -7,7 +7,7 @@ from litestar import MediaType, Response, get
 from litestar.datastructures import State
 from litestar.openapi import ResponseSpec
 
-from opsconductor.api.contract import PUBLIC_SECURITY
+from opsconductor.api.contract import PUBLIC_SECURITY, errors
 from opsconductor.errors import Unavailable
 from opsconductor.runtime import Runtime
 
@@ -17,14 +17,15 @@ class Health(msgspec.Struct, omit_defaults=True):
     detail: str | None = None
 
 
-@get("/healthz", opt={"public": True}, media_type=MediaType.JSON, tags=["health"], security=PUBLIC_SECURITY)
+@get("/healthz", opt={"public": True}, media_type=MediaType.JSON, tags=["health"], security=PUBLIC_SECURITY,
+     responses=errors(public=True))
 async def healthz() -> Health:
     """The process is up."""
     return Health("ok")
 
 
 @get("/readyz", opt={"public": True}, media_type=MediaType.JSON, tags=["health"], security=PUBLIC_SECURITY,
-     responses={503: ResponseSpec(Health, description="Not ready: detail says why")})
+     responses={**errors(public=True), 503: ResponseSpec(Health, description="Not ready: detail says why")})
 async def readyz(state: State) -> Response[Health]:
     """The database is reachable and its schema is current."""
     rt: Runtime = state.runtime

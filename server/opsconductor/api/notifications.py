@@ -12,7 +12,7 @@ from litestar.datastructures import State
 from litestar.params import FromPath, JSONBody, QueryParameter
 
 from opsconductor.api.contract import NoBody, errors
-from opsconductor.api.params import MAX_ID, IdPath
+from opsconductor.api.params import ID_BOUNDS, MAX_ID, IdPath
 from opsconductor.errors import Conflict, NotFound
 from opsconductor.notify import outbox_queries as outbox
 from opsconductor.notify.receivers.base import Delivery, Item
@@ -99,10 +99,11 @@ def _view(r: Any) -> NotificationView:
 @get("/api/v1/notifications", opt={"scope": "read"}, tags=["notifications"], responses=errors())
 async def list_notifications(
     state: State,
-    alert_id: Annotated[int | None, QueryParameter(ge=1, le=MAX_ID)] = None,
+    alert_id: Annotated[int | None, QueryParameter(ge=1, le=MAX_ID, schema_extra=ID_BOUNDS)] = None,
     receiver: Annotated[str | None, QueryParameter()] = None,
     status: Annotated[Literal["pending", "sending", "sent", "dead"] | None, QueryParameter()] = None,
-    before_id: Annotated[int | None, QueryParameter(ge=1, le=MAX_ID, description="Page: only ids below this")] = None,
+    before_id: Annotated[int | None, QueryParameter(ge=1, le=MAX_ID, schema_extra=ID_BOUNDS,
+                                                               description="Page: only ids below this")] = None,
     limit: Annotated[int, QueryParameter(ge=1, le=1000)] = 100,
 ) -> NotificationPage:
     """Outbox rows, newest first."""

@@ -3,7 +3,7 @@
 Use these instead of bare ``int``/``datetime``/``str`` in handler signatures:
 
 - ``IdPath``: a database id (1 .. 2^63-1); 2^63 or more would overflow BIGINT -> 400. In a query:
-  ``Annotated[int | None, QueryParameter(ge=1, le=MAX_ID)]``.
+  ``Annotated[int | None, QueryParameter(ge=1, le=MAX_ID, schema_extra=ID_BOUNDS)]``.
 - ``AwareDatetime``: RFC 3339 with an offset; a naive time is ambiguous -> 400.
 - Text parameters need nothing: ``screen_request`` (an app-wide ``before_request`` hook) refuses a NUL
   anywhere in the path or query, which PostgreSQL text cannot store.
@@ -24,7 +24,9 @@ from opsconductor.errors import InputError
 TOO_DEEP = "JSON nested too deeply (at most about 1000 levels)"
 MAX_ID = 2**63 - 1  # BIGINT, the widest id column on SQLite and PostgreSQL
 
-IdPath = Annotated[int, Parameter(ge=1, le=MAX_ID, description="Numeric id")]
+# schema_extra: Litestar writes le as a float (9.223372036854776e+18, i.e. 2^63); the document needs the exact int.
+ID_BOUNDS: dict[str, Any] = {"minimum": 1, "maximum": MAX_ID}
+IdPath = Annotated[int, Parameter(ge=1, le=MAX_ID, description="Numeric id", schema_extra=ID_BOUNDS)]
 AwareDatetime = Annotated[datetime, msgspec.Meta(tz=True)]
 
 
