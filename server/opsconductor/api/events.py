@@ -7,6 +7,7 @@ from typing import Annotated, Any
 import msgspec
 from litestar import Response, post
 from litestar.datastructures import State
+from litestar.openapi import ResponseSpec
 from litestar.params import QueryParameter
 
 from opsconductor.api.contract import errors, json_body
@@ -29,7 +30,8 @@ class EventsAccepted(msgspec.Struct, omit_defaults=True):
     results: list[EventResult] | None = None
 
 
-@post("/api/v1/events", opt={"scope": "write"}, status_code=202, tags=["events"], responses=errors(413, 422))
+@post("/api/v1/events", opt={"scope": "write"}, status_code=202, tags=["events"],
+      responses={**errors(413, 422), 200: ResponseSpec(EventsAccepted, description="?wait=true: processed")})
 async def post_events(
     state: State,
     data: Annotated[Any, json_body("One event or an array of events", "Event", array_of_too=True)],

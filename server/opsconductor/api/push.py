@@ -70,7 +70,7 @@ async def _deliver(rt: Runtime, spec: WebhookSpec, payload: Any, *, postable: bo
     return PushAccepted(len(ids), ids, spec.addon, spec.name)
 
 
-@post("/api/v2/alerts", opt={"scope": "write"}, status_code=200, tags=["push"], responses=errors(413, 422))
+@post("/api/v2/alerts", opt={"scope": "write"}, status_code=200, tags=["push"], responses=errors(404, 413, 422))
 async def post_alertmanager_alerts(state: State, data: Annotated[Any, _POSTABLE_ALERTS]) -> PushAccepted:
     """Alertmanager API v2 ``postableAlerts``: lets a Prometheus use OpsConductor as its Alertmanager."""
     rt: Runtime = state.runtime
