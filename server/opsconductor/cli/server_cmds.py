@@ -14,6 +14,7 @@ from typing import Any
 
 from opsconductor.config.settings import Settings
 from opsconductor.errors import Unavailable
+from opsconductor.shipped import with_shipped_defaults
 from opsconductor.store.db import Database
 
 log = logging.getLogger("opsconductor")
@@ -24,7 +25,7 @@ def _settings(args: argparse.Namespace) -> Settings:
     for name in ("host", "port", "workers"):
         if getattr(args, name, None) is not None:
             overrides[name] = getattr(args, name)
-    return Settings(**overrides)
+    return with_shipped_defaults(Settings(**overrides))
 
 
 async def _check_database(settings: Settings) -> None:
@@ -74,7 +75,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
     key_file = asyncio.run(ensure_admin_key(settings))
     if key_file:
         log.info("first admin API key written to %s (read it once, then keep it safe)", key_file)
-    for name, value in (("HOST", settings.host), ("PORT", str(settings.port))):
+    # The app factory (in each worker) reads its settings from the environment: hand over what the CLI decided.
+    for name, value in (("HOST", settings.host), ("PORT", str(settings.port)), ("RULES_DIR", str(settings.rules_dir)),
+                        ("ADDONS_DIR", str(settings.addons_dir)), ("NOTIFY_FILE", str(settings.notify_file))):
         os.environ[f"OPSCONDUCTOR_{name}"] = value
     uvicorn.run(
         "opsconductor.api.app:create_app",
