@@ -75,6 +75,13 @@ def test_every_authenticated_route_declares_its_problem_responses(doc: dict[str,
     assert set(problem["required"]) == {"type", "title", "status", "detail", "instance"}
 
 
+def test_every_route_with_a_body_can_answer_413(doc: dict[str, Any]) -> None:
+    for p, m, op in operations(doc):
+        if "requestBody" in op:
+            assert op["responses"]["413"]["content"]["application/problem+json"]["schema"] == {
+                "$ref": "#/components/schemas/Problem"}, (p, m)
+
+
 def test_ids_in_paths_are_bounded_and_404_is_declared(doc: dict[str, Any]) -> None:
     for p, m, op in operations(doc):
         for param in op.get("parameters", []):

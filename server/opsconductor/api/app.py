@@ -18,7 +18,7 @@ from litestar.types import ASGIApp, HTTPScope, Receive, Scope, Send
 
 from opsconductor.api import alerts, events, health
 from opsconductor.api.auth import ApiKeyMiddleware, KeyCache, scope_guard
-from opsconductor.api.contract import add_raw_components, openapi_config
+from opsconductor.api.contract import finish_document, openapi_config
 from opsconductor.api.params import screen_request
 from opsconductor.api.problems import EXCEPTION_HANDLERS
 from opsconductor.config.settings import Settings
@@ -96,5 +96,5 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         cors_config=CORSConfig(allow_origins=[]),
         debug=os.environ.get("OPSCONDUCTOR_DEBUG") == "1",
     )
-    add_raw_components(app)
+    finish_document(app)
     return app

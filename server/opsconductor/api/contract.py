@@ -18,7 +18,15 @@ from typing import Any
 import msgspec
 from litestar import Litestar
 from litestar.openapi import OpenAPIConfig, ResponseSpec
-from litestar.openapi.spec import Components, OpenAPIType, Reference, Schema, SecurityScheme
+from litestar.openapi.spec import (
+    Components,
+    OpenAPIMediaType,
+    OpenAPIResponse,
+    OpenAPIType,
+    Reference,
+    Schema,
+    SecurityScheme,
+)
 from litestar.params import Body
 
 from opsconductor import __version__
@@ -110,10 +118,17 @@ def openapi_config(path: str = "/schema") -> OpenAPIConfig:
     )
 
 
-def add_raw_components(app: Litestar) -> None:
-    """Put json_body's referenced schemas into the document (Litestar replaces the config's components)."""
+def finish_document(app: Litestar) -> None:
+    """What no single route declares: json_body's component schemas (Litestar replaces the config's
+    components) and the 413 every route with a body can give (max_body_bytes applies to all)."""
     doc = app.openapi_schema  # built once, here; /schema serves this object
     doc.components.schemas = {**raw_components(), **(doc.components.schemas or {})}
+    too_large = OpenAPIResponse(description=_WHY[413], content={
+        PROBLEM_MEDIA_TYPE: OpenAPIMediaType(schema=Reference(ref=REF.format(model="Problem")))})
+    for item in (doc.paths or {}).values():
+        for op in (item.post, item.put, item.patch):
+            if op is not None and op.request_body is not None and op.responses is not None:
+                op.responses.setdefault("413", too_large)
 
 
 PUBLIC_SECURITY: list[dict[str, list[str]]] = [{}]  # health, readiness: no key needed
