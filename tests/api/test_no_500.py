@@ -140,3 +140,12 @@ async def test_nesting_just_under_the_decoder_limit_is_not_a_500(live_server: Li
     async with live_server.client(live_server.admin_key) as c:
         r = await c.post(path, json=body)
     assert 400 <= r.status_code < 500, r.text
+
+
+async def test_a_body_over_max_body_bytes_is_a_413_problem_on_typed_routes(settings_factory: Any) -> None:
+    from tests.support.server import start_live_server
+
+    async with start_live_server(settings_factory(max_body_bytes=1000)) as server, server.admin as c:
+        big = {"matchers": {"resource": "x"}, "comment": "y" * 2000, "duration": "1h"}
+        assert_problem(await c.post("/api/v1/silences", json=big), 413)
+        assert_problem(await c.post("/api/v1/alerts/1/note", json={"text": "z" * 2000}), 413)
