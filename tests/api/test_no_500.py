@@ -149,3 +149,11 @@ async def test_a_body_over_max_body_bytes_is_a_413_problem_on_typed_routes(setti
         big = {"matchers": {"resource": "x"}, "comment": "y" * 2000, "duration": "1h"}
         assert_problem(await c.post("/api/v1/silences", json=big), 413)
         assert_problem(await c.post("/api/v1/alerts/1/note", json={"text": "z" * 2000}), 413)
+
+
+@pytest.mark.parametrize("when", ["0001-01-01T00:00:00+01:00", "9999-12-31T23:59:59-01:00"])
+async def test_an_offset_past_the_calendar_is_a_422(live_server: LiveServer, when: str) -> None:
+    async with live_server.client(live_server.admin_key) as c:
+        for path in ("/api/v1/events", "/api/v1/rules/explain"):
+            body = assert_problem(await c.post(path, json={**EV, "occurred_at": when}), 422)
+            assert body["errors"][0]["field"] == "occurred_at", body

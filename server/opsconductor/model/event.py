@@ -70,7 +70,10 @@ class NormalizedEvent(BaseModel):
     def _aware(cls, v: datetime | None) -> datetime | None:
         if v is not None and v.tzinfo is None:
             raise ValueError("must carry a timezone offset (RFC 3339), e.g. 2026-01-01T00:00:00Z")
-        return v.astimezone(UTC) if v is not None else None
+        try:
+            return v.astimezone(UTC) if v is not None else None
+        except OverflowError:  # e.g. 0001-01-01T00:00:00+01:00 is before the first representable UTC instant
+            raise ValueError("is outside the range of representable times") from None
 
     @field_validator("raw")
     @classmethod
