@@ -40,6 +40,7 @@ def _nested_obj(depth: int) -> bytes:
         ("GET", "/api/v1/alerts", {"label": "site:a\x00b"}),
         ("GET", "/api/v1/alerts", {"label": "si\x00te:ab"}),
         ("GET", "/api/v1/alerts", {"q": "x\x00y"}),
+        ("GET", "/api/v1/alerts", {"label": 'a"b:x'}),
         ("GET", "/api/v1/alerts", {"resource": "x\x00y"}),
         ("GET", "/api/v1/alerts", {"limit": HUGE}),
         ("GET", "/api/v1/silences", {"limit": HUGE}),

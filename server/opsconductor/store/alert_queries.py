@@ -87,6 +87,8 @@ def parse_label_filters(values: list[str]) -> tuple[tuple[str, str], ...]:
         key, sep, val = v.partition(":")
         if not sep or not key:
             raise InputError(f"label filter {v!r} must look like name:value, e.g. site:ams")
+        if '"' in key:  # SQLite's JSON path cannot quote it
+            raise InputError("a label name in a filter cannot contain a double quote")
         out.append((key, val))
     return tuple(out)
 
