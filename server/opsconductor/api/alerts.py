@@ -65,10 +65,13 @@ class BulkFilter(msgspec.Struct, forbid_unknown_fields=True):
     q: str | None = None
 
 
+MAX_BULK = 10_000  # as many as a filter selects; PostgreSQL takes at most 32,767 bound parameters
+
+
 class BulkBody(msgspec.Struct, forbid_unknown_fields=True):
     """Exactly one of ``ids`` or ``filter``."""
 
-    ids: list[Annotated[int, msgspec.Meta(ge=1, le=MAX_ID)]] | None = None
+    ids: Annotated[list[Annotated[int, msgspec.Meta(ge=1, le=MAX_ID)]], msgspec.Meta(max_length=MAX_BULK)] | None = None
     filter: BulkFilter | None = None
     text: str | None = None
 

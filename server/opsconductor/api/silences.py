@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Literal
 
 import msgspec
@@ -61,6 +61,15 @@ def _view(row: Any, now: datetime) -> SilenceView:
                        created_at=_iso(row["created_at"]), ended_by=row["ended_by"], state=state)
 
 
+def _utc_ok(v: datetime | None) -> bool:
+    try:
+        if v is not None and v.tzinfo is not None:
+            v.astimezone(UTC)
+    except OverflowError:  # e.g. 0001-01-01T00:00:00+01:00
+        return False
+    return True
+
+
 def _check(body: SilenceCreate, now: datetime) -> tuple[datetime, datetime]:
     """Start and end of a new silence, or ValidationFailed listing every problem."""
     problems: list[FieldProblem] = []
@@ -71,6 +80,10 @@ def _check(body: SilenceCreate, now: datetime) -> tuple[datetime, datetime]:
     problems += [FieldProblem(f"matchers.{e.field}" if e.field else "matchers", e.message) for e in errs]
     if not body.comment.strip():
         problems.append(FieldProblem("comment", "say why (who asked, which change)"))
+    problems += [FieldProblem(name, "is outside the range of representable times")
+                 for name, v in (("starts_at", body.starts_at), ("ends_at", body.ends_at)) if not _utc_ok(v)]
+    if problems:
+        raise ValidationFailed("invalid silence", problems)
     starts = body.starts_at or now
     ends = body.ends_at
     if body.duration is not None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 import json
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Select, and_, case, func, or_, select
@@ -47,8 +47,14 @@ class AlertFilter:
 
     def __post_init__(self) -> None:
         for name, t in (("since", self.since), ("until", self.until)):
-            if t is not None and t.tzinfo is None:
+            if t is None:
+                continue
+            if t.tzinfo is None:
                 raise InputError(f"{name} must carry a timezone offset (RFC 3339, e.g. 2026-01-01T00:00:00Z)")
+            try:
+                object.__setattr__(self, name, t.astimezone(UTC))  # the database compares UTC instants
+            except OverflowError:
+                raise InputError(f"{name} is outside the range of representable times") from None
         for s in self.status:
             if s not in AlertStatus.__members__:
                 raise InputError(f"unknown status {s!r}; one of {', '.join(AlertStatus)}")
