@@ -15,6 +15,7 @@ from opsconductor.api.app import create_app
 from opsconductor.config.settings import Settings
 
 METHODS = ("get", "post", "put", "patch", "delete")
+HOW = "see docs/api.md, 'Adding a route'"
 PUBLIC = {"/healthz", "/readyz"}
 
 
@@ -38,7 +39,7 @@ def resolve(doc: dict[str, Any], schema: dict[str, Any]) -> dict[str, Any]:
 def test_every_write_has_a_request_body_with_a_schema(doc: dict[str, Any]) -> None:
     missing = [(p, m) for p, m, op in operations(doc) if m in ("post", "put", "patch")
                and not op.get("requestBody", {}).get("content", {}).get("application/json", {}).get("schema")]
-    assert missing == []
+    assert missing == [], f"give these a data: JSONBody[Struct] parameter; {HOW}"
 
 
 def test_every_2xx_body_is_a_typed_schema(doc: dict[str, Any]) -> None:
@@ -51,7 +52,7 @@ def test_every_2xx_body_is_a_typed_schema(doc: dict[str, Any]) -> None:
             target = resolve(doc, schema)
             if not ("properties" in target or target.get("type") in ("array", "string")):
                 untyped.append((p, m, code))
-    assert untyped == []
+    assert untyped == [], f"return a msgspec.Struct, not dict[str, Any]; {HOW}"
 
 
 def test_every_authenticated_route_declares_its_problem_responses(doc: dict[str, Any]) -> None:
@@ -70,7 +71,7 @@ def test_every_authenticated_route_declares_its_problem_responses(doc: dict[str,
             else:
                 assert list(content) == ["application/problem+json"], (p, m, c)
                 assert content["application/problem+json"]["schema"] == {"$ref": "#/components/schemas/Problem"}
-    assert wrong == []
+    assert wrong == [], f"add responses=errors(...) to these routes; {HOW}"
     problem = doc["components"]["schemas"]["Problem"]
     assert set(problem["required"]) == {"type", "title", "status", "detail", "instance"}
 
