@@ -58,7 +58,7 @@ def test_schemathesis_finds_no_server_error_and_no_contract_drift(tmp_path: Path
              "--checks", CHECKS, "--max-examples", os.environ.get("OPSCONDUCTOR_SCHEMATHESIS_EXAMPLES", "25"),
              "--seed", "1", "--workers", "2", "--max-failures", "50", "--request-timeout", "30",
              "--output-truncate", "false"],
-            capture_output=True, text=True, timeout=600,
+            capture_output=True, text=True, timeout=600, cwd=tmp_path,  # its cache stays out of the checkout
         )
     finally:
         server.stop()
