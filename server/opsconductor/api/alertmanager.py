@@ -41,6 +41,7 @@ from opsconductor.api.am_views import (
     silence_matches_filter,
     silence_uuid,
 )
+from opsconductor.api.contract import errors
 from opsconductor.correlate.am_queries import (
     add_silence,
     expire_silence,
@@ -96,7 +97,7 @@ def _matchers(flt: list[str] | None) -> list[AmMatcher]:
     return parse_filter(flt)
 
 
-@get("/api/v2/alerts", opt={"scope": "read"}, tags=["alertmanager"])
+@get("/api/v2/alerts", opt={"scope": "read"}, tags=["alertmanager"], responses=errors())
 async def get_alerts(state: State, filter: Filter = None, active: FromQuery[bool] = True,
                      silenced: FromQuery[bool] = True, inhibited: FromQuery[bool] = True,
                      unprocessed: FromQuery[bool] = True,
@@ -107,7 +108,7 @@ async def get_alerts(state: State, filter: Filter = None, active: FromQuery[bool
             if keep(a, matchers, active=active, silenced=silenced, inhibited=inhibited, receiver=rx)]
 
 
-@get("/api/v2/alerts/groups", opt={"scope": "read"}, tags=["alertmanager"])
+@get("/api/v2/alerts/groups", opt={"scope": "read"}, tags=["alertmanager"], responses=errors())
 async def get_alert_groups(state: State, filter: Filter = None, active: FromQuery[bool] = True,
                            silenced: FromQuery[bool] = True, inhibited: FromQuery[bool] = True,
                            receiver: FromQuery[str | None] = None) -> list[AlertGroup]:
@@ -126,7 +127,7 @@ async def get_alert_groups(state: State, filter: Filter = None, active: FromQuer
     return list(groups.values())
 
 
-@get("/api/v2/silences", opt={"scope": "read"}, tags=["alertmanager"])
+@get("/api/v2/silences", opt={"scope": "read"}, tags=["alertmanager"], responses=errors())
 async def get_silences(state: State, filter: Filter = None) -> list[GettableSilence]:
     """Silences (Alertmanager ``getSilences``); ``filter`` keeps those having every given matcher."""
     rt: Runtime = state.runtime
@@ -137,7 +138,7 @@ async def get_silences(state: State, filter: Filter = None) -> list[GettableSile
     return [s for s in (gettable_silence(r, now) for r in rows) if silence_matches_filter(s, wanted)]
 
 
-@get("/api/v2/silence/{silence_id:str}", opt={"scope": "read"}, tags=["alertmanager"])
+@get("/api/v2/silence/{silence_id:str}", opt={"scope": "read"}, tags=["alertmanager"], responses=errors(404))
 async def get_one_silence(state: State, silence_id: FromPath[str]) -> GettableSilence:
     rt: Runtime = state.runtime
     async with rt.db.read() as conn:
@@ -145,7 +146,8 @@ async def get_one_silence(state: State, silence_id: FromPath[str]) -> GettableSi
     return gettable_silence(row, rt.pipeline.clock())
 
 
-@delete("/api/v2/silence/{silence_id:str}", opt={"scope": "write"}, tags=["alertmanager"], status_code=200)
+@delete("/api/v2/silence/{silence_id:str}", opt={"scope": "write"}, tags=["alertmanager"], status_code=200,
+        responses=errors(404, 409))
 async def delete_silence(state: State, request: Request[Any, Any, Any], silence_id: FromPath[str]) -> None:
     """Expire a silence now (it stays, expired, for history); its alerts are re-evaluated at once."""
     rt: Runtime = state.runtime
@@ -183,7 +185,8 @@ def _validate(body: PostableSilence, now: datetime) -> tuple[dict[str, Any], dat
     return matchers, starts, ends.astimezone(UTC)
 
 
-@post("/api/v2/silences", opt={"scope": "write"}, tags=["alertmanager"], status_code=200)
+@post("/api/v2/silences", opt={"scope": "write"}, tags=["alertmanager"], status_code=200,
+      responses=errors(404, 409, 422))
 async def post_silences(state: State, request: Request[Any, Any, Any],
                         data: JSONBody[PostableSilence]) -> SilenceCreated:
     """Create a silence (Alertmanager ``postSilences``); with ``id``, replace that silence by this one."""
@@ -204,14 +207,14 @@ async def post_silences(state: State, request: Request[Any, Any, Any],
     return SilenceCreated(silence_uuid(row["id"]))
 
 
-@get("/api/v2/receivers", opt={"scope": "read"}, tags=["alertmanager"])
+@get("/api/v2/receivers", opt={"scope": "read"}, tags=["alertmanager"], responses=errors())
 async def get_receivers(state: State) -> list[Receiver]:
     """The notify receivers by name (and ``unrouted``, the receiver of alerts no route takes)."""
     names = sorted(_notify(state.runtime).receivers)
     return [Receiver(n) for n in [*names, UNROUTED] if n != UNROUTED or UNROUTED not in names]
 
 
-@get("/api/v2/status", opt={"scope": "read"}, tags=["alertmanager"])
+@get("/api/v2/status", opt={"scope": "read"}, tags=["alertmanager"], responses=errors())
 async def get_status(state: State) -> AlertmanagerStatus:
     """Version, uptime, and the notify routing as an Alertmanager configuration (``config.original``)."""
     rt: Runtime = state.runtime

@@ -19,7 +19,9 @@ from litestar.types import ASGIApp, HTTPScope, Receive, Scope, Send
 
 from opsconductor.api import alerts, events, health
 from opsconductor.api.auth import ApiKeyMiddleware, KeyCache, scope_guard
-from opsconductor.api.console.docs import openapi_config
+from opsconductor.api.console.docs import render_plugins
+from opsconductor.api.contract import finish_document, openapi_config
+from opsconductor.api.params import screen_request
 from opsconductor.api.problems import EXCEPTION_HANDLERS
 from opsconductor.config.settings import Settings
 from opsconductor.plugins import build_runtime
@@ -82,18 +84,21 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         finally:
             await rt.stop()
 
-    return Litestar(
+    app = Litestar(
         route_handlers=_route_modules(),
         lifespan=[lifespan],
         exception_handlers=EXCEPTION_HANDLERS,
         guards=[scope_guard],
+        before_request=screen_request,
         middleware=[
             _latency_middleware,
             DefineMiddleware(ApiKeyMiddleware, exclude=PUBLIC_PATHS),
         ],
         state=State({}),
         request_max_body_size=settings.max_body_bytes,
-        openapi_config=openapi_config(),  # Swagger UI from local assets, with the bearer scheme
+        openapi_config=openapi_config("/schema", render_plugins()),  # Swagger UI from local assets
         cors_config=CORSConfig(allow_origins=[]),
         debug=os.environ.get("OPSCONDUCTOR_DEBUG") == "1",
     )
+    finish_document(app)
+    return app

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
+import msgspec
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from litestar import MediaType, Request, Response, get, post
 from litestar.params import FromPath, FromQuery
@@ -20,7 +21,7 @@ from litestar.response import Redirect
 from litestar.static_files import create_static_files_router
 
 from opsconductor import __version__
-from opsconductor.api.alert_views import alert_view, history_view
+from opsconductor.api.alert_views import alert_dict, history_dict
 from opsconductor.api.console import queries
 from opsconductor.api.console.feed import stream
 from opsconductor.api.console.session import COOKIE, SESSION_S, Session, current_session, key_by_secret, make_cookie
@@ -219,8 +220,8 @@ async def _detail_context(request: Request[Any, Any, Any], session: Session, ale
         children = (await queries.children_of(conn, [row])).get(alert_id, [])
         parents = await queries.parents_of(conn, row)
         shelves = _shelves(await queries.latest_ack_texts(conn, [alert_id] if row["status"] == "acknowledged" else []))
-    views = [history_view(h) for h in history]
-    return {**_base(session, "detail"), "alert": alert_view(row), "row": row, "trace": row.get("trace") or [],
+    views = [history_dict(h) for h in history]
+    return {**_base(session, "detail"), "alert": alert_dict(row), "row": row, "trace": row.get("trace") or [],
             "history": views, "notes": [h for h in views if h["kind"] == "note"], "notifications": notifications,
             "children": children, "parents": parents, "shelves": shelves, "now": _now(), "age": age}
 
@@ -256,7 +257,7 @@ async def _silences_context(request: Request[Any, Any, Any], session: Session) -
     from opsconductor.api.silences import list_silences
 
     data = await list_silences.fn(request.app.state, status="all", limit=200)
-    return {**_base(session, "silences"), "silences": data["silences"]}
+    return {**_base(session, "silences"), "silences": msgspec.to_builtins(data.silences)}
 
 
 @get("/silences", opt=PAGE_OPT, include_in_schema=False)

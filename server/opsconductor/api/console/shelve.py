@@ -14,8 +14,8 @@ from typing import Any
 
 import msgspec
 from litestar import Request, post
+from litestar.params import JSONBody
 
-from opsconductor.api.events import parse_json_body
 from opsconductor.correlate.rules import parse_duration
 from opsconductor.errors import InputError
 from opsconductor.model.alert import Action
@@ -32,12 +32,9 @@ class _Body(msgspec.Struct, forbid_unknown_fields=True):
 
 
 @post("/console/shelve", opt={"scope": "write"}, status_code=200, include_in_schema=False)
-async def shelve(request: Request[Any, Any, Any]) -> dict[str, Any]:
+async def shelve(request: Request[Any, Any, Any], data: JSONBody[_Body]) -> dict[str, Any]:
     """Acknowledge these alerts until now + duration; open alerts only, others are skipped."""
-    try:
-        body = msgspec.convert(parse_json_body(await request.body()), _Body)
-    except msgspec.ValidationError as exc:
-        raise InputError(f"invalid body: {exc}") from None
+    body = data
     seconds = parse_duration(body.duration)
     if seconds is None or seconds <= 0 or timedelta(seconds=seconds) > MAX_SHELVE:
         raise InputError("duration: use e.g. 30m, 2h, 1d (at most 30d)")
