@@ -16,19 +16,22 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from datetime import UTC, datetime
 
 from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncConnection
 
-from opsconductor.correlate.decision import Correlator, DefaultCorrelator
+from opsconductor.correlate.decision import AcceptedEvent, Correlator, DefaultCorrelator
 from opsconductor.errors import Unavailable
 from opsconductor.metrics import Metrics
 from opsconductor.model.alert import Outcome
 from opsconductor.model.event import NormalizedEvent
+from opsconductor.normalize.validate import stamp_times
 from opsconductor.store.alert_writer import EventResult, NoSink, TransitionSink, apply_decisions
 from opsconductor.store.db import Database
 from opsconductor.store.event_log import append_events, fetch_unprocessed, results_for
+from opsconductor.store.quarantine import Isolator
 
 log = logging.getLogger(__name__)
 
@@ -59,6 +62,7 @@ class Pipeline:
         sink: TransitionSink | None = None,
         default_timeout: int = 86_400,
         batch_size: int = 1_000,
+        max_future_skew_s: float = 86_400.0,
         clock: Callable[[], datetime] = utcnow,
     ):
         self.db = db
@@ -67,7 +71,9 @@ class Pipeline:
         self.sink: TransitionSink = sink or NoSink()
         self.default_timeout = default_timeout
         self.batch_size = batch_size
+        self.max_future_skew_s = max_future_skew_s
         self.clock = clock
+        self.isolator = Isolator()
         self._wake = asyncio.Event()
         self._processed = asyncio.Condition()
         self._task: asyncio.Task[None] | None = None
@@ -81,8 +87,10 @@ class Pipeline:
         """Store events durably in the event log; returns their ids. Processing follows.
 
         While the pipeline runs, concurrent callers share one transaction (group commit):
-        fifty single-event requests cost one commit, not fifty.
+        fifty single-event requests cost one commit, not fifty. An impossible ``occurred_at``
+        (a sender's broken clock) becomes the receive time, the original kept in a label.
         """
+        events = stamp_times(events, self.clock(), self.max_future_skew_s)
         if self._writer is None:
             return await self._append([events])
         fut: asyncio.Future[list[int]] = asyncio.get_running_loop().create_future()
@@ -121,20 +129,25 @@ class Pipeline:
 
     # -- event log -> correlate -> store -> notify -----------------------------------------
     async def process_once(self) -> int:
-        """Process one batch of the oldest unprocessed events; returns how many."""
-        async with self.db.write() as conn:
-            if conn.dialect.name == "postgresql":
-                await conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": PROCESSOR_LOCK_KEY})
-            batch = await fetch_unprocessed(conn, self.batch_size)
+        """Process one batch of the oldest unprocessed events; returns how many.
+
+        A batch that fails (not because the database is away) is bisected until the failing
+        events are found; those are quarantined and the rest processed (``store/quarantine.py``)."""
+        batch: list[AcceptedEvent] = []
+        try:
+            async with self._batch_txn() as conn:
+                batch = await fetch_unprocessed(conn, self.batch_size)
+                if not batch:
+                    return 0
+                results = await self._decide_and_apply(conn, batch)
+        except Unavailable:
+            raise
+        except Exception as exc:
             if not batch:
-                return 0
-            # A correlator with state (the rules engine) decides inside this transaction.
-            decide_in = getattr(self.correlator, "decide_in", None)
-            decisions = await (decide_in(conn, batch) if decide_in is not None else self.correlator.decide(batch))
-            now = self.clock()
-            results = await apply_decisions(
-                conn, decisions, now, default_timeout=self.default_timeout, sink=self.sink
-            )
+                raise
+            results = await self.isolator.isolate(self._batch_txn, self._decide_and_apply, batch, exc,
+                                                  self.clock, self.metrics.events_quarantined.inc)
+        now = self.clock()
         for a in batch:
             self.metrics.processing_lag.observe(max(0.0, (now - a.received_at).total_seconds()))
         created = 0
@@ -145,6 +158,20 @@ class Pipeline:
         async with self._processed:
             self._processed.notify_all()
         return len(batch)
+
+    @contextlib.asynccontextmanager
+    async def _batch_txn(self) -> AsyncIterator[AsyncConnection]:
+        async with self.db.write() as conn:
+            if conn.dialect.name == "postgresql":
+                await conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": PROCESSOR_LOCK_KEY})
+            yield conn
+
+    async def _decide_and_apply(self, conn: AsyncConnection, batch: Sequence[AcceptedEvent]) -> list[EventResult]:
+        # A correlator with state (the rules engine) decides inside this transaction.
+        decide_in = getattr(self.correlator, "decide_in", None)
+        decisions = await (decide_in(conn, batch) if decide_in is not None else self.correlator.decide(batch))
+        return await apply_decisions(conn, decisions, self.clock(), default_timeout=self.default_timeout,
+                                     sink=self.sink)
 
     def wake(self) -> None:
         """Process soon: events were appended to the log by someone else (the trap receiver process)."""

@@ -49,6 +49,7 @@ class Runtime:
             metrics=metrics,
             default_timeout=settings.alert_timeout_s,
             batch_size=settings.process_batch_size,
+            max_future_skew_s=settings.max_future_skew_s,
         )
         rt = cls(settings=settings, db=db, metrics=metrics, pipeline=pipeline)
         from opsconductor.plugins import install_components

@@ -10,7 +10,7 @@ from litestar.datastructures import State
 from litestar.params import QueryParameter
 
 from opsconductor.errors import InputError, Unavailable
-from opsconductor.normalize.validate import validate_events
+from opsconductor.normalize.validate import check_times, validate_events
 from opsconductor.runtime import Runtime
 
 
@@ -31,7 +31,9 @@ async def post_events(
 ) -> Response[dict[str, Any]]:
     """Accept events; answer 202 once they are durably stored. ``?wait=true`` returns per-event outcomes."""
     rt: Runtime = state.runtime
-    events = validate_events(parse_json_body(await request.body()), max_items=rt.settings.max_events_per_request)
+    payload = parse_json_body(await request.body())
+    events = validate_events(payload, max_items=rt.settings.max_events_per_request)
+    check_times(events, rt.pipeline.clock(), rt.settings.max_future_skew_s, single=isinstance(payload, dict))
     ids = await rt.pipeline.accept(events)
     body: dict[str, Any] = {"accepted": len(ids), "ids": ids}
     if wait:

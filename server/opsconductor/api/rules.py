@@ -16,6 +16,7 @@ from opsconductor.correlate.explain import decision_view
 from opsconductor.correlate.service import RulesService
 from opsconductor.errors import FieldProblem, NotFound, Unavailable, ValidationFailed
 from opsconductor.model.event import NormalizedEvent
+from opsconductor.normalize.validate import check_times
 from opsconductor.runtime import Runtime
 from opsconductor.store.alert_writer import ALERTS, load_open_alerts
 from opsconductor.store.lifecycle import apply_decision
@@ -74,6 +75,7 @@ async def explain_event(state: State, request: Request[Any, Any, Any]) -> dict[s
     except ValidationError as exc:
         raise ValidationFailed("invalid event", [
             FieldProblem(".".join(str(x) for x in e["loc"]), e["msg"]) for e in exc.errors()]) from None
+    check_times([event], rt.pipeline.clock(), rt.settings.max_future_skew_s, single=True)
     correlator = rt.pipeline.correlator
     if not isinstance(correlator, RulesCorrelator):
         raise Unavailable("the rules engine is not installed")

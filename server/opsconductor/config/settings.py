@@ -76,6 +76,11 @@ class Settings(BaseSettings):
     housekeeping_interval_s: float = Field(default=30.0, description="How often alerts are checked for expiry")
     process_batch_size: int = Field(default=1_000, description="Events processed per transaction")
     wait_timeout_s: float = Field(default=30.0, description="Longest ?wait=true waits for processing")
+    max_future_skew_s: float = Field(
+        default=86_400.0, ge=0,
+        description="occurred_at further ahead than this (or before 1970): 422 at /api/v1/events, the receive "
+                    "time elsewhere (original kept in the label occurred_at_original)",
+    )
     public_url: str = Field(default="http://127.0.0.1:8080", description="Base URL for links in notifications")
     # sources stage (poller); see docs/addons.md
     poller_enabled: bool = Field(default=True, description="Run the poller (the leader process only)")

@@ -69,7 +69,10 @@ class NormalizedEvent(BaseModel):
     def _aware(cls, v: datetime | None) -> datetime | None:
         if v is not None and v.tzinfo is None:
             raise ValueError("must carry a timezone offset (RFC 3339), e.g. 2026-01-01T00:00:00Z")
-        return v.astimezone(UTC) if v is not None else None
+        try:
+            return v.astimezone(UTC) if v is not None else None
+        except OverflowError:  # year 0001 with a positive offset, 9999 with a negative one
+            raise ValueError("is outside the representable time range") from None
 
     @field_validator("raw")
     @classmethod
