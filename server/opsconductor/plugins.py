@@ -29,6 +29,9 @@ def install_components(rt: Runtime) -> None:
     from opsconductor.notify.install import install as install_notify
 
     install_notify(rt)  # outbox sink + delivery worker (last: it hears every other stage's transitions)
+    from opsconductor.health.selfmon import install as install_selfmon
+
+    install_selfmon(rt)  # self-alerts (source: opsconductor) and /readyz truths
     return None
 
 

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from litestar import MediaType, Response, get
 from litestar.datastructures import State
 
 from opsconductor.errors import Unavailable
+from opsconductor.health.selfmon import SelfMonitor
 from opsconductor.runtime import Runtime
 
 
@@ -16,13 +19,22 @@ async def healthz() -> dict[str, str]:
 
 
 @get("/readyz", opt={"public": True}, media_type=MediaType.JSON, tags=["health"])
-async def readyz(state: State) -> Response[dict[str, str]]:
-    """The database is reachable and its schema is current."""
+async def readyz(state: State) -> Response[dict[str, Any]]:
+    """Ready: the database answers (within ``readyz_timeout_s``) with a current schema and takes writes,
+    events are being processed (none waits longer than ``selfmon_stall_s``), configured listeners are bound."""
     rt: Runtime = state.runtime
+    reasons: list[str] = []
     try:
-        await rt.check_ready()
+        async with rt.db.deadline(rt.settings.readyz_timeout_s):
+            await rt.check_ready()
     except Unavailable as exc:
-        return Response({"status": "unavailable", "detail": str(exc)}, status_code=503)
+        reasons.append(str(exc))
+    mon = rt.components.get("selfmon")
+    if isinstance(mon, SelfMonitor):
+        reasons += mon.not_ready()
+    if reasons:
+        return Response({"status": "unavailable", "detail": "; ".join(reasons), "reasons": reasons},
+                        status_code=503, headers={"Retry-After": "5"})
     return Response({"status": "ready"})
 
 

@@ -91,7 +91,9 @@ class Settings(BaseSettings):
     ssh_sessions_per_device: int = Field(default=2, ge=1, description="Concurrent SSH sessions per device")
     ssh_known_hosts: Path | None = Field(default=None, description="known_hosts file; unset: no host key check")
     http_concurrency: int = Field(default=100, ge=1, description="HTTP polls in flight")
-    notify_file: Path = Field(default=Path("rules/notify.yaml"), description="Notification routes and receivers")
+    notify_file: Path | None = Field(
+        default=None, description="Notification routes and receivers; unset: notify.yaml in rules_dir"
+    )
     notify_retry_base_s: float = Field(default=1.0, gt=0, description="First retry delay; doubles each attempt")
     notify_retry_max_s: float = Field(default=300.0, gt=0, description="Longest delay between delivery attempts")
     notify_poll_s: float = Field(default=0.05, gt=0, description="Delivery worker poll interval when idle")
@@ -110,6 +112,23 @@ class Settings(BaseSettings):
                     "priv_key, engine_ids}",
     )
     trap_engine_id: str | None = Field(default=None, description="The receiver's SNMPv3 engine ID (hex)")
+    # never silent, never stalled; see docs/operations.md
+    selfmon_interval_s: float = Field(default=5.0, gt=0, description="How often the self-monitor looks")
+    selfmon_stall_s: float = Field(
+        default=60.0, gt=0, description="Processing is stalled (self-alert, /readyz 503) when an event waits longer"
+    )
+    selfmon_receiver_failing_s: float = Field(
+        default=300.0, gt=0, description="A receiver retrying deliveries this long raises a self-alert"
+    )
+    selfmon_db_alert_hold_s: float = Field(
+        default=300.0, ge=0, description="The database-outage self-alert resolves this long after the outage ended"
+    )
+    db_timeout_s: float = Field(
+        default=2.0, gt=0, description="Intake and probes give up on a database that does not answer (503)"
+    )
+    db_statement_timeout_s: float = Field(default=30.0, gt=0, description="Longest any one database statement may run")
+    readyz_timeout_s: float = Field(default=1.0, gt=0, description="/readyz answers 503 if its checks take longer")
+    idempotency_ttl_s: float = Field(default=86_400.0, gt=0, description="How long Idempotency-Key answers are kept")
     trap_batch_ms: float = Field(default=20.0, gt=0, description="Traps are collected this long, then stored together")
 
     @field_validator("workers")
@@ -135,6 +154,10 @@ class Settings(BaseSettings):
         if self.database_url:
             return self.database_url
         return f"sqlite+aiosqlite:///{(self.data_dir / 'opsconductor.db').resolve()}"
+
+    @property
+    def effective_notify_file(self) -> Path:
+        return self.notify_file if self.notify_file is not None else self.rules_dir / "notify.yaml"
 
     @property
     def is_sqlite(self) -> bool:

@@ -23,10 +23,11 @@ log = logging.getLogger(__name__)
 def install(rt: Runtime) -> None:
     """Load ``settings.notify_file`` (a broken file stops the server with file:line:col)."""
     s = rt.settings
-    if not s.notify_file.exists():
-        log.warning("notify file %s not found: no notifications will be sent", s.notify_file)
-    service = NotifyService(load_config(s.notify_file), NotifyMetrics(rt.metrics.registry), public_url=s.public_url,
-                            path=s.notify_file)
+    notify_file = s.effective_notify_file
+    if not notify_file.exists():
+        log.warning("notify file %s not found: no notifications will be sent", notify_file)
+    service = NotifyService(load_config(notify_file), NotifyMetrics(rt.metrics.registry), public_url=s.public_url,
+                            path=notify_file)
     service.reload_if_changed()  # remember the file's mtime
     rt.components["notify"] = service
     rt.pipeline.sink = NotifySink(lambda: service.config, service.enabled, lambda: rt.pipeline.clock(), service.wake)

@@ -57,6 +57,7 @@ class NotifyService:
     disabled: dict[str, str] = field(default_factory=dict)
     wake_event: asyncio.Event = field(default_factory=asyncio.Event)
     path: Path | None = None
+    last_error: str | None = None  # the last reload refused (a self-alert while set); None once one succeeds
     _mtime: float | None = None
 
     def __post_init__(self) -> None:
@@ -80,9 +81,14 @@ class NotifyService:
         if self.path is None:
             return self.config
         mtime = _mtime(self.path)
-        config = load_config(self.path)
+        try:
+            config = load_config(self.path)
+        except ConfigError as exc:
+            self.last_error = str(exc).replace("\n", "; ")
+            raise
         self.apply(config)
         self._mtime = mtime
+        self.last_error = None
         log.info("notify config reloaded from %s: %d receivers", self.path, len(config.receivers))
         return config
 
