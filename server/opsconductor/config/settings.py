@@ -57,6 +57,9 @@ class Settings(BaseSettings):
         default=15.0, gt=0, description="How often suppressed/active alerts are re-evaluated (windows, silences)"
     )
     rules_watch: bool = Field(default=True, description="Reload rules when files under rules_dir change")
+    rules_settle_s: float = Field(
+        default=1.0, ge=0, description="A file change reloads the rules once files have not changed for this long"
+    )
     rules_engine_worker: bool = Field(
         default=True, description="Run the rules engine in a supervised worker process (a crash cannot kill the API)"
     )

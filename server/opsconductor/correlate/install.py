@@ -17,6 +17,7 @@ from sqlalchemy import text
 
 from opsconductor.correlate.compiled import CompiledRuleSet
 from opsconductor.correlate.correlator import RulesCorrelator
+from opsconductor.correlate.guard import settled
 from opsconductor.correlate.reevaluate import Reevaluator
 from opsconductor.correlate.rules import RuleSet
 from opsconductor.correlate.service import RulesService
@@ -53,6 +54,7 @@ def install(rt: Runtime) -> None:
         import watchfiles
 
         async for _changes in watchfiles.awatch(s.rules_dir, debounce=300, recursive=True):
+            await settled(s.rules_dir, s.rules_settle_s)  # an editor or `cp` may still be writing
             await service.reload()
 
     async def start(rt: Runtime) -> None:
