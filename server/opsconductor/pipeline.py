@@ -99,11 +99,19 @@ class Pipeline:
 
     async def _append(self, groups: Sequence[Sequence[NormalizedEvent]]) -> list[int]:
         flat = [e for g in groups for e in g]
-        async with self.db.write() as conn:
-            ids = await append_events(conn, flat, self.clock())
+        # A database that does not answer: give up (roll back, store nothing) and answer 503 within
+        # ~timeout_s, rather than hang and maybe commit after the client gave up and retried.
+        limit = self.db.timeout_s * (1 + len(flat) // 5_000)
+        ids = await self.db.bounded(limit, self._append_txn(flat), "the database (event intake)")
         for e in flat:
             self.metrics.events_received.labels(source=e.source or "api").inc()
         self._wake.set()
+        return ids
+
+    async def _append_txn(self, flat: Sequence[NormalizedEvent]) -> list[int]:
+        async with self.db.write() as conn:
+            ids = await append_events(conn, flat, self.clock())
+        self.db.faults.wrote()
         return ids
 
     async def _group_commit(self) -> None:

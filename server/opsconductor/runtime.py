@@ -42,7 +42,8 @@ class Runtime:
 
     @classmethod
     def build(cls, settings: Settings) -> Runtime:
-        db = Database(settings.effective_database_url)
+        db = Database(settings.effective_database_url, timeout_s=settings.db_timeout_s,
+                      statement_timeout_s=settings.db_statement_timeout_s)
         metrics = Metrics()
         pipeline = Pipeline(
             db,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from typing import Annotated, Any
 
 import msgspec
@@ -12,6 +13,7 @@ from litestar.params import QueryParameter
 from opsconductor.errors import InputError, Unavailable
 from opsconductor.normalize.validate import check_times, validate_events
 from opsconductor.runtime import Runtime
+from opsconductor.store.alert_writer import EventResult
 
 
 def parse_json_body(body: bytes) -> Any:
@@ -37,16 +39,18 @@ async def post_events(
     ids = await rt.pipeline.accept(events)
     body: dict[str, Any] = {"accepted": len(ids), "ids": ids}
     if wait:
-        done = await rt.pipeline.wait_results(ids, rt.settings.wait_timeout_s)
+        # Never a 503 for events that are stored: a retry would store them twice. What is known is
+        # answered (200 when every event is processed, else 202 with "pending" for the others).
+        done: dict[int, EventResult] = {}
+        with contextlib.suppress(Unavailable):
+            done = await rt.db.bounded(rt.settings.wait_timeout_s + rt.settings.db_timeout_s,
+                                       rt.pipeline.wait_results(ids, rt.settings.wait_timeout_s))
         body["results"] = [
             {"id": i, "alert_id": done[i].alert_id, "outcome": done[i].outcome.value} if i in done
             else {"id": i, "alert_id": None, "outcome": "pending"}
             for i in ids
         ]
-        if len(done) < len(ids):
-            raise Unavailable(f"{len(ids) - len(done)} events accepted but not processed within "
-                              f"{rt.settings.wait_timeout_s}s; they will be processed")
-        return Response(body, status_code=200)
+        return Response(body, status_code=200 if len(done) == len(ids) else 202)
     return Response(body, status_code=202)
 
 

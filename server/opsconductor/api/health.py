@@ -25,8 +25,7 @@ async def readyz(state: State) -> Response[dict[str, Any]]:
     rt: Runtime = state.runtime
     reasons: list[str] = []
     try:
-        async with rt.db.deadline(rt.settings.readyz_timeout_s):
-            await rt.check_ready()
+        await rt.db.bounded(rt.settings.readyz_timeout_s, rt.check_ready())
     except Unavailable as exc:
         reasons.append(str(exc))
     mon = rt.components.get("selfmon")

@@ -131,19 +131,25 @@ class SelfMonitor:
 
     async def observe(self) -> Observation:
         s = self.rt.settings
-        now = self.rt.pipeline.clock()
-        obs = Observation(now=now)
-        async with self.rt.db.deadline(s.db_timeout_s), self.rt.db.read() as conn:
-            obs.oldest_unprocessed = await oldest_unprocessed(conn)
-            obs.quarantined, _ = await quarantine_size(conn)
-            obs.receivers_failing = await failing_receivers(conn, now, s.selfmon_receiver_failing_s)
-            if self.sent is None:
-                self.sent = dict.fromkeys(await open_self_alerts(conn))
+        obs = Observation(now=self.rt.pipeline.clock())
+        await self.rt.db.bounded(s.db_timeout_s, self._read(obs))
         if self.rt.db.faults.write_failed:
-            async with self.rt.db.deadline(s.db_timeout_s), self.rt.db.write() as conn:
-                await write_probe(conn, now)
+            await self.rt.db.bounded(s.db_timeout_s, self._probe(obs.now))
         component_state(self.rt, obs)
         return obs
+
+    async def _read(self, obs: Observation) -> None:
+        async with self.rt.db.read() as conn:
+            obs.oldest_unprocessed = await oldest_unprocessed(conn)
+            obs.quarantined, _ = await quarantine_size(conn)
+            obs.receivers_failing = await failing_receivers(conn, obs.now, self.rt.settings.selfmon_receiver_failing_s)
+            if self.sent is None:
+                self.sent = dict.fromkeys(await open_self_alerts(conn))
+
+    async def _probe(self, now: datetime) -> None:
+        async with self.rt.db.write() as conn:
+            await write_probe(conn, now)
+        self.rt.db.faults.wrote()
 
     async def tick(self) -> None:
         s = self.rt.settings

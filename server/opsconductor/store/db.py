@@ -10,18 +10,20 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import event, text
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from opsconductor.errors import Unavailable
+
+T = TypeVar("T")
 
 MIGRATIONS_DIR = Path(__file__).resolve().parents[3] / "migrations"
 
@@ -57,6 +59,7 @@ class DbFaults:
         self.failures += 1
 
     def wrote(self) -> None:
+        """A write that needed space went through (an empty transaction proves nothing)."""
         self.write_failed = False
 
     def end(self) -> tuple[datetime, str] | None:
@@ -71,21 +74,26 @@ class DbFaults:
 class Database:
     """Owns the engine; hands out write transactions and read connections."""
 
-    def __init__(self, url: str, *, echo: bool = False):
+    def __init__(self, url: str, *, echo: bool = False, timeout_s: float = 2.0, statement_timeout_s: float = 30.0):
         self.url = url
         self.is_sqlite = url.startswith("sqlite")
+        self.timeout_s = timeout_s
         kwargs: dict[str, Any] = {"echo": echo}
         if self.is_sqlite:
             path = url.split("///", 1)[-1]
             if path and path != ":memory:":
                 Path(path).parent.mkdir(parents=True, exist_ok=True)
         else:
-            kwargs.update(pool_size=10, max_overflow=10, pool_pre_ping=True, pool_timeout=10)
+            # Every call has a time limit: connecting (and waiting for a pooled connection) gives up
+            # after timeout_s, a statement after statement_timeout_s; a frozen server is a 503, not a hang.
+            kwargs.update(pool_size=10, max_overflow=10, pool_pre_ping=True, pool_timeout=timeout_s,
+                          connect_args={"timeout": timeout_s, "command_timeout": statement_timeout_s})
         self.engine: AsyncEngine = create_async_engine(url, **kwargs)
         if self.is_sqlite:
             event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
         self._write_lock = asyncio.Lock() if self.is_sqlite else None
         self.faults = DbFaults()
+        self._abandoned: set[asyncio.Future[Any]] = set()  # cancelled work still cleaning up
 
     @property
     def dialect(self) -> str:
@@ -101,7 +109,6 @@ class Database:
             else:
                 async with self.engine.begin() as conn:
                     yield conn
-        self.faults.wrote()
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncConnection]:
@@ -110,17 +117,24 @@ class Database:
             async with self.engine.connect() as conn:
                 yield conn
 
-    @asynccontextmanager
-    async def deadline(self, seconds: float, what: str = "the database") -> AsyncIterator[None]:
-        """Bound the database work inside: past ``seconds`` it is cancelled (rolled back) and
-        Unavailable (-> 503) is raised instead of waiting for a frozen server."""
+    async def bounded(self, seconds: float, work: Awaitable[T], what: str = "the database") -> T:
+        """Await ``work`` for at most ``seconds``; past that it is cancelled (its transaction rolls back,
+        in the background: a frozen server can make even the clean-up wait) and Unavailable (-> 503)
+        is raised at once instead of waiting for the server."""
+        task = asyncio.ensure_future(work)
         try:
-            async with asyncio.timeout(seconds):
-                yield
-        except TimeoutError:
+            done, _ = await asyncio.wait({task}, timeout=seconds)
+        except asyncio.CancelledError:
+            task.cancel()
+            raise
+        if not done:
+            task.cancel()
+            self._abandoned.add(task)
+            task.add_done_callback(self._abandoned.discard)
             message = f"{what} did not answer within {seconds:g}s"
             self.faults.failed(message, write=False)
-            raise Unavailable(message) from None
+            raise Unavailable(message)
+        return task.result()
 
     async def ping(self) -> None:
         """Raise Unavailable unless a trivial query succeeds."""
