@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from datetime import UTC, datetime
 
 from sqlalchemy import text
@@ -44,6 +44,10 @@ STATS_MIN_GROWTH = 2_000
 
 GROUP_COMMIT_MAX = 20_000
 """Most events written by one intake transaction."""
+
+
+InTxn = Callable[[AsyncConnection, list[int]], Awaitable[None]]
+"""Work done in the transaction that stores a request's events, given their ids."""
 
 
 def utcnow() -> datetime:
@@ -79,12 +83,14 @@ class Pipeline:
         self._task: asyncio.Task[None] | None = None
         self._intake: asyncio.Queue[tuple[Sequence[NormalizedEvent], asyncio.Future[list[int]]]] = asyncio.Queue()
         self._writer: asyncio.Task[None] | None = None
+        self._in_txn: dict[asyncio.Future[list[int]], InTxn] = {}
         self._created_since_stats = 0
         self._rows_at_stats = 0
 
     # -- sources -> event log ------------------------------------------------------------
-    async def accept(self, events: Sequence[NormalizedEvent]) -> list[int]:
+    async def accept(self, events: Sequence[NormalizedEvent], *, in_txn: InTxn | None = None) -> list[int]:
         """Store events durably in the event log; returns their ids. Processing follows.
+        ``in_txn(conn, ids)`` runs inside the transaction that stores them (an idempotency key).
 
         While the pipeline runs, concurrent callers share one transaction (group commit):
         fifty single-event requests cost one commit, not fifty. An impossible ``occurred_at``
@@ -92,25 +98,34 @@ class Pipeline:
         """
         events = stamp_times(events, self.clock(), self.max_future_skew_s)
         if self._writer is None:
-            return await self._append([events])
+            return await self._append([events], [in_txn])
         fut: asyncio.Future[list[int]] = asyncio.get_running_loop().create_future()
+        if in_txn is not None:
+            self._in_txn[fut] = in_txn
         self._intake.put_nowait((events, fut))
         return await fut
 
-    async def _append(self, groups: Sequence[Sequence[NormalizedEvent]]) -> list[int]:
+    async def _append(self, groups: Sequence[Sequence[NormalizedEvent]], hooks: Sequence[InTxn | None] = ()
+                      ) -> list[int]:
         flat = [e for g in groups for e in g]
         # A database that does not answer: give up (roll back, store nothing) and answer 503 within
         # ~timeout_s, rather than hang and maybe commit after the client gave up and retried.
         limit = self.db.timeout_s * (1 + len(flat) // 5_000)
-        ids = await self.db.bounded(limit, self._append_txn(flat), "the database (event intake)")
+        ids = await self.db.bounded(limit, self._append_txn(flat, groups, hooks), "the database (event intake)")
         for e in flat:
             self.metrics.events_received.labels(source=e.source or "api").inc()
         self._wake.set()
         return ids
 
-    async def _append_txn(self, flat: Sequence[NormalizedEvent]) -> list[int]:
+    async def _append_txn(self, flat: Sequence[NormalizedEvent], groups: Sequence[Sequence[NormalizedEvent]],
+                          hooks: Sequence[InTxn | None]) -> list[int]:
         async with self.db.write() as conn:
             ids = await append_events(conn, flat, self.clock())
+            pos = 0
+            for group, hook in zip(groups, hooks, strict=False):
+                if hook is not None:
+                    await hook(conn, ids[pos : pos + len(group)])
+                pos += len(group)
         self.db.faults.wrote()
         return ids
 
@@ -121,9 +136,10 @@ class Pipeline:
             while not self._intake.empty() and size < GROUP_COMMIT_MAX:
                 items.append(self._intake.get_nowait())
                 size += len(items[-1][0])
+            hooks = {fut: self._in_txn.pop(fut, None) for _, fut in items}
             live = [(evs, fut) for evs, fut in items if not fut.done()]  # the client may have gone
             try:
-                ids = await self._append([evs for evs, _ in live])
+                ids = await self._append([evs for evs, _ in live], [hooks[fut] for _, fut in live])
             except Exception as exc:
                 for _, fut in live:
                     if not fut.done():
@@ -241,7 +257,7 @@ class Pipeline:
                 evs, fut = self._intake.get_nowait()
                 if not fut.done():
                     try:
-                        fut.set_result(await self._append([evs]))
+                        fut.set_result(await self._append([evs], [self._in_txn.pop(fut, None)]))
                     except Exception as exc:
                         fut.set_exception(exc)
         if self._task is not None:

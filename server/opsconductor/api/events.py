@@ -8,10 +8,12 @@ from typing import Annotated, Any
 import msgspec
 from litestar import Request, Response, post
 from litestar.datastructures import State
-from litestar.params import QueryParameter
+from litestar.params import HeaderParameter, QueryParameter
 
+from opsconductor.api.idempotency import idempotent
 from opsconductor.errors import InputError, Unavailable
 from opsconductor.normalize.validate import check_times, validate_events
+from opsconductor.pipeline import InTxn
 from opsconductor.runtime import Runtime
 from opsconductor.store.alert_writer import EventResult
 
@@ -25,18 +27,27 @@ def parse_json_body(body: bytes) -> Any:
         raise InputError(f"malformed JSON: {exc}") from None
 
 
+IDEM_DOC = "A retry with the same key gets the first answer and stores nothing twice (kept idempotency_ttl_s)"
+
+
 @post("/api/v1/events", opt={"scope": "write"}, status_code=202, tags=["events"])
 async def post_events(
     request: Request[Any, Any, Any],
     state: State,
     wait: Annotated[bool, QueryParameter(description="Wait until processed")] = False,
+    idempotency_key: Annotated[str | None, HeaderParameter(name="Idempotency-Key", description=IDEM_DOC)] = None,
 ) -> Response[dict[str, Any]]:
     """Accept events; answer 202 once they are durably stored. ``?wait=true`` returns per-event outcomes."""
     rt: Runtime = state.runtime
+    return await idempotent(request, rt, lambda in_txn: _accept(request, rt, wait, in_txn))
+
+
+async def _accept(request: Request[Any, Any, Any], rt: Runtime, wait: bool, in_txn: InTxn | None
+                  ) -> Response[dict[str, Any]]:
     payload = parse_json_body(await request.body())
     events = validate_events(payload, max_items=rt.settings.max_events_per_request)
     check_times(events, rt.pipeline.clock(), rt.settings.max_future_skew_s, single=isinstance(payload, dict))
-    ids = await rt.pipeline.accept(events)
+    ids = await rt.pipeline.accept(events, in_txn=in_txn)
     body: dict[str, Any] = {"accepted": len(ids), "ids": ids}
     if wait:
         # Never a 503 for events that are stored: a retry would store them twice. What is known is
