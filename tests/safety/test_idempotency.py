@@ -89,7 +89,8 @@ async def test_alertmanager_and_webhook_intakes_honour_the_key(settings_factory:
             again = await c.post(path, json=am, headers=h)
             assert first.status_code == again.status_code == 200, first.text
             assert again.json() == first.json() and again.headers["idempotent-replayed"] == "true"
-        hook = {"version": "4", "receiver": "oc", "status": "firing", "alerts": [{"status": "firing", "labels": am[0]["labels"]}]}
+        hook = {"version": "4", "receiver": "oc", "status": "firing",
+                "alerts": [{"status": "firing", "labels": am[0]["labels"]}]}
         h = {"Idempotency-Key": "hook-1"}
         first = await c.post("/api/v1/webhooks/prometheus", json=hook, headers=h)
         again = await c.post("/api/v1/webhooks/prometheus", json=hook, headers=h)
