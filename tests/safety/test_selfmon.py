@@ -157,3 +157,40 @@ async def test_an_unbound_trap_listener_makes_readyz_503_and_raises_a_self_alert
     finally:
         blocker.close()
         await asyncio.sleep(0)
+
+
+async def test_housekeeping_that_stopped_expiring_raises_a_self_alert(settings_factory: Any) -> None:
+    settings = settings_factory(alert_timeout_s=1, housekeeping_interval_s=0.1, selfmon_stall_s=0.3, **FAST)
+    async with start_live_server(settings) as server, server.client(server.write_key) as c:
+        for t in server.runtime._tasks:  # the housekeeping loop dies (a bug, a crash loop)
+            if t.get_name() == "housekeeping":
+                t.cancel()
+        await c.post("/api/v1/events", params={"wait": "true"}, json={"resource": "r1", "event": "e"})
+        row = await eventually(lambda: self_alert_status(server, "housekeeping", "expiry_stalled"), within=20)
+        assert row == "active"
+        from opsconductor.store.housekeeping import expire_due
+
+        assert await expire_due(server.runtime) >= 1  # housekeeping runs again
+
+        async def resolved() -> bool:
+            return await self_alert_status(server, "housekeeping", "expiry_stalled") == "resolved"
+
+        await eventually(resolved)
+
+
+async def test_a_refused_addon_manifest_raises_a_self_alert_until_it_loads(settings_factory: Any, tmp_path: Path) -> None:
+    addons = tmp_path / "addons"
+    shutil.copytree(REPO / "addons" / "grafana", addons / "grafana")
+    settings = settings_factory(addons_dir=addons, poller_refresh_s=0.2, **FAST)
+    async with start_live_server(settings) as server:
+        manifest = addons / "grafana" / "addon.yaml"
+        good = manifest.read_text()
+        manifest.write_text(good + "\nsources: 7\n")
+        row = await eventually(lambda: self_alert_status(server, str(manifest), "addon_reload_refused"))
+        assert row == "active"
+        manifest.write_text(good)
+
+        async def resolved() -> bool:
+            return await self_alert_status(server, str(manifest), "addon_reload_refused") == "resolved"
+
+        await eventually(resolved)

@@ -55,6 +55,8 @@ class Observation:
     receivers_failing: dict[str, str] = field(default_factory=dict)  # receiver -> why
     trap_error: str | None = None
     db_outage: str | None = None  # a past outage, reported once the database is usable again
+    overdue_expiry: int = 0  # open alerts past their expiry by more than the grace: housekeeping stalled
+    expiry_grace_s: float = 0.0
 
 
 _WHERE = re.compile(r"^(?P<file>[^\n]+?):\d+(?::\d+)?: ")
@@ -99,6 +101,10 @@ def self_alerts(obs: Observation, *, stall_s: float) -> dict[Key, SelfAlert]:
     if obs.trap_error:
         found.append(SelfAlert("trap-listener", "listener_not_bound", Severity.critical,
                                f"SNMP trap receiver not listening: {obs.trap_error}"))
+    if obs.overdue_expiry:
+        found.append(SelfAlert("housekeeping", "expiry_stalled", Severity.major,
+                               f"open alerts are past their timeout by more than {obs.expiry_grace_s:g}s and not "
+                               "expired: housekeeping is not running or fails (see the log)"))
     if obs.db_outage:
         found.append(SelfAlert("database", "database_unavailable", Severity.major, obs.db_outage))
     return {a.key: a for a in found}

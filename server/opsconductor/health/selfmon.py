@@ -80,6 +80,12 @@ def _aware(v: Any) -> datetime:
     return d if d.tzinfo else d.replace(tzinfo=UTC)
 
 
+async def overdue_for_expiry(conn: AsyncConnection, before: datetime) -> int:
+    """Open alerts whose expiry passed before ``before`` (housekeeping should have expired them)."""
+    return int((await conn.execute(select(func.count()).select_from(ALERTS).where(
+        ALERTS.c.status.in_([s.value for s in OPEN_STATUSES]), ALERTS.c.expires_at < before))).scalar_one())
+
+
 async def open_self_alerts(conn: AsyncConnection) -> set[Key]:
     rows = await conn.execute(select(ALERTS.c.resource, ALERTS.c.event).where(
         ALERTS.c.source == SOURCE, ALERTS.c.status.in_([s.value for s in OPEN_STATUSES])))
@@ -115,6 +121,7 @@ class SelfMonitor:
         self.stalled: str | None = None
         self._outage: tuple[str, float] | None = None  # (summary, monotonic time it ended)
         self._last_log = 0.0
+        self._sent_at: dict[Key, float] = {}
 
     def not_ready(self) -> list[str]:
         """Reasons /readyz must answer 503 besides the database ping."""
@@ -143,6 +150,8 @@ class SelfMonitor:
             obs.oldest_unprocessed = await oldest_unprocessed(conn)
             obs.quarantined, _ = await quarantine_size(conn)
             obs.receivers_failing = await failing_receivers(conn, obs.now, self.rt.settings.selfmon_receiver_failing_s)
+            obs.expiry_grace_s = self.rt.settings.selfmon_stall_s + 3 * self.rt.settings.housekeeping_interval_s
+            obs.overdue_expiry = await overdue_for_expiry(conn, obs.now - timedelta(seconds=obs.expiry_grace_s))
             if self.sent is None:
                 self.sent = dict.fromkeys(await open_self_alerts(conn))
 
@@ -180,13 +189,20 @@ class SelfMonitor:
     async def send(self, wanted: dict[Key, SelfAlert]) -> None:
         sent: dict[Key, SelfAlert | None] = self.sent if self.sent is not None else {}
         raise_, clear = plan(sent, wanted)
+        # A fault that lasts is raised again now and then, so its alert never expires while it lasts.
+        timeout = self.rt.settings.alert_timeout_s
+        refresh = max(60.0, timeout / 4) if timeout > 0 else float("inf")
+        raise_ += [a for k, a in wanted.items()
+                   if a not in raise_ and time.monotonic() - self._sent_at.get(k, 0.0) > refresh]
         if not raise_ and not clear:
             return
         events = [a.as_event() for a in raise_] + [clear_event(k) for k in clear]
         await self.rt.pipeline.accept(events)  # Unavailable: nothing recorded as sent, tried next tick
         for a in raise_:
-            log.warning("self-alert %s/%s: %s", a.resource, a.event, a.summary)
+            if sent.get(a.key) != a:
+                log.warning("self-alert %s/%s: %s", a.resource, a.event, a.summary)
             sent[a.key] = a
+            self._sent_at[a.key] = time.monotonic()
         for k in clear:
             log.info("self-alert %s/%s resolved", *k)
             sent.pop(k, None)
