@@ -108,3 +108,19 @@ async def test_an_explicit_empty_rules_list_removes_the_rules(settings_factory: 
         (rules / "10-lab.yaml").write_text("rules: []\n")
         status = await svc.reload()
         assert status.ok and status.rules == 0
+
+
+async def test_an_emptied_notify_file_is_refused_but_an_explicit_empty_one_is_not(
+    settings_factory: Any, tmp_path: Path
+) -> None:
+    notify = tmp_path / "notify.yaml"
+    notify.write_text('receivers:\n  hook: {kind: webhook, url: "http://127.0.0.1:9/h"}\nroute: {receiver: hook}\n')
+    async with start_live_server(settings_factory(notify_file=notify)) as server, server.client(server.admin_key) as c:
+        notify.write_bytes(b"")
+        r = await c.post("/api/v1/receivers/reload")
+        assert r.status_code == 422 and "empty or truncated" in r.text, r.text
+        svc = server.runtime.components["notify"]
+        assert list(svc.config.receivers) == ["hook"] and "empty or truncated" in svc.last_error
+        notify.write_text("receivers: {}\n")
+        assert (await c.post("/api/v1/receivers/reload")).status_code == 200
+        assert svc.config.receivers == {} and svc.last_error is None

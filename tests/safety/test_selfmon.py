@@ -178,7 +178,9 @@ async def test_housekeeping_that_stopped_expiring_raises_a_self_alert(settings_f
         await eventually(resolved)
 
 
-async def test_a_refused_addon_manifest_raises_a_self_alert_until_it_loads(settings_factory: Any, tmp_path: Path) -> None:
+async def test_a_refused_addon_manifest_raises_a_self_alert_until_it_loads(
+    settings_factory: Any, tmp_path: Path
+) -> None:
     addons = tmp_path / "addons"
     shutil.copytree(REPO / "addons" / "grafana", addons / "grafana")
     settings = settings_factory(addons_dir=addons, poller_refresh_s=0.2, **FAST)
