@@ -124,3 +124,19 @@ async def test_an_emptied_notify_file_is_refused_but_an_explicit_empty_one_is_no
         notify.write_text("receivers: {}\n")
         assert (await c.post("/api/v1/receivers/reload")).status_code == 200
         assert svc.config.receivers == {} and svc.last_error is None
+
+
+async def test_a_rules_dir_that_disappears_is_refused_while_rules_run(settings_factory: Any, tmp_path: Path) -> None:
+    rules = tmp_path / "rules"
+    rules.mkdir()
+    (rules / "10-lab.yaml").write_text(RULES)
+    settings = settings_factory(rules_dir=rules, rules_watch=False, rules_engine_worker=False)
+    async with start_live_server(settings) as server:
+        svc = server.runtime.components["rules"]
+        (rules / "10-lab.yaml").unlink()
+        rules.rmdir()
+        status = await svc.reload()
+        assert not status.ok and status.errors == [
+            f"{rules}: rules directory not found: it would remove all 1 running rules; refused (keep the folder, "
+            "even empty)"]
+        assert len(svc.correlator.current.ruleset.rules) == 1

@@ -18,10 +18,14 @@ from opsconductor.correlate.rules import RuleSet
 from opsconductor.errors import ConfigError, Location
 
 
-def truncation_errors(live: RuleSet, new: RuleSet) -> list[ConfigError]:
-    """Files whose rules would all disappear although the file does not say ``rules:``."""
+def truncation_errors(live: RuleSet, new: RuleSet, rules_dir: Path | None = None) -> list[ConfigError]:
+    """Files whose rules would all disappear although the file does not say ``rules:``; or the
+    whole rules folder, gone while rules run (a missing folder is refused at start-up too)."""
     had = {f.path: len(f.rules) for f in live.files if f.rules}
     errors: list[ConfigError] = []
+    if rules_dir is not None and had and not rules_dir.is_dir():
+        return [ConfigError(f"rules directory not found: it would remove all {sum(had.values())} running rules; "
+                            "refused (keep the folder, even empty)", Location(str(rules_dir)))]
     for f in new.files:
         if f.rules or not had.get(f.path):
             continue

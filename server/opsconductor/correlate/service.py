@@ -105,7 +105,8 @@ class RulesService:
                                                                   cache=self._parse_cache)
             except OpsConductorError as exc:
                 compiled, errors, failures = None, [ConfigError(str(exc))], []
-            if compiled is not None and (cut := truncation_errors(self.correlator.current.ruleset, compiled.ruleset)):
+            if compiled is not None and (cut := truncation_errors(self.correlator.current.ruleset, compiled.ruleset,
+                                                                  self.rules_dir)):
                 compiled, errors = None, cut
             if compiled is None or failures:
                 self.status = ReloadStatus(False, self.correlator.version, now,
