@@ -140,3 +140,16 @@ async def test_a_rules_dir_that_disappears_is_refused_while_rules_run(settings_f
             f"{rules}: rules directory not found: it would remove all 1 running rules; refused (keep the folder, "
             "even empty)"]
         assert len(svc.correlator.current.ruleset.rules) == 1
+
+
+async def test_a_server_whose_rules_were_refused_at_start_is_not_ready(settings_factory: Any, tmp_path: Path) -> None:
+    rules = tmp_path / "rules"
+    rules.mkdir()
+    (rules / "10-lab.yaml").write_text(RULES.replace("drop: true", "drop: maybe"))
+    settings = settings_factory(rules_dir=rules, rules_watch=False, rules_engine_worker=False)
+    async with start_live_server(settings) as server, server.client() as c:  # the library path, not `serve`
+        r = await c.get("/readyz")
+        assert r.status_code == 503 and "no rule set is live" in r.text and "10-lab.yaml:4:5" in r.text
+        (rules / "10-lab.yaml").write_text(RULES)
+        assert (await server.runtime.components["rules"].reload()).ok
+        assert (await c.get("/readyz")).status_code == 200

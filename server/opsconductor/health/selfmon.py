@@ -131,6 +131,11 @@ class SelfMonitor:
         f = self.rt.db.faults
         if f.write_failed and f.error:
             reasons.append(f"the database refuses writes: {f.error}")
+        rules = self.rt.components.get("rules")
+        status = getattr(rules, "status", None)
+        if status is not None and not status.ok and getattr(rules, "last_good", None) is None:
+            reasons.append("no rule set is live: the rules were refused at start-up: "
+                           + "; ".join([*status.errors, *status.test_failures][:3]))
         traps = self.rt.components.get("snmp_traps")
         if getattr(traps, "error", None):
             reasons.append(f"the SNMP trap listener is not bound: {traps.error}")  # type: ignore[union-attr]
