@@ -130,3 +130,18 @@ async def test_discard_removes_it_from_the_quarantine(settings_factory: Any, tmp
         assert (await c.delete(f"/api/v1/events/quarantine/{q[0]['id']}")).status_code == 204
         assert (await c.get("/api/v1/events/quarantine")).json()["quarantine"] == []
         assert (await c.delete(f"/api/v1/events/quarantine/{q[0]['id']}")).status_code == 404
+
+
+async def test_a_log_row_that_cannot_even_be_read_back_is_quarantined(db_url: str, settings_factory: Any) -> None:
+    db = Database(db_url)
+    async with db.write() as conn:
+        await append_events(conn, [NormalizedEvent(**GOOD[0]), NormalizedEvent(**GOOD[1])], datetime.now(UTC))
+        # an older version's (or a hand-edited) row: a severity and a time nothing can parse
+        await conn.execute(EVENTS.update().where(EVENTS.c.id == 1).values(
+            payload={"resource": "rtr9", "event": "e", "severity": "disaster", "occurred_at": "someday"}))
+    await db.dispose()
+    async with start_live_server(settings_factory()) as server:
+        await wait_processed(server, 2)
+        async with server.client(server.read_key) as c:
+            q = (await c.get("/api/v1/events/quarantine")).json()["quarantine"]
+        assert [x["event_id"] for x in q] == [1] and await open_resources(server) == ["rtr2"]
