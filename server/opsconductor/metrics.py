@@ -35,6 +35,9 @@ class Metrics:
         self.processing_errors = Counter(
             "opsconductor_processing_errors", "Processing batches that failed and were retried", registry=r
         )
+        self.events_quarantined = Counter(
+            "opsconductor_events_quarantined", "Events whose processing failed on their own, set aside", registry=r
+        )
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

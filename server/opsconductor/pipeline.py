@@ -21,7 +21,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
 from typing import Protocol
 
@@ -33,11 +33,13 @@ from opsconductor.model.alert import Action, Outcome
 from opsconductor.model.decision import AcceptedEvent, Decided, Decision, default_fingerprint
 from opsconductor.model.event import NormalizedEvent, Severity
 from opsconductor.model.lifecycle import Row
+from opsconductor.normalize.validate import stamp_times
 from opsconductor.store.alert_queries import due_for_expiry
 from opsconductor.store.alert_store import AlertStore, utcnow
 from opsconductor.store.alert_writer import EventResult, TransitionSink, apply_action
 from opsconductor.store.db import Database
 from opsconductor.store.event_log import accept_in, fetch_unprocessed, results_for
+from opsconductor.store.quarantine import Isolator
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +49,10 @@ STATS_MIN_GROWTH = 2_000
 
 GROUP_COMMIT_MAX = 20_000
 """Most events written by one intake transaction."""
+
+
+InTxn = Callable[[AsyncConnection, list[int]], Awaitable[None]]
+"""Work done in the transaction that stores a request's events, given their ids."""
 
 
 class Correlator(Protocol):
@@ -108,6 +114,7 @@ def build_pipeline(
     sink: TransitionSink | None = None,
     default_timeout: int = 86_400,
     batch_size: int = 1_000,
+    max_future_skew_s: float = 86_400.0,
     clock: Callable[[], datetime] = utcnow,
 ) -> Pipeline:
     """Compose the stages: correlator -> store (with the sink) -> suppression, in this order.
@@ -118,25 +125,30 @@ def build_pipeline(
     elif store.db is not db or sink is not None:
         raise ValueError("a given store brings its own database and sink")
     return Pipeline(store, metrics=metrics, correlator=correlator or DefaultCorrelator(),
-                    suppression=suppression or NoSuppression(), batch_size=batch_size)
+                    suppression=suppression or NoSuppression(), batch_size=batch_size,
+                    max_future_skew_s=max_future_skew_s)
 
 
 class Pipeline:
     """Accepts normalized events and drives them through correlate -> store -> suppression -> notify."""
 
     def __init__(self, store: AlertStore, *, metrics: Metrics, correlator: Correlator, suppression: Suppression,
-                 batch_size: int = 1_000):
+                 batch_size: int = 1_000, max_future_skew_s: float = 86_400.0):
         self.store = store
         self.db = store.db
         self.metrics = metrics
         self.correlator = correlator
         self.suppression = suppression
         self.batch_size = batch_size
+        self.max_future_skew_s = max_future_skew_s
+        self.isolator = Isolator()
         self._wake = asyncio.Event()
         self._processed = asyncio.Condition()
         self._task: asyncio.Task[None] | None = None
         self._intake: asyncio.Queue[tuple[Sequence[NormalizedEvent], asyncio.Future[list[int]]]] = asyncio.Queue()
         self._writer: asyncio.Task[None] | None = None
+        self._in_txn: dict[asyncio.Future[list[int]], InTxn] = {}
+        self._derived: list[NormalizedEvent] = []  # correlation parents the current batch accepted
         self._created_since_stats = 0
         self._rows_at_stats = 0
 
@@ -158,22 +170,30 @@ class Pipeline:
         return self.store.default_timeout
 
     # -- sources -> event log ------------------------------------------------------------
-    async def accept(self, events: Sequence[NormalizedEvent]) -> list[int]:
+    async def accept(self, events: Sequence[NormalizedEvent], *, in_txn: InTxn | None = None) -> list[int]:
         """Store events durably in the event log; returns their ids. Processing follows.
+        ``in_txn(conn, ids)`` runs inside the transaction that stores them (an idempotency key).
 
         While the pipeline runs, concurrent callers share one transaction (group commit):
-        fifty single-event requests cost one commit, not fifty.
+        fifty single-event requests cost one commit, not fifty. An impossible ``occurred_at``
+        (a sender's broken clock) becomes the receive time, the original kept in a label.
         """
+        events = stamp_times(events, self.clock(), self.max_future_skew_s)
         if self._writer is None:
-            return await self._append([events])
+            return await self._append([events], [in_txn])
         fut: asyncio.Future[list[int]] = asyncio.get_running_loop().create_future()
+        if in_txn is not None:
+            self._in_txn[fut] = in_txn
         self._intake.put_nowait((events, fut))
         return await fut
 
-    async def _append(self, groups: Sequence[Sequence[NormalizedEvent]]) -> list[int]:
+    async def _append(self, groups: Sequence[Sequence[NormalizedEvent]], hooks: Sequence[InTxn | None] = ()
+                      ) -> list[int]:
         flat = [e for g in groups for e in g]
-        async with self.db.write() as conn:
-            ids = await accept_in(conn, flat, self.clock())
+        # A database that does not answer: give up (roll back, store nothing) and answer 503 within
+        # ~timeout_s, rather than hang and maybe commit after the client gave up and retried.
+        limit = self.db.timeout_s * (1 + len(flat) // 5_000)
+        ids = await self.db.bounded(limit, self._append_txn(flat, groups, hooks), "the database (event intake)")
         self._accepted(flat)
         return ids
 
@@ -182,6 +202,18 @@ class Pipeline:
             self.metrics.events_received.labels(source=e.source or "api").inc()
         self._wake.set()
 
+    async def _append_txn(self, flat: Sequence[NormalizedEvent], groups: Sequence[Sequence[NormalizedEvent]],
+                          hooks: Sequence[InTxn | None]) -> list[int]:
+        async with self.db.write() as conn:
+            ids = await accept_in(conn, flat, self.clock())
+            pos = 0
+            for group, hook in zip(groups, hooks, strict=False):
+                if hook is not None:
+                    await hook(conn, ids[pos : pos + len(group)])
+                pos += len(group)
+        self.db.faults.wrote()
+        return ids
+
     async def _group_commit(self) -> None:
         while True:
             items = [await self._intake.get()]
@@ -189,9 +221,10 @@ class Pipeline:
             while not self._intake.empty() and size < GROUP_COMMIT_MAX:
                 items.append(self._intake.get_nowait())
                 size += len(items[-1][0])
+            hooks = {fut: self._in_txn.pop(fut, None) for _, fut in items}
             live = [(evs, fut) for evs, fut in items if not fut.done()]  # the client may have gone
             try:
-                ids = await self._append([evs for evs, _ in live])
+                ids = await self._append([evs for evs, _ in live], [hooks[fut] for _, fut in live])
             except Exception as exc:
                 for _, fut in live:
                     if not fut.done():
@@ -205,22 +238,28 @@ class Pipeline:
 
     # -- event log -> correlate -> store -> notify -----------------------------------------
     async def process_once(self) -> int:
-        """Process one batch of the oldest unprocessed events; returns how many."""
-        derived: list[NormalizedEvent] = []
-        async with self.store.transaction() as conn:
-            batch = await fetch_unprocessed(conn, self.batch_size)
+        """Process one batch of the oldest unprocessed events; returns how many.
+
+        A batch that fails (not because the database is away) is bisected until the failing
+        events are found; those are quarantined and the rest processed (``store/quarantine.py``)."""
+        batch: list[AcceptedEvent] = []
+        self._derived.clear()
+        try:
+            async with self.store.transaction() as conn:
+                batch = await fetch_unprocessed(conn, self.batch_size)
+                if not batch:
+                    return 0
+                results = await self._decide_and_apply(conn, batch)
+        except Unavailable:
+            raise
+        except Exception as exc:
             if not batch:
-                return 0
-            decided = await self.correlator.decide(conn, batch)  # correlate
-            if decided.derived:  # correlation parents: accepted like every other event
-                derived = decided.derived
-                await accept_in(conn, derived, self.clock())
-            now = self.clock()
-            mark = await self.suppression.mark(conn)
-            results = await self.store.apply_decisions(conn, decided.decisions, now, decided.open_rows)  # store
-            await self.suppression.after_batch(conn, mark, now, self.store.sink)  # suppression re-decisions
-        if derived:
-            self._accepted(derived)
+                raise
+            results = await self.isolator.isolate(self.store.transaction, self._decide_and_apply, batch, exc,
+                                                  self.clock, self.metrics.events_quarantined.inc)
+        if self._derived:
+            self._accepted(self._derived)
+        now = self.clock()
         for a in batch:
             self.metrics.processing_lag.observe(max(0.0, (now - a.received_at).total_seconds()))
         created = 0
@@ -261,6 +300,18 @@ class Pipeline:
                 await self._act_in(conn, ids, Action.expire, actor="housekeeping",
                                    text="not seen within its timeout", skip_conflicts=True)
             total += len(ids)
+
+    async def _decide_and_apply(self, conn: AsyncConnection, batch: Sequence[AcceptedEvent]) -> list[EventResult]:
+        """correlate -> store -> suppression for one batch, inside its transaction."""
+        decided = await self.correlator.decide(conn, batch)  # correlate
+        if decided.derived:  # correlation parents: accepted like every other event
+            await accept_in(conn, decided.derived, self.clock())
+            self._derived.extend(decided.derived)
+        now = self.clock()
+        mark = await self.suppression.mark(conn)
+        results = await self.store.apply_decisions(conn, decided.decisions, now, decided.open_rows)  # store
+        await self.suppression.after_batch(conn, mark, now, self.store.sink)  # suppression re-decisions
+        return results
 
     def wake(self) -> None:
         """Process soon: events were appended to the log by someone else (the trap receiver process)."""
@@ -322,7 +373,7 @@ class Pipeline:
                 evs, fut = self._intake.get_nowait()
                 if not fut.done():
                     try:
-                        fut.set_result(await self._append([evs]))
+                        fut.set_result(await self._append([evs], [self._in_txn.pop(fut, None)]))
                     except Exception as exc:
                         fut.set_exception(exc)
         if self._task is not None:

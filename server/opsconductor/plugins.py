@@ -21,14 +21,16 @@ def build_runtime(settings: Settings) -> Runtime:
     from opsconductor.correlate.install import build as build_rules
     from opsconductor.notify.install import build as build_notify
 
-    db = Database(settings.effective_database_url)
+    db = Database(settings.effective_database_url, timeout_s=settings.db_timeout_s,
+                  statement_timeout_s=settings.db_statement_timeout_s)
     metrics = Metrics()
     clock = Clock()  # one clock for every stage (tests move it through rt.pipeline.clock)
     rules = build_rules(settings, metrics, clock)  # correlator + suppression stage + rules service
     notify = build_notify(settings, metrics, db, clock)  # the outbox sink + delivery worker
     pipeline = build_pipeline(
         db, metrics=metrics, correlator=rules.correlator, suppression=rules.suppression, sink=notify.sink,
-        default_timeout=settings.alert_timeout_s, batch_size=settings.process_batch_size, clock=clock,
+        default_timeout=settings.alert_timeout_s, batch_size=settings.process_batch_size,
+        max_future_skew_s=settings.max_future_skew_s, clock=clock,
     )
     rt = Runtime(settings=settings, db=db, metrics=metrics, pipeline=pipeline, rules=rules.service,
                  suppression=rules.suppression, notify=notify.service, notify_worker=notify.worker)
@@ -54,3 +56,6 @@ def install_components(rt: Runtime) -> None:
     from opsconductor.shelving import install as install_shelve
 
     install_shelve(rt)  # console: shelved alerts come back when their time is up
+    from opsconductor.health.selfmon import install as install_selfmon
+
+    install_selfmon(rt)  # self-alerts (source: opsconductor) and /readyz truths (last: it watches the others)

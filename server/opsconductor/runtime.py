@@ -25,6 +25,7 @@ from opsconductor.store.db import Database
 if TYPE_CHECKING:
     from opsconductor.correlate.redecide import RulesSuppression
     from opsconductor.correlate.service import RulesService
+    from opsconductor.health.selfmon import SelfMonitor
     from opsconductor.notify.service import NotifyService
     from opsconductor.notify.worker import Worker
     from opsconductor.sources.service import SourcesService
@@ -54,6 +55,7 @@ class Runtime:
     push: PushCatalog | None = None
     push_metrics: PushMetrics | None = None
     snmp_traps: TrapService | None = None
+    selfmon: SelfMonitor | None = None  # self-alerts and /readyz truths
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
     _on_start: list[Hook] = field(default_factory=list)
     _on_stop: list[Hook] = field(default_factory=list)

@@ -34,9 +34,7 @@ def with_shipped_defaults(settings: Settings) -> Settings:
     update: dict[str, Path] = {}
     given = settings.model_fields_set
     if "rules_dir" not in given and not settings.rules_dir.exists():
-        update["rules_dir"] = shipped("rules")
-        if "notify_file" not in given and not settings.notify_file.exists():
-            update["notify_file"] = shipped("rules") / "notify.yaml"
+        update["rules_dir"] = shipped("rules")  # its notify.yaml comes along (effective_notify_file)
     if "addons_dir" not in given and not settings.addons_dir.exists():
         update["addons_dir"] = shipped("addons")
     for name, path in update.items():

@@ -55,7 +55,7 @@ def test_dotted_names_exist() -> None:
 def test_the_stage_order_it_states_is_the_order_of_process_once() -> None:
     steps = re.findall(r"^\d\. `self\.(\w+)\.(\w+)`", DOC, re.M)
     assert [s[0] for s in steps] == ["correlator", "store", "suppression"]
-    source = inspect.getsource(Pipeline.process_once)
+    source = inspect.getsource(Pipeline._decide_and_apply)  # process_once runs it (or the isolator does)
     positions = [source.index(f"self.{obj}.{method}(") for obj, method in steps]
     assert positions == sorted(positions)
 

@@ -38,6 +38,7 @@ def _serve(tmp: Path, db_url: str, port: int, inv: Path, community: str) -> subp
            "OPSCONDUCTOR_RULES_DIR": str(tmp / "no-rules"), "OPSCONDUCTOR_ADMIN_KEY": ADMIN_KEY,
            "OPSCONDUCTOR_PORT": str(port), "OPSCONDUCTOR_POLLER_LEADER_RETRY_S": "0.5",
            "TEST_SNMP_COMMUNITY": community, "OPSCONDUCTOR_LOG_LEVEL": "warning"}
+    (tmp / "no-rules").mkdir(exist_ok=True)  # a missing rules dir refuses to start
     log = open(tmp / f"server{port}.log", "wb")  # noqa: SIM115
     return subprocess.Popen([sys.executable, "-m", "opsconductor", "serve"], env=env, stdout=log, stderr=log)
 

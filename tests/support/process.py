@@ -33,6 +33,7 @@ class ServerProcess:
 
     def start(self, timeout: float = 60.0) -> None:
         self.data_dir.mkdir(parents=True, exist_ok=True)
+        (self.data_dir / "no-rules").mkdir(exist_ok=True)  # a missing rules dir refuses to start
         log = self.log.open("a")
         self.proc = subprocess.Popen([sys.executable, "-m", "opsconductor", *self.args], env=self.env,
                                      stdout=log, stderr=subprocess.STDOUT, text=True)

@@ -15,6 +15,7 @@ from opsconductor.runtime import Runtime
 class Health(msgspec.Struct, omit_defaults=True):
     status: str
     detail: str | None = None
+    reasons: list[str] | None = None  # when not ready: each reason on its own
 
 
 @get("/healthz", opt={"public": True}, media_type=MediaType.JSON, tags=["health"], security=PUBLIC_SECURITY,
@@ -27,12 +28,19 @@ async def healthz() -> Health:
 @get("/readyz", opt={"public": True}, media_type=MediaType.JSON, tags=["health"], security=PUBLIC_SECURITY,
      responses={**errors(public=True), 503: ResponseSpec(Health, description="Not ready: detail says why")})
 async def readyz(state: State) -> Response[Health]:
-    """The database is reachable and its schema is current."""
+    """Ready: the database answers (within ``readyz_timeout_s``) with a current schema and takes writes,
+    events are being processed (none waits longer than ``selfmon_stall_s``), configured listeners are bound."""
     rt: Runtime = state.runtime
+    reasons: list[str] = []
     try:
-        await rt.check_ready()
+        await rt.db.bounded(rt.settings.readyz_timeout_s, rt.check_ready())
     except Unavailable as exc:
-        return Response(Health("unavailable", str(exc)), status_code=503)
+        reasons.append(str(exc))
+    if rt.selfmon is not None:
+        reasons += rt.selfmon.not_ready()
+    if reasons:
+        return Response(Health("unavailable", "; ".join(reasons), reasons), status_code=503,
+                        headers={"Retry-After": "5"})
     return Response(Health("ready"))
 
 

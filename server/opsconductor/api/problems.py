@@ -30,7 +30,7 @@ def problem(request: Request[Any, Any, Any], status: int, title: str, detail: st
     slug = title.lower().replace(" ", "-")
     body = {"type": PROBLEM_BASE + slug, "title": title, "status": status, "detail": detail,
             "instance": request.url.path, **extra}
-    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else {"Retry-After": "5"} if status == 503 else None
     if wants_alertmanager_form(request):  # amtool & co. on /api/v2 parse only Alertmanager's form
         return alertmanager_error(status, detail, headers, extra.get("errors"))
     return Response(body, status_code=status, media_type=PROBLEM_MEDIA_TYPE, headers=headers)

@@ -13,13 +13,15 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 import msgspec
-from litestar import post
+from litestar import Request, Response, post
 from litestar.datastructures import State
 from litestar.openapi.spec import OpenAPIFormat, OpenAPIType, Schema
 from litestar.params import Body, FromPath
 
 from opsconductor.api.contract import errors
+from opsconductor.api.idempotency import idempotent
 from opsconductor.errors import Unavailable
+from opsconductor.pipeline import InTxn
 from opsconductor.runtime import Runtime
 from opsconductor.sources.webhook import WebhookSpec
 from opsconductor.sources.webhook_catalog import PushCatalog
@@ -53,7 +55,8 @@ _POSTABLE_ALERTS = Body(
 _WEBHOOK_BODY = Body(description="The sender's JSON payload, translated by the addon's webhook source")
 
 
-async def _deliver(rt: Runtime, spec: WebhookSpec, payload: Any, *, postable: bool = False) -> PushAccepted:
+async def _deliver(rt: Runtime, spec: WebhookSpec, payload: Any, *, postable: bool = False,
+                   in_txn: InTxn | None = None) -> PushAccepted:
     metrics = rt.push_metrics
     translate = spec.translate_postable if postable else spec.translate
     try:
@@ -62,35 +65,48 @@ async def _deliver(rt: Runtime, spec: WebhookSpec, payload: Any, *, postable: bo
         if metrics is not None:
             metrics.deliveries.labels(addon=spec.addon, outcome="rejected").inc()
         raise
-    ids = await rt.pipeline.accept(events) if events else []
+    ids = await rt.pipeline.accept(events, in_txn=in_txn) if events else []
     if metrics is not None:
         metrics.deliveries.labels(addon=spec.addon, outcome="accepted").inc()
     return PushAccepted(len(ids), ids, spec.addon, spec.name)
 
 
-@post("/api/v2/alerts", opt={"scope": "write"}, status_code=200, tags=["push"], responses=errors(404, 413, 422))
-async def post_alertmanager_alerts(state: State, data: Annotated[Any, _POSTABLE_ALERTS]) -> PushAccepted:
+@post("/api/v2/alerts", opt={"scope": "write"}, status_code=200, tags=["push"], responses=errors(404, 409, 413, 422))
+async def post_alertmanager_alerts(state: State, request: Request[Any, Any, Any],
+                                   data: Annotated[Any, _POSTABLE_ALERTS]) -> Response[PushAccepted]:
     """Alertmanager API v2 ``postableAlerts``: lets a Prometheus use OpsConductor as its Alertmanager."""
     rt: Runtime = state.runtime
-    return await _deliver(rt, catalog_of(rt).alertmanager(), data, postable=True)
+    async def handle(in_txn: InTxn | None) -> Response[PushAccepted]:
+        accepted = await _deliver(rt, catalog_of(rt).alertmanager(), data, postable=True, in_txn=in_txn)
+        return Response(accepted, status_code=200)
+
+    return await idempotent(request, rt, handle)
 
 
 @post("/api/v1/webhooks/{addon:str}", opt={"scope": "write"}, status_code=202, tags=["push"],
-      responses=errors(404, 413, 422))
-async def post_webhook(state: State, addon: FromPath[str], data: Annotated[Any, _WEBHOOK_BODY]) -> PushAccepted:
+      responses=errors(404, 409, 413, 422))
+async def post_webhook(state: State, request: Request[Any, Any, Any], addon: FromPath[str],
+                       data: Annotated[Any, _WEBHOOK_BODY]) -> Response[PushAccepted]:
     """A payload for the addon's (only) webhook source; 202 once its events are durably stored."""
     rt: Runtime = state.runtime
-    return await _deliver(rt, catalog_of(rt).webhook(addon), data)
+    async def handle(in_txn: InTxn | None) -> Response[PushAccepted]:
+        return Response(await _deliver(rt, catalog_of(rt).webhook(addon), data, in_txn=in_txn), status_code=202)
+
+    return await idempotent(request, rt, handle)
 
 
 @post("/api/v1/webhooks/{addon:str}/{source:str}", opt={"scope": "write"}, status_code=202, tags=["push"],
-      responses=errors(404, 413, 422))
+      responses=errors(404, 409, 413, 422))
 async def post_webhook_source(
-    state: State, addon: FromPath[str], source: FromPath[str], data: Annotated[Any, _WEBHOOK_BODY]
-) -> PushAccepted:
+    state: State, request: Request[Any, Any, Any], addon: FromPath[str], source: FromPath[str],
+    data: Annotated[Any, _WEBHOOK_BODY],
+) -> Response[PushAccepted]:
     """A payload for one named webhook source of an addon with several."""
     rt: Runtime = state.runtime
-    return await _deliver(rt, catalog_of(rt).webhook(addon, source), data)
+    async def handle(in_txn: InTxn | None) -> Response[PushAccepted]:
+        return Response(await _deliver(rt, catalog_of(rt).webhook(addon, source), data, in_txn=in_txn), status_code=202)
+
+    return await idempotent(request, rt, handle)
 
 
 ROUTES = [post_alertmanager_alerts, post_webhook, post_webhook_source]

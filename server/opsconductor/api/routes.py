@@ -26,6 +26,9 @@ def extra_routes() -> list[Any]:
     from opsconductor.api import notifications
 
     routes += notifications.ROUTES  # /api/v1/notifications, /api/v1/receivers
+    from opsconductor.api import quarantine
+
+    routes += quarantine.ROUTES  # /api/v1/events/quarantine
     from opsconductor.api.console import docs, pages, shelve
 
     routes += pages.ROUTES + shelve.ROUTES + docs.ROUTES  # the console at /, its stream; /schema/assets

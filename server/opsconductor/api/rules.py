@@ -19,7 +19,7 @@ from opsconductor.errors import FieldProblem, Unavailable, ValidationFailed
 from opsconductor.model.alert import AlertStatus
 from opsconductor.model.event import Severity
 from opsconductor.model.lifecycle import EventTrigger, transition
-from opsconductor.normalize.validate import validate_events
+from opsconductor.normalize.validate import check_times, validate_events
 from opsconductor.runtime import Runtime
 from opsconductor.store.alert_queries import get_alert
 from opsconductor.store.alert_writer import load_open_alerts
@@ -132,6 +132,7 @@ async def explain_event(
     if not isinstance(data, dict):
         raise ValidationFailed("explain takes one event object", [FieldProblem("(root)", "expected an object")])
     event = validate_events(data, max_items=1)[0]
+    check_times([event], rt.pipeline.clock(), rt.settings.max_future_skew_s, single=True)
     correlator = rt.pipeline.correlator
     if not isinstance(correlator, RulesCorrelator):
         raise Unavailable("the rules engine is not installed")

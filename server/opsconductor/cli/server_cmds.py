@@ -82,8 +82,14 @@ def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     settings = _settings(args)
+    from opsconductor.preflight import config_errors
     from opsconductor.store.migrate import upgrade_sync
 
+    if errors := config_errors(settings):
+        for line in errors:
+            print(line, file=sys.stderr)
+        print(f"opsconductor: not started: {len(errors)} configuration error(s)", file=sys.stderr)
+        return 2
     if not _database_reachable(settings):
         return 2
     if settings.is_sqlite and settings.workers > 1:

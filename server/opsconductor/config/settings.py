@@ -62,6 +62,9 @@ class Settings(BaseSettings):
         description="Backstop: suppressions are re-decided at least this often (their causes already act at once)",
     )
     rules_watch: bool = Field(default=True, description="Reload rules when files under rules_dir change")
+    rules_settle_s: float = Field(
+        default=1.0, ge=0, description="A file change reloads the rules once files have not changed for this long"
+    )
     rules_engine_worker: bool = Field(
         default=True, description="Run the rules engine in a supervised worker process (a crash cannot kill the API)"
     )
@@ -82,6 +85,11 @@ class Settings(BaseSettings):
     housekeeping_interval_s: float = Field(default=30.0, description="How often alerts are checked for expiry")
     process_batch_size: int = Field(default=1_000, description="Events processed per transaction")
     wait_timeout_s: float = Field(default=30.0, description="Longest ?wait=true waits for processing")
+    max_future_skew_s: float = Field(
+        default=86_400.0, ge=0,
+        description="occurred_at further ahead than this (or before 1970): 422 at /api/v1/events, the receive "
+                    "time elsewhere (original kept in the label occurred_at_original)",
+    )
     public_url: str = Field(default="http://127.0.0.1:8080", description="Base URL for links in notifications")
     # sources stage (poller); see docs/addons.md
     poller_enabled: bool = Field(default=True, description="Run the poller (the leader process only)")
@@ -94,7 +102,9 @@ class Settings(BaseSettings):
     credentials_dir: Path | None = Field(
         default=None, description="file: secret references resolve only inside it; default <data_dir>/credentials")
     http_concurrency: int = Field(default=100, ge=1, description="HTTP polls in flight")
-    notify_file: Path = Field(default=Path("rules/notify.yaml"), description="Notification routes and receivers")
+    notify_file: Path | None = Field(
+        default=None, description="Notification routes and receivers; unset: notify.yaml in rules_dir"
+    )
     notify_retry_base_s: float = Field(default=1.0, gt=0, description="First retry delay; doubles each attempt")
     notify_retry_max_s: float = Field(default=300.0, gt=0, description="Longest delay between delivery attempts")
     notify_poll_s: float = Field(default=0.05, gt=0, description="Delivery worker poll interval when idle")
@@ -113,6 +123,23 @@ class Settings(BaseSettings):
                     "priv_key, engine_ids}",
     )
     trap_engine_id: str | None = Field(default=None, description="The receiver's SNMPv3 engine ID (hex)")
+    # never silent, never stalled; see docs/operations.md
+    selfmon_interval_s: float = Field(default=5.0, gt=0, description="How often the self-monitor looks")
+    selfmon_stall_s: float = Field(
+        default=60.0, gt=0, description="Processing is stalled (self-alert, /readyz 503) when an event waits longer"
+    )
+    selfmon_receiver_failing_s: float = Field(
+        default=300.0, gt=0, description="A receiver retrying deliveries this long raises a self-alert"
+    )
+    selfmon_db_alert_hold_s: float = Field(
+        default=300.0, ge=0, description="The database-outage self-alert resolves this long after the outage ended"
+    )
+    db_timeout_s: float = Field(
+        default=2.0, gt=0, description="Intake and probes give up on a database that does not answer (503)"
+    )
+    db_statement_timeout_s: float = Field(default=30.0, gt=0, description="Longest any one database statement may run")
+    readyz_timeout_s: float = Field(default=1.0, gt=0, description="/readyz answers 503 if its checks take longer")
+    idempotency_ttl_s: float = Field(default=86_400.0, gt=0, description="How long Idempotency-Key answers are kept")
     trap_batch_ms: float = Field(default=20.0, gt=0, description="Traps are collected this long, then stored together")
 
     @field_validator("database_url")
@@ -150,6 +177,10 @@ class Settings(BaseSettings):
     @property
     def effective_credentials_dir(self) -> Path:
         return self.credentials_dir if self.credentials_dir is not None else self.data_dir / "credentials"
+
+    @property
+    def effective_notify_file(self) -> Path:
+        return self.notify_file if self.notify_file is not None else self.rules_dir / "notify.yaml"
 
     @property
     def is_sqlite(self) -> bool:

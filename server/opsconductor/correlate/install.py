@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING
 from opsconductor.config.settings import Settings
 from opsconductor.correlate.compiled import CompiledRuleSet
 from opsconductor.correlate.correlator import RulesCorrelator
+from opsconductor.correlate.guard import settled
 from opsconductor.correlate.redecide import RulesSuppression
 from opsconductor.correlate.rules import RuleSet
 from opsconductor.correlate.service import RulesService
@@ -63,6 +64,7 @@ def install(rt: Runtime) -> None:
         import watchfiles
 
         async for _changes in watchfiles.awatch(s.rules_dir, debounce=300, recursive=True):
+            await settled(s.rules_dir, s.rules_settle_s)  # an editor or `cp` may still be writing
             await service.reload()
 
     async def start(rt: Runtime) -> None:

@@ -23,6 +23,7 @@ from prometheus_client import Counter, Gauge
 
 from opsconductor.correlate.compiled import Classifier, CompiledRuleSet
 from opsconductor.correlate.correlator import RulesCorrelator
+from opsconductor.correlate.guard import truncation_errors
 from opsconductor.correlate.loader import ParseCache, load_ruleset
 from opsconductor.correlate.rules import RuleSet
 from opsconductor.correlate.testing import RuleTestRunner
@@ -104,6 +105,9 @@ class RulesService:
                                                                   cache=self._parse_cache)
             except OpsConductorError as exc:
                 compiled, errors, failures = None, [ConfigError(str(exc))], []
+            if compiled is not None and (cut := truncation_errors(self.correlator.current.ruleset, compiled.ruleset,
+                                                                  self.rules_dir)):
+                compiled, errors = None, cut
             if compiled is None or failures:
                 self.status = ReloadStatus(False, self.correlator.version, now,
                                            len(self.correlator.current.ruleset.rules),

@@ -33,6 +33,7 @@ class Outcome(StrEnum):
     suppressed = "suppressed"  # stored, but with status suppressed
     dropped = "dropped"  # a rule dropped it: kept in the event log only
     ignored = "ignored"  # a clear with no open alert to resolve
+    quarantined = "quarantined"  # processing it failed on its own: see GET /api/v1/events/quarantine
 
 
 class TransitionKind(StrEnum):

@@ -34,11 +34,12 @@ class NotifyStage:
 
 
 def build(s: Settings, metrics: Metrics, db: Database, clock: Callable[[], datetime]) -> NotifyStage:
-    """Load ``settings.notify_file`` (a broken file stops the server with file:line:col)."""
-    if not s.notify_file.exists():
-        log.warning("notify file %s not found: no notifications will be sent", s.notify_file)
-    service = NotifyService(load_config(s.notify_file), NotifyMetrics(metrics.registry), public_url=s.public_url,
-                            path=s.notify_file)
+    """Load the notify file (``effective_notify_file``); a broken file stops the server with file:line:col."""
+    notify_file = s.effective_notify_file
+    if not notify_file.exists():
+        log.warning("notify file %s not found: no notifications will be sent", notify_file)
+    service = NotifyService(load_config(notify_file), NotifyMetrics(metrics.registry), public_url=s.public_url,
+                            path=notify_file)
     service.reload_if_changed()  # remember the file's mtime
     sink = NotifySink(lambda: service.config, service.enabled, clock, service.wake)
     worker = Worker(db, service, clock, poll_s=s.notify_poll_s,

@@ -7,7 +7,7 @@ import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from opsconductor.errors import ConfigError
+from opsconductor.errors import ConfigError, Location
 from opsconductor.notify.config import NotifyConfig, ReceiverConfig, load_config
 from opsconductor.notify.metrics import NotifyMetrics
 from opsconductor.notify.receivers.base import Sender
@@ -57,6 +57,7 @@ class NotifyService:
     disabled: dict[str, str] = field(default_factory=dict)
     wake_event: asyncio.Event = field(default_factory=asyncio.Event)
     path: Path | None = None
+    last_error: str | None = None  # the last reload refused (a self-alert while set); None once one succeeds
     _mtime: float | None = None
 
     def __post_init__(self) -> None:
@@ -80,9 +81,18 @@ class NotifyService:
         if self.path is None:
             return self.config
         mtime = _mtime(self.path)
-        config = load_config(self.path)
+        try:
+            config = load_config(self.path)
+            if self.config.receivers and not config.receivers and _truncated(self.path):
+                raise ConfigError(f"file is empty or truncated: it would remove all {len(self.config.receivers)} "
+                                  "receivers; refused (write `receivers: {}` to remove them on purpose)",
+                                  Location(str(self.path), 1, 1))
+        except ConfigError as exc:
+            self.last_error = str(exc).replace("\n", "; ")
+            raise
         self.apply(config)
         self._mtime = mtime
+        self.last_error = None
         log.info("notify config reloaded from %s: %d receivers", self.path, len(config.receivers))
         return config
 
@@ -112,6 +122,20 @@ class NotifyService:
         base = self.public_url.rstrip("/")
         return {"alert": f"{base}/api/v1/alerts/{alert_id}",
                 "notifications": f"{base}/api/v1/notifications?alert_id={alert_id}"}
+
+
+def _truncated(path: Path) -> bool:
+    """An existing file without a ``receivers:`` key: caught mid-rewrite rather than meant (a
+    deleted file is meant: no notifications)."""
+    from opsconductor.config.yaml_source import load_yaml
+
+    if not path.exists():
+        return False
+    try:
+        data = load_yaml(path).data
+    except (OSError, ConfigError):
+        return True
+    return not (isinstance(data, dict) and "receivers" in data)
 
 
 def _mtime(path: Path) -> float:

@@ -82,6 +82,7 @@ def _writer(conn: Connection, out: queue.SimpleQueue[Any]) -> None:
 
 async def _child(conn: Connection, host: str, port: int, auth: TrapAuth, batch_window: float,
                  database_url: str) -> None:
+    from opsconductor.normalize.validate import stamp_times
     from opsconductor.store.db import Database
     from opsconductor.store.event_log import accept_in
 
@@ -106,8 +107,10 @@ async def _child(conn: Connection, host: str, port: int, auth: TrapAuth, batch_w
     async def sink(batch: list[ReceivedTrap]) -> None:
         events, stats = traps_to_events(batch, state.table, state.targets.get)
         if events:
+            now = datetime.now(UTC)
+            events = stamp_times(events, now, 86_400.0)  # a device clock in year 9999 is not the event's time
             async with db.write() as c:  # raises -> the receiver keeps the batch and retries
-                await accept_in(c, events, datetime.now(UTC))  # the one accept path
+                await accept_in(c, events, now)  # the one accept path
         by_source: dict[str, int] = {}
         for e in events:
             by_source[e.source or ""] = by_source.get(e.source or "", 0) + 1

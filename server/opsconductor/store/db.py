@@ -9,10 +9,13 @@ it matters uses advisory locks (see ``pipeline.py``).
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Iterator
+import time
+from collections.abc import AsyncIterator, Awaitable, Iterator
 from contextlib import asynccontextmanager, contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import event, text
 from sqlalchemy.exc import DBAPIError, OperationalError
@@ -20,6 +23,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_en
 
 from opsconductor.errors import Unavailable
 from opsconductor.shipped import shipped
+
+T = TypeVar("T")
 
 MIGRATIONS_DIR = shipped("migrations")
 
@@ -36,23 +41,60 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cur.close()
 
 
+@dataclass
+class DbFaults:
+    """The current database outage as seen by this process: when it began, the last error, and
+    whether the last write failed (disk full or read-only answers reads but refuses writes)."""
+
+    since: datetime | None = None
+    error: str | None = None
+    last_failure: float = 0.0  # monotonic
+    write_failed: bool = False
+    failures: int = 0
+
+    def failed(self, error: str, *, write: bool) -> None:
+        if self.since is None:
+            self.since = datetime.now(UTC)
+        self.error, self.last_failure = error, time.monotonic()
+        self.write_failed = self.write_failed or write
+        self.failures += 1
+
+    def wrote(self) -> None:
+        """A write that needed space went through (an empty transaction proves nothing)."""
+        self.write_failed = False
+
+    def end(self) -> tuple[datetime, str] | None:
+        """Close the outage (the database answers again): (since, last error), or None if there was none."""
+        if self.since is None:
+            return None
+        since, error = self.since, self.error or "unknown error"
+        self.since, self.error, self.write_failed, self.failures = None, None, False, 0
+        return since, error
+
+
 class Database:
     """Owns the engine; hands out write transactions and read connections."""
 
-    def __init__(self, url: str, *, echo: bool = False):
+    def __init__(self, url: str, *, echo: bool = False, timeout_s: float = 2.0, statement_timeout_s: float = 30.0):
         self.url = url
         self.is_sqlite = url.startswith("sqlite")
+        self.timeout_s = timeout_s
         kwargs: dict[str, Any] = {"echo": echo}
         if self.is_sqlite:
             path = url.split("///", 1)[-1]
             if path and path != ":memory:":
                 Path(path).parent.mkdir(parents=True, exist_ok=True)
         else:
-            kwargs.update(pool_size=10, max_overflow=10, pool_pre_ping=True, pool_timeout=10)
+            # Every call has a time limit: connecting (and waiting for a pooled connection) gives up
+            # after timeout_s, a statement after statement_timeout_s; a frozen server is a 503, not a hang.
+            kwargs.update(pool_size=10, max_overflow=10, pool_pre_ping=True, pool_timeout=timeout_s,
+                          connect_args={"timeout": timeout_s, "command_timeout": statement_timeout_s})
         self.engine: AsyncEngine = create_async_engine(url, **kwargs)
         if self.is_sqlite:
             event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
         self._write_lock = asyncio.Lock() if self.is_sqlite else None
+        self.faults = DbFaults()
+        self._abandoned: set[asyncio.Future[Any]] = set()  # cancelled work still cleaning up
 
     @property
     def dialect(self) -> str:
@@ -61,7 +103,7 @@ class Database:
     @asynccontextmanager
     async def write(self) -> AsyncIterator[AsyncConnection]:
         """A connection in a write transaction, committed on success, rolled back on error."""
-        with _unavailable_when_down():
+        with _unavailable_when_down(self.faults, write=True):
             if self._write_lock is not None:
                 async with self._write_lock, self.engine.begin() as conn:
                     yield conn
@@ -72,9 +114,28 @@ class Database:
     @asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncConnection]:
         """A connection for reads (its own short transaction)."""
-        with _unavailable_when_down():
+        with _unavailable_when_down(self.faults, write=False):
             async with self.engine.connect() as conn:
                 yield conn
+
+    async def bounded(self, seconds: float, work: Awaitable[T], what: str = "the database") -> T:
+        """Await ``work`` for at most ``seconds``; past that it is cancelled (its transaction rolls back,
+        in the background: a frozen server can make even the clean-up wait) and Unavailable (-> 503)
+        is raised at once instead of waiting for the server."""
+        task = asyncio.ensure_future(work)
+        try:
+            done, _ = await asyncio.wait({task}, timeout=seconds)
+        except asyncio.CancelledError:
+            task.cancel()
+            raise
+        if not done:
+            task.cancel()
+            self._abandoned.add(task)
+            task.add_done_callback(self._abandoned.discard)
+            message = f"{what} did not answer within {seconds:g}s"
+            self.faults.failed(message, write=False)
+            raise Unavailable(message)
+        return task.result()
 
     async def ping(self) -> None:
         """Raise Unavailable unless a trivial query succeeds."""
@@ -93,22 +154,34 @@ class Database:
 
 
 @contextmanager
-def _unavailable_when_down() -> Iterator[None]:
+def _unavailable_when_down(faults: DbFaults, *, write: bool) -> Iterator[None]:
     """Turn "cannot reach the database" into Unavailable (-> 503); other database errors are bugs."""
     try:
         yield
     except DB_DOWN_ERRORS as exc:
         if isinstance(exc, DBAPIError) and not exc.connection_invalidated and not _is_connectivity(exc):
             raise
-        raise Unavailable(f"database unavailable: {_short(exc)}") from exc
+        message = f"database unavailable: {_short(exc)}"
+        faults.failed(message, write=write)
+        raise Unavailable(message) from exc
+
+
+# Texts (lower case) and driver error classes that mean "the database cannot serve now", not a bug:
+# unreachable, starting up or shutting down (PostgreSQL CannotConnectNow, AdminShutdown), disk full,
+# I/O error, read-only file system (SQLite).
+_DOWN_TEXTS = ("connect", "connection", "closed", "terminat", "unable to open", "timeout", "shutdown",
+               "shutting down", "starting up", "refused", "disk is full", "disk i/o error", "readonly database",
+               "read-only file system", "no space left", "recovery mode")
+_DOWN_CLASSES = ("CannotConnectNowError", "AdminShutdownError", "CrashShutdownError", "ConnectionDoesNotExistError",
+                 "InterfaceError", "DiskFullError", "TooManyConnectionsError", "QueryCanceledError")
 
 
 def _is_connectivity(exc: DBAPIError) -> bool:
-    msg = str(exc.orig if exc.orig is not None else exc).lower()
-    return any(
-        s in msg
-        for s in ("connect", "connection", "closed", "terminat", "unable to open", "timeout", "shutdown", "refused")
-    )
+    orig = exc.orig if exc.orig is not None else exc
+    if any(type(e).__name__ in _DOWN_CLASSES for e in (orig, orig.__cause__, orig.__context__) if e is not None):
+        return True
+    msg = str(orig).lower()
+    return any(s in msg for s in _DOWN_TEXTS)
 
 
 def _short(exc: BaseException) -> str:

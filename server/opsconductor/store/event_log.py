@@ -52,10 +52,13 @@ def stored_event(payload: dict[str, Any], received_at: datetime) -> NormalizedEv
     """Rebuild an event from the log without validating it again (it was validated on accept,
     and validation is a third of the processing cost); occurred_at defaults to the receive time."""
     fields = dict(payload)
-    if (sev := fields.get("severity")) is not None:
-        fields["severity"] = Severity(sev)
-    at = fields.get("occurred_at")
-    fields["occurred_at"] = datetime.fromisoformat(at) if at else received_at
+    try:
+        if (sev := fields.get("severity")) is not None:
+            fields["severity"] = Severity(sev)
+        at = fields.get("occurred_at")
+        fields["occurred_at"] = datetime.fromisoformat(at) if at else received_at
+    except (TypeError, ValueError):
+        pass  # a row no current version would write: processing it fails, and it is quarantined alone
     return NormalizedEvent.model_construct(**fields)
 
 

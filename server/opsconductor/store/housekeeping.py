@@ -46,6 +46,16 @@ async def refresh_planner_stats(rt: Runtime) -> None:
     await rt.db.analyze()
 
 
+async def purge_idempotency_keys(rt: Runtime) -> int:
+    """Forget Idempotency-Key answers older than ``idempotency_ttl_s``."""
+    from datetime import timedelta
+
+    from opsconductor.store.idempotency import purge
+
+    async with rt.db.write() as conn:
+        return await purge(conn, rt.pipeline.clock() - timedelta(seconds=rt.settings.idempotency_ttl_s))
+
+
 async def housekeeping_loop(rt: Runtime) -> None:
     stats_due, stats_rows, rows = 0.0, 0, 0
     while True:
@@ -58,6 +68,7 @@ async def housekeeping_loop(rt: Runtime) -> None:
             if expired:
                 log.info("expired %d alerts", expired)
             rows = await refresh_gauges(rt)
+            await purge_idempotency_keys(rt)
         except Unavailable as exc:
             log.warning("housekeeping skipped: %s", exc)
         await asyncio.sleep(rt.settings.housekeeping_interval_s)

@@ -1,0 +1,1 @@
+"""OpsConductor watching itself: self-alerts (``source: opsconductor``) and readiness truths."""
