@@ -20,8 +20,25 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
+class _QuietHttp(logging.Filter):
+    """httpx logs every request URL at INFO and httpcore headers at DEBUG; both carry secrets
+    (an incoming-webhook URL *is* the credential). Only their warnings pass, whatever the levels say."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.levelno >= logging.WARNING
+
+
+def quiet_http_loggers() -> None:
+    for name in ("httpx", "httpcore"):
+        logger = logging.getLogger(name)
+        logger.setLevel(logging.WARNING)
+        if not any(isinstance(f, _QuietHttp) for f in logger.filters):
+            logger.addFilter(_QuietHttp())
+
+
 def install(rt: Runtime) -> None:
     """Load ``settings.notify_file`` (a broken file stops the server with file:line:col)."""
+    quiet_http_loggers()
     s = rt.settings
     if not s.notify_file.exists():
         log.warning("notify file %s not found: no notifications will be sent", s.notify_file)
@@ -32,7 +49,8 @@ def install(rt: Runtime) -> None:
     rt.pipeline.sink = NotifySink(lambda: service.config, service.enabled, lambda: rt.pipeline.clock(), service.wake)
     worker = Worker(rt.db, service, lambda: rt.pipeline.clock(), poll_s=s.notify_poll_s,
                     retry_base_s=s.notify_retry_base_s, retry_cap_s=s.notify_retry_max_s,
-                    retention_s=s.notify_retention_days * 86_400)
+                    retention_s=s.notify_retention_days * 86_400, shutdown_grace_s=s.notify_shutdown_grace_s,
+                    probe_s=s.notify_probe_s)
     rt.components["notify_worker"] = worker
 
     async def start(runtime: Runtime) -> None:

@@ -77,19 +77,20 @@ class SlackSender(BaseSender):
     async def send(self, client: httpx.AsyncClient, delivery: Delivery) -> Result:
         try:
             if "token" in self.cfg.secrets:
-                return await self._api(client, delivery.items[0], self.secret("token"))
+                return await self._api(client, delivery, self.secret("token"))
             url = self.secret("url")
         except SecretUnavailable as exc:
             return unavailable(exc)
-        items = [(i, *self.texts(i)) for i in delivery.items]
+        items = [(i, *self.texts(i, delivery)) for i in delivery.items]
         msg = build_message(items, channel=self.opt("channel"), username=self.opt("username"))
         result, _ = await self.request(client, "POST", url, json_body=msg)
         return result
 
-    async def _api(self, client: httpx.AsyncClient, item: Item, token: str) -> Result:
+    async def _api(self, client: httpx.AsyncClient, delivery: Delivery, token: str) -> Result:
+        item = delivery.items[0]
         base = str(self.opt("api_url", DEFAULT_API)).rstrip("/")
         headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json; charset=utf-8"}
-        title, text = self.texts(item)
+        title, text = self.texts(item, delivery)
         ts = item.ext_ref.get("ts")
         channel = item.ext_ref.get("channel") or self.opt("channel")
         msg = build_message([(item, title, text)], channel=channel, username=self.opt("username"), thread_ts=ts)
