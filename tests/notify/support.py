@@ -348,7 +348,7 @@ class ServiceNowFake(FakeService):
         super().__init__()
         self.auth = "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
         self.incidents: dict[str, dict[str, Any]] = {}
-        self.hang_after = {"create": 0, "update": 0}  # apply, then never answer
+        self.hang_after = {"create": 0, "update": 0, "resolve": 0}  # apply, then never answer
 
     def _lost(self, step: str, resp: Response) -> Response | None:
         if self.hang_after[step] > 0:
@@ -392,7 +392,7 @@ class ServiceNowFake(FakeService):
             if "work_notes" in body:
                 rec["work_notes_log"].append(body.pop("work_notes"))
             rec.update(body)
-            return self._lost("update", js(200, {"result": rec}))
+            return self._lost("resolve" if body.get("state") == "6" else "update", js(200, {"result": rec}))
         return js(400, {"error": {"message": "Invalid table"}, "status": "failure"})
 
 
