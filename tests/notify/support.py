@@ -372,7 +372,8 @@ class ServiceNowFake(FakeService):
                      for c in req.query.get("sysparm_query", [""])[0].replace("valueLIKE", "value=").split("^"))
             rec = self.incidents.get(q.get("element_id", ""))
             notes = rec["work_notes_log"] if rec and q.get("element") == "work_notes" else []
-            return js(200, {"result": [{"sys_id": f"j{i}"} for i, n in enumerate(notes) if q.get("value", "") in n][:1]})
+            hits = [{"sys_id": f"j{i}"} for i, n in enumerate(notes) if q.get("value", "") in n]
+            return js(200, {"result": hits[:1]})
         if req.path.startswith(base + "/") and req.method == "GET":
             rec = self.incidents.get(req.path.rsplit("/", 1)[1])
             if rec is None:

@@ -56,7 +56,7 @@ async def test_resolve_whose_answer_was_lost_is_delivered_with_one_comment(notif
             return len(await rows(srv, alert_id=alert_id, status="sent")) == 2
 
         await eventually(both_sent)
-        resolved = [n for n in await rows(srv, alert_id=alert_id) if n["transition"] == "resolved"][0]
+        resolved = next(n for n in await rows(srv, alert_id=alert_id) if n["transition"] == "resolved")
     assert resolved["attempts"] == 2  # the retry read the status (Done) instead of giving up
     assert list(jira.issues) == ["NET-1"] and jira.issues["NET-1"]["status"] == "Done"
     assert len(jira.issues["NET-1"]["comments"]) == 1
