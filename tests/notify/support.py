@@ -46,6 +46,8 @@ class FakeService:
         self.hang = False
         self.url = ""
         self.arrived = asyncio.Event()
+        self.delay = 0.0  # answer this many seconds late (the request is processed at once)
+        self.down = False  # answer every request with 503, as a receiver in an outage would
 
     def handle(self, req: Req) -> Response | None:
         """The normal answer; None = never answer (the request was processed, the reply is lost)."""
@@ -62,7 +64,12 @@ class FakeService:
             return step
         if self.hang:
             return None
-        return self.handle(req)
+        if self.down:
+            return 503, {"Content-Type": "text/plain"}, b"service unavailable"
+        resp = self.handle(req)
+        if self.delay:
+            await asyncio.sleep(self.delay)
+        return resp
 
     async def wait_for(self, n: int, within: float = 10.0) -> None:
         async def _wait() -> None:
