@@ -14,8 +14,9 @@ from sqlalchemy import func, select, update
 from opsconductor.errors import Conflict, InputError, NotFound
 from opsconductor.notify.receivers.base import Delivery, Item
 from opsconductor.notify.service import NotifyService
-from opsconductor.notify.tables import DEAD, NOTIFICATIONS, PENDING, SENDING, STATUSES
+from opsconductor.notify.tables import ATTEMPTS, DEAD, INBOUND, NOTIFICATIONS, PENDING, SENDING, STATUSES
 from opsconductor.runtime import Runtime
+from opsconductor.store.alert_writer import ALERTS
 
 N = NOTIFICATIONS
 
@@ -62,6 +63,37 @@ async def list_notifications(
     async with rt.db.read() as conn:
         rows = [_view(r) for r in (await conn.execute(stmt)).mappings()]
     return {"notifications": rows, "next_before_id": rows[-1]["id"] if len(rows) == limit else None}
+
+
+def _attempt(r: Any) -> dict[str, Any]:
+    return {
+        "at": r["at"], "notification_id": r["notification_id"], "receiver": r["receiver"],
+        "transition": r["transition"], "outcome": r["outcome"], "status_code": r["status_code"],
+        "external_id": r["external_id"], "error": r["error"], "summary": r["summary"],
+        "duration_ms": r["duration_ms"],
+    }
+
+
+@get("/api/v1/alerts/{alert_id:int}/notifications", opt={"scope": "read"}, tags=["notifications"])
+async def alert_notifications(
+    state: State, alert_id: FromPath[int],
+    limit: Annotated[int, QueryParameter(ge=1, le=1000, description="Most attempts listed")] = 500,
+) -> dict[str, Any]:
+    """The alert's delivery audit: its notifications, and every attempt, oldest first, with what was sent
+    (the rendered title), the external id, what came back (status code, redacted error) and how long it
+    took; plus the changes that came back from the receivers (two-way sync)."""
+    rt: Runtime = state.runtime
+    async with rt.db.read() as conn:
+        if (await conn.execute(select(ALERTS.c.id).where(ALERTS.c.id == alert_id))).first() is None:
+            raise NotFound(f"no alert with id {alert_id}")
+        notes = [_view(r) for r in (await conn.execute(
+            select(N).where(N.c.alert_id == alert_id).order_by(N.c.id))).mappings()]
+        tries = [_attempt(r) for r in (await conn.execute(
+            select(ATTEMPTS).where(ATTEMPTS.c.alert_id == alert_id).order_by(ATTEMPTS.c.id).limit(limit))).mappings()]
+        inbound = [{"at": r["received_at"], "receiver": r["receiver"], "action": r["action"], "actor": r["actor"],
+                    "outcome": r["outcome"]} for r in (await conn.execute(
+            select(INBOUND).where(INBOUND.c.alert_id == alert_id).order_by(INBOUND.c.id).limit(limit))).mappings()]
+    return {"alert_id": alert_id, "notifications": notes, "attempts": tries, "inbound": inbound}
 
 
 @post("/api/v1/notifications/{notification_id:int}/retry", opt={"scope": "write"}, tags=["notifications"],
@@ -136,4 +168,4 @@ async def reload_receivers(state: State) -> dict[str, Any]:
     return {"receivers": sorted(config.receivers), "disabled": service.disabled}
 
 
-ROUTES = [list_notifications, retry_notification, list_receivers, reload_receivers, test_receiver]
+ROUTES = [list_notifications, alert_notifications, retry_notification, list_receivers, reload_receivers, test_receiver]

@@ -205,6 +205,7 @@ class JiraSender(BaseSender):
         p = item.progress
         if item.transition in ("firing", "test"):
             return Result(True)  # the issue exists already (an earlier attempt created it)
+        last = Result(True)
         if not p.get("commented"):
             if p.get("comment_sent"):
                 got, found = await self._commented(client, base, auth, key, item)
@@ -214,11 +215,11 @@ class JiraSender(BaseSender):
             if not p.get("commented"):
                 p["comment_sent"] = True
                 await delivery.save(item)
-                result, _ = await self.request(client, "POST", f"{base}{API}/issue/{quote(key)}/comment",
-                                               json_body=build_comment_marked(item, title, text), auth=auth)
-                if not result.ok:
-                    return result
+                last, _ = await self.request(client, "POST", f"{base}{API}/issue/{quote(key)}/comment",
+                                             json_body=build_comment_marked(item, title, text), auth=auth)
+                if not last.ok:
+                    return last
                 p["commented"] = True
         if item.transition not in ("resolved", "expired"):
-            return Result(True)
+            return last
         return await self._resolve(client, base, auth, delivery, item, key)
