@@ -168,4 +168,7 @@ async def reload_receivers(state: State) -> dict[str, Any]:
     return {"receivers": sorted(config.receivers), "disabled": service.disabled}
 
 
-ROUTES = [list_notifications, alert_notifications, retry_notification, list_receivers, reload_receivers, test_receiver]
+from opsconductor.api import inbound  # noqa: E402  (two-way sync: its route ships with this module's)
+
+ROUTES = [*inbound.ROUTES, list_notifications, alert_notifications, retry_notification, list_receivers,
+          reload_receivers, test_receiver]

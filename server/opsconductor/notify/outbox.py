@@ -70,8 +70,12 @@ def _follow_up_route(cfg: NotifyConfig, routes: Mapping[str, Route], st: _State)
 
 
 def plan(cfg: NotifyConfig, enabled: Callable[[str], bool], transitions: Sequence[Transition],
-         states: dict[tuple[int, str], _State], now: datetime) -> list[Planned]:
-    """Decide the notifications of a batch of transitions; updates ``states`` in place."""
+         states: dict[tuple[int, str], _State], now: datetime, exclude: frozenset[str] = frozenset()
+         ) -> list[Planned]:
+    """Decide the notifications of a batch of transitions; updates ``states`` in place.
+
+    ``exclude``: receivers the change came from (two-way sync): they are not told about it again.
+    """
     routes = cfg.routes_by_id()
     by_alert: dict[int, list[_State]] = {}
     for (a, _), s in states.items():
@@ -87,7 +91,7 @@ def plan(cfg: NotifyConfig, enabled: Callable[[str], bool], transitions: Sequenc
         if kind in FOLLOW_UPS:
             for st in announced:
                 route = _follow_up_route(cfg, routes, st)
-                if route is not None and kind in route.notify_on:
+                if route is not None and kind in route.notify_on and st.receiver not in exclude:
                     out.append(Planned(alert, st.receiver, route, kind, t))
                 if kind in ("resolved", "expired"):
                     st.repeat_at, st.dirty = None, True
@@ -141,6 +145,20 @@ def snapshot(p: Planned) -> dict[str, Any]:
     }
 
 
+class FromReceiver:
+    """A sink for a change that came from a receiver (two-way sync): everyone but that receiver hears it."""
+
+    def __init__(self, sink: Any, receiver: str):
+        self.sink = sink
+        self.receiver = receiver
+
+    async def on_transitions(self, conn: AsyncConnection, transitions: Sequence[Transition]) -> None:
+        if isinstance(self.sink, NotifySink):
+            await self.sink.on_transitions(conn, transitions, exclude=frozenset({self.receiver}))
+        else:
+            await self.sink.on_transitions(conn, transitions)
+
+
 class NotifySink:
     """The pipeline's transition sink: routes transitions into outbox rows (same transaction)."""
 
@@ -151,7 +169,8 @@ class NotifySink:
         self._clock = clock
         self._wake = wake
 
-    async def on_transitions(self, conn: AsyncConnection, transitions: Sequence[Transition]) -> None:
+    async def on_transitions(self, conn: AsyncConnection, transitions: Sequence[Transition],
+                             exclude: frozenset[str] = frozenset()) -> None:
         cfg = self._config()
         if not transitions:
             return
@@ -159,7 +178,7 @@ class NotifySink:
         states = await load_states(conn, {int(t.alert["id"]) for t in transitions})
         if cfg.route is None and not any(s.announced for s in states.values()):
             return
-        planned = plan(cfg, self._enabled, transitions, states, now)
+        planned = plan(cfg, self._enabled, transitions, states, now, exclude)
         await queue(conn, planned, states, now)
         if planned:
             self._wake()
