@@ -20,20 +20,12 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
-class _QuietHttp(logging.Filter):
-    """httpx logs every request URL at INFO and httpcore headers at DEBUG; both carry secrets
-    (an incoming-webhook URL *is* the credential). Only their warnings pass, whatever the levels say."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        return record.levelno >= logging.WARNING
-
-
 def quiet_http_loggers() -> None:
+    """httpx logs every request URL at INFO and httpcore request details at DEBUG; both carry secrets (an
+    incoming-webhook URL *is* the credential, pollers put tokens in queries). Their own level stays at
+    WARNING whatever the root level is (``OPSCONDUCTOR_LOG_LEVEL=debug`` included)."""
     for name in ("httpx", "httpcore"):
-        logger = logging.getLogger(name)
-        logger.setLevel(logging.WARNING)
-        if not any(isinstance(f, _QuietHttp) for f in logger.filters):
-            logger.addFilter(_QuietHttp())
+        logging.getLogger(name).setLevel(logging.WARNING)
 
 
 def install(rt: Runtime) -> None:
