@@ -176,3 +176,32 @@ async def _held_by_each(url: str) -> dict[str, int]:
         await conn.close()
 
 
+
+
+async def test_a_delivery_longer_than_the_lease_is_not_taken_over(settings_factory: Any, db_url: str,
+                                                                   tmp_path: Path) -> None:
+    """The lease is short (8 s) because the holder renews it: a receiver that takes 12 s to answer is still
+    sent to once, although a second worker looks for expired leases every 2 s all along."""
+    if not db_url.startswith("postgresql"):
+        pytest.skip("several workers need PostgreSQL")
+    from opsconductor.model.event import NormalizedEvent, Severity
+    from opsconductor.notify.claim import LEASE_S
+    from opsconductor.runtime import Runtime
+
+    sink = WebhookSink()
+    sink.delay = LEASE_S + 4
+    async with serving(sink):
+        cfg = tmp_path / "notify.yaml"
+        cfg.write_text(HOOK.format(url=sink.url, concurrency=4).replace("concurrency: 4}",
+                                                                         "concurrency: 4, timeout: 30s}"))
+        runtimes = [Runtime.build(settings_factory(notify_file=cfg, notify_poll_s=0.02)) for _ in range(2)]
+        for rt in runtimes:
+            await rt.start()
+        try:
+            await runtimes[0].pipeline.accept([NormalizedEvent(resource="r1", event="down", severity=Severity.major)])
+            await sink.wait_for(1, within=10)
+            await asyncio.sleep(LEASE_S + 6)  # past the first lease, and the answer has come
+        finally:
+            for rt in runtimes:
+                await rt.stop()
+    assert len(sink.requests) == 1

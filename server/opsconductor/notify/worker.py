@@ -207,14 +207,18 @@ class Worker(Claims):
         return bool(done or claimed)
 
     async def _heartbeat(self, now: datetime) -> None:
-        """Renew the lease of every row this worker holds, so nobody takes over a live delivery."""
+        """Renew the lease of the rows this worker holds, so nobody takes over a live delivery.
+
+        Only leases in their second half are rewritten: most deliveries end long before, and rewriting
+        (and row-locking) every held row every few seconds would compete with recording them."""
         ids = sorted(self.held)
         if not ids:
             return
+        soon = now + timedelta(seconds=LEASE_S / 2)
         async with self.db.write() as conn:
             for i in range(0, len(ids), 1000):
                 await conn.execute(update(N).where(N.c.id.in_(ids[i : i + 1000]), N.c.status == SENDING,
-                                                   N.c.lease_owner == self.owner)
+                                                   N.c.lease_owner == self.owner, N.c.lease_until < soon)
                                    .values(lease_until=now + timedelta(seconds=LEASE_S)))
 
     async def _checkpoint(self, item: Item) -> None:
