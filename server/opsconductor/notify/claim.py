@@ -70,7 +70,10 @@ class Claims:
         combine = max(1, sender.max_batch) if sender.batchable else 1
         if probe:
             per = combine = 1
-        rows = await self._candidates(conn, receiver, now, expired_leases, min(2000, slots * combine + per), probe)
+        # a probe looks at a wide window: blocked follow-ups (a resolve behind its alert's unsent firing) sort
+        # first, having never been tried, and must not hide the rows that can go
+        window = 500 if probe else min(2000, slots * combine + per)
+        rows = await self._candidates(conn, receiver, now, expired_leases, window, probe)
         if not rows:
             return []
         groups: dict[str, list[Any]] = {}
