@@ -85,8 +85,8 @@ async def test_servicenow_update_whose_answer_was_lost_writes_one_note(notify_se
         await eventually(lambda: rows(srv, status="sent"))
         snow.script = []
         snow.hang_after["update"] = 1  # applied, then no answer: the 10 s timeout is too slow here
-        srv.runtime.components["notify"].senders["itsm"].cfg = _with_timeout(
-            srv.runtime.components["notify"].senders["itsm"].cfg, 1.0)
+        srv.runtime.notify.senders["itsm"].cfg = _with_timeout(
+            srv.runtime.notify.senders["itsm"].cfg, 1.0)
         await _act(srv.url, srv.write_key, alert_id, "ack")
 
         async def both_sent() -> bool:

@@ -9,7 +9,9 @@ receivers that announced it (even if the alert no longer matches their route).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -17,12 +19,14 @@ from typing import Any
 from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from opsconductor.model.alert import AlertStatus, TransitionKind
+from opsconductor.model.lifecycle import Transition
 from opsconductor.notify.config import NotifyConfig, Route
 from opsconductor.notify.routing import group_due, group_key, match_routes
 from opsconductor.notify.tables import GROUPS, NOTIFICATIONS, PENDING, STATE
-from opsconductor.store.lifecycle import Transition
 
-FOLLOW_UPS = ("acknowledged", "unacknowledged", "resolved", "expired")
+FOLLOW_UPS = (TransitionKind.acknowledged, TransitionKind.unacknowledged, TransitionKind.resolved,
+              TransitionKind.expired)
 _CHUNK = 500
 
 
@@ -84,30 +88,30 @@ def plan(cfg: NotifyConfig, enabled: Callable[[str], bool], transitions: Sequenc
     for t in transitions:
         alert = t.alert
         aid = int(alert["id"])
-        kind = "firing" if t.kind == "unsuppressed" else t.kind
+        kind = TransitionKind.firing if t.kind == TransitionKind.unsuppressed else t.kind
         announced = [s for s in by_alert.get(aid, ()) if s.announced]
-        if kind == "suppressed":
+        if kind == TransitionKind.suppressed:
             continue
         if kind in FOLLOW_UPS:
             for st in announced:
                 route = _follow_up_route(cfg, routes, st)
                 if route is not None and kind in route.notify_on and st.receiver not in exclude:
                     out.append(Planned(alert, st.receiver, route, kind, t))
-                if kind in ("resolved", "expired"):
+                if kind in (TransitionKind.resolved, TransitionKind.expired):
                     st.repeat_at, st.dirty = None, True
             continue
         # firing / severity_changed: only open, unsuppressed alerts are announced
-        if alert["status"] not in ("active", "acknowledged"):
+        if alert["status"] not in (AlertStatus.active, AlertStatus.acknowledged):
             continue
         told = {s.receiver for s in announced}
         for route in match_routes(cfg.route, alert, now):
             if not enabled(route.receiver):
                 continue
             if route.receiver in told:
-                if kind == "severity_changed" and kind in route.notify_on:
+                if kind == TransitionKind.severity_changed and kind in route.notify_on:
                     out.append(Planned(alert, route.receiver, route, kind, t))
                 continue
-            if "firing" not in route.notify_on:
+            if TransitionKind.firing not in route.notify_on:
                 continue
             found = states.get((aid, route.receiver))
             if found is None:
@@ -118,8 +122,8 @@ def plan(cfg: NotifyConfig, enabled: Callable[[str], bool], transitions: Sequenc
             if route.repeat_interval > 0:
                 st.repeat_at = now + timedelta(seconds=route.repeat_interval)
             told.add(route.receiver)
-            out.append(Planned(alert, route.receiver, route, "firing", t))
-        if kind == "severity_changed":
+            out.append(Planned(alert, route.receiver, route, TransitionKind.firing, t))
+        if kind == TransitionKind.severity_changed:
             matched = {r.receiver for r in match_routes(cfg.route, alert, now)}
             for st in announced:
                 route = _follow_up_route(cfg, routes, st)
@@ -145,18 +149,20 @@ def snapshot(p: Planned) -> dict[str, Any]:
     }
 
 
-class FromReceiver:
-    """A sink for a change that came from a receiver (two-way sync): everyone but that receiver hears it."""
+# Two-way sync: the receiver a change came from, and the alerts it changed (set by from_receiver).
+_ORIGIN: ContextVar[tuple[str, frozenset[int]] | None] = ContextVar("notify_origin", default=None)
 
-    def __init__(self, sink: Any, receiver: str):
-        self.sink = sink
-        self.receiver = receiver
 
-    async def on_transitions(self, conn: AsyncConnection, transitions: Sequence[Transition]) -> None:
-        if isinstance(self.sink, NotifySink):
-            await self.sink.on_transitions(conn, transitions, exclude=frozenset({self.receiver}))
-        else:
-            await self.sink.on_transitions(conn, transitions)
+@contextmanager
+def from_receiver(receiver: str, alert_ids: Iterable[int]) -> Iterator[None]:
+    """Changes to ``alert_ids`` made inside (``rt.pipeline.act`` for an inbound ack/resolve) are not
+    sent back to ``receiver`` (loop-free); everyone else hears them, and the other alerts the change
+    touches (suppression re-decisions) reach every receiver as usual."""
+    token = _ORIGIN.set((receiver, frozenset(alert_ids)))
+    try:
+        yield
+    finally:
+        _ORIGIN.reset(token)
 
 
 class NotifySink:
@@ -169,8 +175,16 @@ class NotifySink:
         self._clock = clock
         self._wake = wake
 
-    async def on_transitions(self, conn: AsyncConnection, transitions: Sequence[Transition],
-                             exclude: frozenset[str] = frozenset()) -> None:
+    async def on_transitions(self, conn: AsyncConnection, transitions: Sequence[Transition]) -> None:
+        origin = _ORIGIN.get()
+        if origin is None:
+            return await self._route(conn, transitions, frozenset())
+        receiver, ids = origin
+        own = [t for t in transitions if int(t.alert["id"]) in ids]
+        await self._route(conn, own, frozenset({receiver}))
+        await self._route(conn, [t for t in transitions if int(t.alert["id"]) not in ids], frozenset())
+
+    async def _route(self, conn: AsyncConnection, transitions: Sequence[Transition], exclude: frozenset[str]) -> None:
         cfg = self._config()
         if not transitions:
             return
