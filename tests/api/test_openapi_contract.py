@@ -16,7 +16,8 @@ from opsconductor.config.settings import Settings
 
 METHODS = ("get", "post", "put", "patch", "delete")
 HOW = "see docs/api.md, 'Adding a route'"
-PUBLIC = {"/healthz", "/readyz"}
+# No API key: health, and the two-way sync webhook (signed by the service it comes from, 401 otherwise).
+PUBLIC = {"/healthz", "/readyz", "/api/v1/inbound/{receiver}"}
 
 
 @pytest.fixture(scope="module")

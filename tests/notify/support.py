@@ -11,6 +11,7 @@ import asyncio
 import base64
 import contextlib
 import json
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -45,6 +46,8 @@ class FakeService:
         self.hang = False
         self.url = ""
         self.arrived = asyncio.Event()
+        self.delay = 0.0  # answer this many seconds late (the request is processed at once)
+        self.down = False  # answer every request with 503, as a receiver in an outage would
 
     def handle(self, req: Req) -> Response | None:
         """The normal answer; None = never answer (the request was processed, the reply is lost)."""
@@ -61,7 +64,12 @@ class FakeService:
             return step
         if self.hang:
             return None
-        return self.handle(req)
+        if self.down:
+            return 503, {"Content-Type": "text/plain"}, b"service unavailable"
+        resp = self.handle(req)
+        if self.delay:
+            await asyncio.sleep(self.delay)
+        return resp
 
     async def wait_for(self, n: int, within: float = 10.0) -> None:
         async def _wait() -> None:
@@ -265,6 +273,18 @@ class JiraFake(FakeService):
         self.issues: dict[str, dict[str, Any]] = {}
         self.lose_create_answers = 0  # create the issue but answer 504, as a proxy timing out would
         self.hang_after_create = 0  # create the issue, then never answer (the sender dies meanwhile)
+        self.search_lag = 0.0  # Cloud search is eventually consistent: an issue shows up this long after creation
+        self.hang_after = {"comment": 0, "transition": 0}  # apply the step, then never answer
+        self.lose_answers = {"comment": 0, "transition": 0}  # apply the step, then answer 504
+
+    def _lost(self, step: str, resp: Response) -> Response | None:
+        if self.hang_after[step] > 0:
+            self.hang_after[step] -= 1
+            return None
+        if self.lose_answers[step] > 0:
+            self.lose_answers[step] -= 1
+            return js(504, {"errorMessages": ["gateway timeout"]})
+        return resp
 
     def answer_lost(self, resp: Response) -> Response:
         if self.lose_create_answers > 0:
@@ -282,7 +302,7 @@ class JiraFake(FakeService):
             if missing:
                 return js(400, {"errorMessages": [], "errors": missing})
             key = f"{f['project']['key']}-{len(self.issues) + 1}"
-            self.issues[key] = {"fields": f, "comments": [], "status": "To Do"}
+            self.issues[key] = {"fields": f, "comments": [], "status": "To Do", "created": time.monotonic()}
             if self.hang_after_create > 0:
                 self.hang_after_create -= 1
                 return None
@@ -295,24 +315,36 @@ class JiraFake(FakeService):
                 return js(404, {"errorMessages": ["null for uri"]})
             jql = req.query.get("jql", [""])[0]
             label = jql.split('"')[1] if '"' in jql else ""
+            visible = time.monotonic() - self.search_lag
             hits = [{"id": str(10000 + i), "key": k} for i, (k, v) in enumerate(self.issues.items(), 1)
-                    if label in v["fields"].get("labels", [])]
+                    if label in v["fields"].get("labels", []) and v["created"] <= visible]
             if self.cloud:
                 return js(200, {"issues": hits[:1], "isLast": True})
             return js(200, {"startAt": 0, "maxResults": 1, "total": len(hits), "issues": hits[:1]})
         parts = p.split("/")  # /rest/api/2/issue/{key}/{sub}
+        if len(parts) == 6 and parts[4] == "issue" and parts[5] in self.issues and req.method == "GET":
+            status = self.issues[parts[5]]["status"]
+            category = {"To Do": "new", "In Progress": "indeterminate", "Done": "done"}[status]
+            return js(200, {"key": parts[5], "fields": {"status": {"name": status,
+                                                                   "statusCategory": {"key": category}}}})
         if len(parts) == 7 and parts[4] == "issue" and parts[5] in self.issues:
             issue = self.issues[parts[5]]
+            if parts[6] == "comment" and req.method == "GET":
+                comments = [{"id": str(i), "body": b} for i, b in enumerate(issue["comments"], 1)]
+                return js(200, {"startAt": 0, "maxResults": 100, "total": len(comments), "comments": comments[::-1]})
             if parts[6] == "comment" and req.method == "POST":
                 issue["comments"].append(req.json()["body"])
-                return js(201, {"id": str(len(issue["comments"])), "body": req.json()["body"]})
-            if parts[6] == "transitions" and req.method == "GET":
-                return js(200, {"transitions": [{"id": "11", "name": "In Progress", "to": {"name": "In Progress"}},
-                                                {"id": "31", "name": "Done", "to": {"name": "Done"}}]})
+                return self._lost("comment", js(201, {"id": str(len(issue["comments"])), "body": req.json()["body"]}))
+            if parts[6] == "transitions" and req.method == "GET":  # only the ones valid from the current status
+                ts = [{"id": "11", "name": "In Progress", "to": {"name": "In Progress"}},
+                      {"id": "31", "name": "Done", "to": {"name": "Done"}}]
+                return js(200, {"transitions": [t for t in ts if t["to"]["name"] != issue["status"]]})
             if parts[6] == "transitions" and req.method == "POST":
                 tid = req.json()["transition"]["id"]
+                if issue["status"] == "Done" and tid == "31":
+                    return js(400, {"errorMessages": ["Transition '31' is not valid for this issue."]})
                 issue["status"] = {"11": "In Progress", "31": "Done"}.get(tid, issue["status"])
-                return 204, {}, b""
+                return self._lost("transition", (204, {}, b""))
         return js(404, {"errorMessages": ["Issue does not exist or you do not have permission to see it."]})
 
 
@@ -323,8 +355,15 @@ class ServiceNowFake(FakeService):
         super().__init__()
         self.auth = "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
         self.incidents: dict[str, dict[str, Any]] = {}
+        self.hang_after = {"create": 0, "update": 0, "resolve": 0}  # apply, then never answer
 
-    def handle(self, req: Req) -> Response:
+    def _lost(self, step: str, resp: Response) -> Response | None:
+        if self.hang_after[step] > 0:
+            self.hang_after[step] -= 1
+            return None
+        return resp
+
+    def handle(self, req: Req) -> Response | None:
         if req.headers.get("authorization") != self.auth:
             return js(401, {"error": {"message": "User Not Authenticated"}, "status": "failure"})
         base = "/api/now/table/incident"
@@ -334,7 +373,19 @@ class ServiceNowFake(FakeService):
             rec = {**body, "sys_id": sys_id, "number": f"INC{len(self.incidents) + 1:07d}", "state": "1",
                    "work_notes_log": []}
             self.incidents[sys_id] = rec
-            return js(201, {"result": rec})
+            return self._lost("create", js(201, {"result": rec}))
+        if req.path == "/api/now/table/sys_journal_field" and req.method == "GET":
+            q = dict(c.split("=", 1) if "=" in c else c.split("LIKE", 1)
+                     for c in req.query.get("sysparm_query", [""])[0].replace("valueLIKE", "value=").split("^"))
+            rec = self.incidents.get(q.get("element_id", ""))
+            notes = rec["work_notes_log"] if rec and q.get("element") == "work_notes" else []
+            hits = [{"sys_id": f"j{i}"} for i, n in enumerate(notes) if q.get("value", "") in n]
+            return js(200, {"result": hits[:1]})
+        if req.path.startswith(base + "/") and req.method == "GET":
+            rec = self.incidents.get(req.path.rsplit("/", 1)[1])
+            if rec is None:
+                return js(404, {"error": {"message": "No Record found"}, "status": "failure"})
+            return js(200, {"result": {"state": rec["state"]}})
         if req.path == base and req.method == "GET":
             q = req.query.get("sysparm_query", [""])[0]
             want = q.split("=", 1)[1] if q.startswith("correlation_id=") else None
@@ -349,7 +400,7 @@ class ServiceNowFake(FakeService):
             if "work_notes" in body:
                 rec["work_notes_log"].append(body.pop("work_notes"))
             rec.update(body)
-            return js(200, {"result": rec})
+            return self._lost("resolve" if body.get("state") == "6" else "update", js(200, {"result": rec}))
         return js(400, {"error": {"message": "Invalid table"}, "status": "failure"})
 
 

@@ -53,10 +53,18 @@ def test_body_example_has_the_keys_we_send() -> None:
 
 
 def test_template_example_renders() -> None:
-    templates = parse_yaml(blocks("yaml")[1], "docs/notify.md").data["templates"]
+    example = next(b for b in blocks("yaml") if b.startswith("templates:"))
+    templates = parse_yaml(example, "docs/notify.md").data["templates"]
     ctx = alert_context({"id": 1, "resource": "rtr1", "event": "link_down", "severity": "major",
                          "summary": None}, "acknowledged", history=[{"kind": "created"}, {"kind": "ack"}],
                         links={"alert": "http://x/1"}, actor="alice")
     r = Renderer(templates)
     assert r.render("title", ctx) == "MAJOR: link_down on rtr1"
     assert r.render("text", ctx) == "link_down (ack by alice)\n2 changes so far: http://x/1"
+
+
+def test_two_way_sync_example_loads() -> None:
+    example = next(b for b in blocks("yaml") if "inbound_secret" in b)
+    cfg = parse_config(example, "docs/notify.md")
+    assert {n: r.secrets["inbound_secret"].describe() for n, r in cfg.receivers.items()} == {
+        "pager": "env:PAGERDUTY_WEBHOOK_SECRET", "chat": "env:SLACK_SIGNING_SECRET"}

@@ -115,6 +115,65 @@ async def list_notifications(
     return NotificationPage(rows, rows[-1].id if len(rows) == limit else None)
 
 
+class AttemptView(msgspec.Struct):
+    """One delivery attempt of one notification: what was sent, where, and what came back."""
+
+    at: datetime
+    notification_id: int
+    receiver: str
+    transition: str
+    outcome: Literal["sent", "retry", "dead"]
+    status_code: int | None
+    external_id: str | None
+    error: str | None  # redacted: never a secret
+    summary: str | None  # the rendered title
+    duration_ms: int
+
+
+class InboundView(msgspec.Struct):
+    """A change that came back from a receiver (two-way sync)."""
+
+    at: datetime
+    receiver: str
+    action: str | None
+    actor: str | None
+    outcome: str
+
+
+class AlertNotifications(msgspec.Struct):
+    alert_id: int
+    notifications: list[NotificationView]
+    attempts: list[AttemptView]
+    inbound: list[InboundView]
+
+
+def _attempt(r: Any) -> AttemptView:
+    return AttemptView(
+        at=r["at"], notification_id=r["notification_id"], receiver=r["receiver"], transition=r["transition"],
+        outcome=r["outcome"], status_code=r["status_code"], external_id=r["external_id"], error=r["error"],
+        summary=r["summary"], duration_ms=r["duration_ms"],
+    )
+
+
+@get("/api/v1/alerts/{alert_id:int}/notifications", opt={"scope": "read"}, tags=["notifications"],
+     responses=errors(404))
+async def alert_notifications(
+    state: State, alert_id: IdPath,
+    limit: Annotated[int, QueryParameter(ge=1, le=1000, description="Most attempts listed")] = 500,
+) -> AlertNotifications:
+    """The alert's delivery audit: its notifications, and every attempt, oldest first, with what was sent
+    (the rendered title), the external id, what came back (status code, redacted error) and how long it
+    took; plus the changes that came back from the receivers (two-way sync)."""
+    rt: Runtime = state.runtime
+    async with rt.db.read() as conn:
+        if not await outbox.alert_exists(conn, alert_id):
+            raise NotFound(f"no alert with id {alert_id}")
+        notes, tries, inbound = await outbox.audit(conn, alert_id, limit)
+    return AlertNotifications(alert_id, [_view(r) for r in notes], [_attempt(r) for r in tries],
+                              [InboundView(r["received_at"], r["receiver"], r["action"], r["actor"], r["outcome"])
+                               for r in inbound])
+
+
 @post("/api/v1/notifications/{notification_id:int}/retry", opt={"scope": "write"}, tags=["notifications"],
       status_code=200, responses=errors(404, 409))
 async def retry_notification(state: State, notification_id: IdPath,
@@ -175,4 +234,5 @@ async def reload_receivers(state: State, data: JSONBody[NoBody | None] = None) -
     return ReceiversReloaded(sorted(config.receivers), dict(service.disabled))
 
 
-ROUTES = [list_notifications, retry_notification, list_receivers, reload_receivers, test_receiver]
+ROUTES = [list_notifications, alert_notifications, retry_notification, list_receivers, reload_receivers,
+          test_receiver]

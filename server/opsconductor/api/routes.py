@@ -25,7 +25,10 @@ def extra_routes() -> list[Any]:
     routes += targets.ROUTES + poller.ROUTES  # /api/v1/targets, /api/v1/poller, /api/v1/addons
     from opsconductor.api import notifications
 
-    routes += notifications.ROUTES  # /api/v1/notifications, /api/v1/receivers
+    routes += notifications.ROUTES  # /api/v1/notifications, /api/v1/receivers, /api/v1/alerts/{id}/notifications
+    from opsconductor.api import inbound
+
+    routes += inbound.ROUTES  # /api/v1/inbound/{receiver}: two-way sync (signed by the service, no API key)
     from opsconductor.api import quarantine
 
     routes += quarantine.ROUTES  # /api/v1/events/quarantine

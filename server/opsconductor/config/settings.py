@@ -109,6 +109,9 @@ class Settings(BaseSettings):
     notify_retry_max_s: float = Field(default=300.0, gt=0, description="Longest delay between delivery attempts")
     notify_poll_s: float = Field(default=0.05, gt=0, description="Delivery worker poll interval when idle")
     notify_retention_days: float = Field(default=30.0, gt=0, description="Keep sent/dead notifications this long")
+    notify_shutdown_grace_s: float = Field(default=10.0, ge=0, description="On shutdown, wait this long for "
+                                           "deliveries in flight to finish")
+    notify_probe_s: float = Field(default=3.0, gt=0, description="How often a receiver that is down is probed")
     # pushed sources: the SNMP trap receiver; see docs/integrations.md
     trap_enabled: bool = Field(default=True, description="Run the trap receiver when an addon has snmp_trap sources")
     trap_host: str = Field(default="127.0.0.1", description="Trap receiver bind address (0.0.0.0 or :: for all)")

@@ -25,14 +25,15 @@ GROUP_BY_ALERT = "..."  # Alertmanager's spelling of "do not aggregate": one gro
 # kind -> (required secret fields, optional secret fields, optional plain fields)
 KINDS: dict[str, tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]] = {
     "webhook": (("url",), ("signing_secret",), ("batch_max",)),
-    "slack": ((), ("url", "token"), ("channel", "api_url", "username")),
+    "slack": ((), ("url", "token", "inbound_secret"), ("channel", "api_url", "username")),
     "teams": (("url",), (), ()),
     "mattermost": (("url",), (), ("channel", "username")),
-    "pagerduty": (("routing_key",), ("url",), ("source", "client")),
-    "opsgenie": (("api_key",), ("url",), ("responders", "tags", "priority")),
-    "jira": (("url", "user", "token"), (), ("project", "issue_type", "resolve_transition", "labels",
-                                            "create_retry_delay")),
-    "servicenow": (("url", "user", "password"), (), ("assignment_group", "caller_id", "close_code", "category")),
+    "pagerduty": (("routing_key",), ("url", "inbound_secret"), ("source", "client")),
+    "opsgenie": (("api_key",), ("url", "inbound_secret"), ("responders", "tags", "priority")),
+    "jira": (("url", "user", "token"), ("inbound_secret",), ("project", "issue_type", "resolve_transition", "labels",
+                                                             "create_retry_delay")),
+    "servicenow": (("url", "user", "password"), ("inbound_secret",), ("assignment_group", "caller_id", "close_code",
+                                                                      "category")),
 }
 COMMON = ("kind", "concurrency", "timeout", "max_age", "templates", "headers")
 TEMPLATE_KEYS = ("title", "text")

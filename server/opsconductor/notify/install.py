@@ -26,6 +26,14 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
+def quiet_http_loggers() -> None:
+    """httpx logs every request URL at INFO and httpcore request details at DEBUG; both carry secrets (an
+    incoming-webhook URL *is* the credential, pollers put tokens in queries). Their own level stays at
+    WARNING whatever the root level is (``OPSCONDUCTOR_LOG_LEVEL=debug`` included)."""
+    for name in ("httpx", "httpcore"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+
+
 @dataclass(frozen=True)
 class NotifyStage:
     service: NotifyService
@@ -35,6 +43,7 @@ class NotifyStage:
 
 def build(s: Settings, metrics: Metrics, db: Database, clock: Callable[[], datetime]) -> NotifyStage:
     """Load the notify file (``effective_notify_file``); a broken file stops the server with file:line:col."""
+    quiet_http_loggers()
     notify_file = s.effective_notify_file
     if not notify_file.exists():
         log.warning("notify file %s not found: no notifications will be sent", notify_file)
@@ -44,7 +53,8 @@ def build(s: Settings, metrics: Metrics, db: Database, clock: Callable[[], datet
     sink = NotifySink(lambda: service.config, service.enabled, clock, service.wake)
     worker = Worker(db, service, clock, poll_s=s.notify_poll_s,
                     retry_base_s=s.notify_retry_base_s, retry_cap_s=s.notify_retry_max_s,
-                    retention_s=s.notify_retention_days * 86_400)
+                    retention_s=s.notify_retention_days * 86_400, shutdown_grace_s=s.notify_shutdown_grace_s,
+                    probe_s=s.notify_probe_s)
     return NotifyStage(service, sink, worker)
 
 

@@ -9,7 +9,9 @@ receivers that announced it (even if the alert no longer matches their route).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -72,8 +74,12 @@ def _follow_up_route(cfg: NotifyConfig, routes: Mapping[str, Route], st: _State)
 
 
 def plan(cfg: NotifyConfig, enabled: Callable[[str], bool], transitions: Sequence[Transition],
-         states: dict[tuple[int, str], _State], now: datetime) -> list[Planned]:
-    """Decide the notifications of a batch of transitions; updates ``states`` in place."""
+         states: dict[tuple[int, str], _State], now: datetime, exclude: frozenset[str] = frozenset()
+         ) -> list[Planned]:
+    """Decide the notifications of a batch of transitions; updates ``states`` in place.
+
+    ``exclude``: receivers the change came from (two-way sync): they are not told about it again.
+    """
     routes = cfg.routes_by_id()
     by_alert: dict[int, list[_State]] = {}
     for (a, _), s in states.items():
@@ -89,7 +95,7 @@ def plan(cfg: NotifyConfig, enabled: Callable[[str], bool], transitions: Sequenc
         if kind in FOLLOW_UPS:
             for st in announced:
                 route = _follow_up_route(cfg, routes, st)
-                if route is not None and kind in route.notify_on:
+                if route is not None and kind in route.notify_on and st.receiver not in exclude:
                     out.append(Planned(alert, st.receiver, route, kind, t))
                 if kind in (TransitionKind.resolved, TransitionKind.expired):
                     st.repeat_at, st.dirty = None, True
@@ -143,6 +149,22 @@ def snapshot(p: Planned) -> dict[str, Any]:
     }
 
 
+# Two-way sync: the receiver a change came from, and the alerts it changed (set by from_receiver).
+_ORIGIN: ContextVar[tuple[str, frozenset[int]] | None] = ContextVar("notify_origin", default=None)
+
+
+@contextmanager
+def from_receiver(receiver: str, alert_ids: Iterable[int]) -> Iterator[None]:
+    """Changes to ``alert_ids`` made inside (``rt.pipeline.act`` for an inbound ack/resolve) are not
+    sent back to ``receiver`` (loop-free); everyone else hears them, and the other alerts the change
+    touches (suppression re-decisions) reach every receiver as usual."""
+    token = _ORIGIN.set((receiver, frozenset(alert_ids)))
+    try:
+        yield
+    finally:
+        _ORIGIN.reset(token)
+
+
 class NotifySink:
     """The pipeline's transition sink: routes transitions into outbox rows (same transaction)."""
 
@@ -154,6 +176,15 @@ class NotifySink:
         self._wake = wake
 
     async def on_transitions(self, conn: AsyncConnection, transitions: Sequence[Transition]) -> None:
+        origin = _ORIGIN.get()
+        if origin is None:
+            return await self._route(conn, transitions, frozenset())
+        receiver, ids = origin
+        own = [t for t in transitions if int(t.alert["id"]) in ids]
+        await self._route(conn, own, frozenset({receiver}))
+        await self._route(conn, [t for t in transitions if int(t.alert["id"]) not in ids], frozenset())
+
+    async def _route(self, conn: AsyncConnection, transitions: Sequence[Transition], exclude: frozenset[str]) -> None:
         cfg = self._config()
         if not transitions:
             return
@@ -161,7 +192,7 @@ class NotifySink:
         states = await load_states(conn, {int(t.alert["id"]) for t in transitions})
         if cfg.route is None and not any(s.announced for s in states.values()):
             return
-        planned = plan(cfg, self._enabled, transitions, states, now)
+        planned = plan(cfg, self._enabled, transitions, states, now, exclude)
         await queue(conn, planned, states, now)
         if planned:
             self._wake()

@@ -1,4 +1,5 @@
-"""Outbox reads and the operator's retry: the statements behind ``/api/v1/notifications`` and receivers."""
+"""Outbox reads and the operator's retry: the statements behind ``/api/v1/notifications``, receivers and
+the per-alert delivery audit (``/api/v1/alerts/{id}/notifications``)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,8 @@ from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from opsconductor.errors import Conflict, NotFound
-from opsconductor.notify.tables import DEAD, NOTIFICATIONS, PENDING
+from opsconductor.notify.tables import ATTEMPTS, DEAD, INBOUND, NOTIFICATIONS, PENDING
+from opsconductor.store.alert_writer import ALERTS
 
 N = NOTIFICATIONS
 Row = dict[str, Any]
@@ -50,3 +52,19 @@ async def counts_by_receiver(conn: AsyncConnection) -> dict[str, dict[str, int]]
     for name, status, n in rows:
         by.setdefault(name, {})[status] = int(n)
     return by
+
+
+async def alert_exists(conn: AsyncConnection, alert_id: int) -> bool:
+    return (await conn.execute(select(ALERTS.c.id).where(ALERTS.c.id == alert_id))).first() is not None
+
+
+async def audit(conn: AsyncConnection, alert_id: int, limit: int) -> tuple[list[Row], list[Row], list[Row]]:
+    """An alert's (notifications, attempts, inbound receipts), oldest first."""
+    n = N
+    notes = [dict(r) for r in (await conn.execute(
+        select(n).where(n.c.alert_id == alert_id).order_by(n.c.id))).mappings()]
+    tries = [dict(r) for r in (await conn.execute(
+        select(ATTEMPTS).where(ATTEMPTS.c.alert_id == alert_id).order_by(ATTEMPTS.c.id).limit(limit))).mappings()]
+    inbound = [dict(r) for r in (await conn.execute(
+        select(INBOUND).where(INBOUND.c.alert_id == alert_id).order_by(INBOUND.c.id).limit(limit))).mappings()]
+    return notes, tries, inbound

@@ -6,9 +6,10 @@ when a request is built, and nothing else ever prints the value.
 
 from __future__ import annotations
 
+import base64
 import re
 from dataclasses import dataclass
-from urllib.parse import urlsplit
+from urllib.parse import quote, quote_plus, urlsplit
 
 from opsconductor.secrets import SecretUnavailable, resolve_text
 
@@ -56,9 +57,56 @@ def _parts(secret: str) -> list[str]:
     return [p for p in out if p and len(p) >= 4 and p != "/"]
 
 
+def _b64(value: str) -> list[str]:
+    """Base64 forms of ``value`` as an echo shows them (padded and not), for each of the 3 alignments.
+
+    A secret inside a larger base64 blob (``Basic b64(user:token)``) is encoded differently depending
+    on its offset; the stable middle of each alignment is what gives it away.
+    """
+    raw = value.encode()
+    out = [base64.b64encode(raw).decode(), base64.urlsafe_b64encode(raw).decode()]
+    for shift in range(3):
+        enc = base64.b64encode(b"\0" * shift + raw).decode()
+        start = (shift * 4 + 2) // 3 + 1  # skip the characters touched by the padding bytes
+        end = len(enc) - 4  # and the last quantum, which depends on what follows
+        if end - start >= 8:
+            out.append(enc[start:end])
+    return [o.rstrip("=") or o for o in out]
+
+
+def forms(secrets: list[str]) -> tuple[list[str], list[str]]:
+    """(literal forms, base64 forms) of each secret a server may echo.
+
+    Literal: the value, its URL pieces, URL-encoded and JSON-escaped. Base64: see :func:`_b64`.
+    """
+    lit: set[str] = set()
+    b64: set[str] = set()
+    for s in secrets:
+        for p in _parts(s):
+            lit.update({p, quote(p, safe=""), quote_plus(p), quote(p), p.replace("/", "\\/")})
+            if len(p) >= 6:
+                b64.update(_b64(p))
+    def order(x: set[str]) -> list[str]:
+        return sorted((o for o in x if len(o) >= 4), key=len, reverse=True)
+    return order(lit), order(b64)
+
+
+# Authorization-like echoes: scheme + credential, whatever the credential is.
+_AUTH = re.compile(r"(?i)\b(basic|bearer|geniekey|token(?: token=)?|apikey|digest)(\s+|=)[A-Za-z0-9+/=._~:-]{6,}")
+_USERINFO = re.compile(r"(https?://)[^/\s@]+@")
+_B64CHARS = "[A-Za-z0-9+/_-]*"
+
+
 def redact(text: str, secrets: list[str]) -> str:
-    """``text`` with every secret value (and URL userinfo/query) replaced by ***."""
-    expanded = [p for s in secrets for p in _parts(s)]
-    for s in sorted(expanded, key=len, reverse=True):
+    """``text`` with every form of every secret, any Authorization echo and URL userinfo replaced by ***.
+
+    A base64 form hides the whole base64 word around it, so no stray characters of the secret remain.
+    """
+    text = _AUTH.sub(lambda m: f"{m.group(1)}{m.group(2)}{REDACTED}", text)
+    lit, b64 = forms(secrets)
+    for s in lit:
         text = text.replace(s, REDACTED)
-    return re.sub(r"(https?://)[^/\s@]+@", r"\1" + REDACTED + "@", text)
+    if b64:
+        pattern = re.compile(_B64CHARS + "(?:" + "|".join(re.escape(b) for b in b64) + ")" + _B64CHARS + "=*")
+        text = pattern.sub(REDACTED, text)
+    return _USERINFO.sub(r"\1" + REDACTED + "@", text)

@@ -1,20 +1,23 @@
 """The delivery worker: claims due outbox rows per receiver and delivers them.
 
 Each receiver has its own concurrency limit and in-flight count, so a dead or hanging
-receiver only ever occupies its own slots. Rows are claimed with a lease (PostgreSQL:
-``FOR UPDATE SKIP LOCKED``, so several server processes share the work); a crashed
-process's rows come back when the lease runs out (SQLite, single process: at start).
+receiver only ever occupies its own slots. Rows are claimed with a short lease in this worker's
+name (PostgreSQL: ``FOR UPDATE SKIP LOCKED``, so several server processes share the work); the
+worker renews the lease of what it holds every couple of seconds, so a process that dies loses its
+rows to the others within ``LEASE_S`` + ``LEASE_CHECK_S`` (SQLite, single process: at start).
 For one (alert, receiver), a row is only claimed once every earlier row is settled, so
-a ticket is created before it is commented on or resolved.
+a ticket is created before it is commented on or resolved. A row's ``progress`` (what an earlier
+attempt did or sent) goes to the receiver, which continues from there. On shutdown, deliveries
+in flight get ``shutdown_grace_s`` to finish and be recorded.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import hashlib
 import logging
 import random
+import uuid
 from collections import defaultdict, deque
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -22,21 +25,25 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
-from sqlalchemy import and_, bindparam, func, or_, select, update
+from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from opsconductor.notify.audit import attempt_rows
+from opsconductor.notify.circuit import Circuit
+from opsconductor.notify.claim import LEASE_S, Claims, due_clause
 from opsconductor.notify.receivers.base import Delivery, Item, Result
 from opsconductor.notify.repeat import anything_due, sweep
 from opsconductor.notify.schedule import backoff
+from opsconductor.notify.secrets import redact
 from opsconductor.notify.service import NotifyService
-from opsconductor.notify.tables import DEAD, GROUPS, NOTIFICATIONS, PENDING, SENDING, SENT, STATE
-from opsconductor.store.alert_writer import HISTORY
+from opsconductor.notify.tables import ATTEMPTS, DEAD, GROUPS, NOTIFICATIONS, PENDING, SENDING, SENT, STATE
 from opsconductor.store.db import Database
 
 log = logging.getLogger(__name__)
 
-MAX_BATCH = 50
 PREFETCH = 4  # deliveries claimed per slot: fewer, larger claims; the queue is per receiver
+HEARTBEAT_S = 2.0
+LEASE_CHECK_S = 2.0  # how often expired leases (a dead process's rows) are looked for
 N = NOTIFICATIONS
 
 
@@ -47,41 +54,14 @@ class _Done:
     result: Result
     attempts: int
     created: list[datetime]
+    seconds: float = 0.0
 
 
-def _due_clause(now: datetime, *, expired_leases: bool) -> Any:
-    # Two index-friendly shapes: due pending rows (every tick), expired leases (now and then).
-    if expired_leases:
-        return (N.c.status == SENDING) & (N.c.lease_until < now)
-    return (N.c.status == PENDING) & (N.c.due_at <= now)
-
-
-def _pack(groups: list[list[Any]], slots: int, combine: int) -> list[list[Any]]:
-    """At most ``slots`` deliveries; with ``combine`` > 1, whole groups share a delivery up to that many rows.
-
-    Rows that already carry a batch_key (an earlier claim sent them together) stay exactly as they were.
-    """
-    out: list[list[Any]] = []
-    current: list[Any] = []
-    for g in groups:
-        if combine <= 1 or g[0]["batch_key"]:
-            out.append(g)
-        elif current and len(current) + len(g) > combine:
-            out.append(current)
-            current = list(g)
-        else:
-            current.extend(g)
-        if len(out) >= slots:
-            return out[:slots]
-    if current:
-        out.append(current)
-    return out[:slots]
-
-
-class Worker:
+class Worker(Claims):
     def __init__(self, db: Database, service: NotifyService, clock: Callable[[], datetime], *,
                  poll_s: float = 0.05, retry_base_s: float = 1.0, retry_cap_s: float = 300.0,
-                 retention_s: float = 30 * 86_400.0, rng: random.Random | None = None):
+                 retention_s: float = 30 * 86_400.0, rng: random.Random | None = None,
+                 shutdown_grace_s: float = 10.0, probe_s: float = 3.0):
         self.db = db
         self.service = service
         self.clock = clock
@@ -100,15 +80,29 @@ class Worker:
         self._last_depth = 0.0
         self._last_repeat = 0.0
         self._last_lease_check = 0.0
-        self.lease_check_s = 5.0
+        self.lease_check_s = LEASE_CHECK_S
         self.repeat_every_s = 1.0
+        self.owner = uuid.uuid4().hex[:16]  # this worker's name on the rows it leases
+        self.held: set[int] = set()  # ids of rows leased by this worker (queued or in flight)
+        self._last_heartbeat = 0.0
+        self.shutdown_grace_s = shutdown_grace_s
+        self.probe_s = probe_s
+        self.circuits: dict[str, Circuit] = {}
+        self._stopping = False
+
+    def circuit(self, receiver: str) -> Circuit:
+        c = self.circuits.get(receiver)
+        if c is None:
+            c = self.circuits[receiver] = Circuit(probe_s=self.probe_s)
+        return c
 
     async def run(self) -> None:
         """The worker loop (spawned on the runtime); cancelled on shutdown."""
         if self.db.is_sqlite:
             # One process owns an SQLite database: whatever was in flight died with the last process.
             async with self.db.write() as conn:
-                await conn.execute(update(N).where(N.c.status == SENDING).values(status=PENDING, lease_until=None))
+                await conn.execute(update(N).where(N.c.status == SENDING).values(status=PENDING, lease_until=None,
+                                                                                 lease_owner=None))
         limits = httpx.Limits(max_connections=None, max_keepalive_connections=64)
         async with httpx.AsyncClient(limits=limits, follow_redirects=False) as client:
             self._client = client
@@ -120,12 +114,26 @@ class Worker:
                         with contextlib.suppress(TimeoutError):
                             await asyncio.wait_for(self.service.wake_event.wait(), timeout=self.poll_s)
             finally:
-                for t in list(self._tasks):
-                    t.cancel()
-                for t in list(self._tasks):
-                    with contextlib.suppress(asyncio.CancelledError, Exception):
-                        await t
-                await self._release_queued()
+                await self._shutdown()
+
+    async def _shutdown(self) -> None:
+        """Let deliveries in flight finish (bounded), record them, hand back what never started."""
+        self._stopping = True
+        running = list(self._tasks)
+        if running:
+            log.info("notify: finishing %d deliveries in flight (up to %gs)", len(running), self.shutdown_grace_s)
+            _, late = await asyncio.wait(running, timeout=self.shutdown_grace_s)
+            for t in late:
+                t.cancel()
+            for t in late:
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await t
+        done, self._done = self._done, []
+        if done:
+            with contextlib.suppress(Exception):
+                async with self.db.write() as conn:
+                    await self._record(conn, done, self.clock())
+        await self._release_queued()
 
     async def _release_queued(self) -> None:
         """On shutdown, hand claimed-but-unstarted rows back (best effort; leases cover a crash)."""
@@ -134,8 +142,10 @@ class Worker:
         if ids:
             with contextlib.suppress(Exception):
                 async with self.db.write() as conn:
-                    await conn.execute(update(N).where(N.c.id.in_(ids), N.c.status == SENDING)
-                                       .values(status=PENDING, lease_until=None, attempts=N.c.attempts - 1))
+                    await conn.execute(update(N).where(N.c.id.in_(ids), N.c.status == SENDING,
+                                                       N.c.lease_owner == self.owner)
+                                       .values(status=PENDING, lease_until=None, lease_owner=None,
+                                               attempts=N.c.attempts - 1))
 
     async def tick(self, client: httpx.AsyncClient) -> bool:
         """Record finished deliveries, claim due rows for receivers with free slots, start them."""
@@ -151,18 +161,31 @@ class Worker:
             if repeat:
                 async with self.db.write() as conn:
                     await sweep(conn, self.service.config, self.service.enabled, now)
+        if not self.db.is_sqlite and now.timestamp() - self._last_heartbeat >= HEARTBEAT_S:
+            # (SQLite: one process, nobody takes leases over, no renewal needed)
+            self._last_heartbeat = now.timestamp()
+            await self._heartbeat(now)
         done, self._done = self._done, []
         free: dict[str, int] = {}
+        probes: list[str] = []
+        t = now.timestamp()
         for n, sender in self.service.senders.items():
+            c = self.circuits.get(n)
+            if c is not None and c.open:  # down: one probe at a time, every probe_s
+                if c.may_probe(t) and not self.inflight[n] and not self.queues[n]:
+                    c.probing(t)
+                    probes.append(n)
+                continue
             want = sender.cfg.concurrency * PREFETCH - len(self.queues[n]) - self.inflight[n]
             if want >= sender.cfg.concurrency:
                 free[n] = want
-        leases = now.timestamp() - self._last_lease_check >= self.lease_check_s
+        # SQLite has one process: nobody else's leases to take over (its own were reset at start)
+        leases = not self.db.is_sqlite and t - self._last_lease_check >= self.lease_check_s
         if leases:
-            self._last_lease_check = now.timestamp()
+            self._last_lease_check = t
         if not done and free and not leases and not await self._anything_due(now, list(free)):
             free = {}
-        if not done and not free:
+        if not done and not free and not probes:
             await self._maybe_depth(now)
             return False
         claimed: list[tuple[str, Delivery, int, list[datetime]]] = []
@@ -174,6 +197,8 @@ class Worker:
                 if leases and len(got) < slots:
                     got += await self._claim(conn, name, slots - len(got), now, expired_leases=True)
                 claimed.extend(got)
+            for name in probes:
+                claimed.extend(await self._claim(conn, name, 1, now, expired_leases=False, probe=True))
         for name, delivery, attempts, created in claimed:
             self.queues[name].append((delivery, attempts, created))
         for name in {n for n, _, _, _ in claimed}:
@@ -181,19 +206,42 @@ class Worker:
         await self._maybe_depth(now)
         return bool(done or claimed)
 
+    async def _heartbeat(self, now: datetime) -> None:
+        """Renew the lease of the rows this worker holds, so nobody takes over a live delivery.
+
+        Only leases in their second half are rewritten: most deliveries end long before, and rewriting
+        (and row-locking) every held row every few seconds would compete with recording them."""
+        ids = sorted(self.held)
+        if not ids:
+            return
+        soon = now + timedelta(seconds=LEASE_S / 2)
+        async with self.db.write() as conn:
+            for i in range(0, len(ids), 1000):
+                await conn.execute(update(N).where(N.c.id.in_(ids[i : i + 1000]), N.c.status == SENDING,
+                                                   N.c.lease_owner == self.owner, N.c.lease_until < soon)
+                                   .values(lease_until=now + timedelta(seconds=LEASE_S)))
+
+    async def _checkpoint(self, item: Item) -> None:
+        """Durably record a delivery's progress before a step that must not be repeated blindly."""
+        async with self.db.write() as conn:
+            await conn.execute(update(N).where(N.c.id == item.id, N.c.status == SENDING,
+                                               N.c.lease_owner == self.owner).values(progress=dict(item.progress)))
+
     async def _prune(self, now: datetime) -> None:
         """Forget settled notifications older than the retention (bounded work per call)."""
         old = now - timedelta(seconds=self.retention_s)
         settled = N.c.status.in_([SENT, DEAD]) & (N.c.created_at < old)
         async with self.db.read() as conn:
             ids = list((await conn.execute(select(N.c.id).where(settled).limit(5000))).scalars())
-        if ids:
-            async with self.db.write() as conn:
+        async with self.db.write() as conn:
+            if ids:
                 await conn.execute(N.delete().where(N.c.id.in_(ids), settled))
+            await conn.execute(ATTEMPTS.delete().where(ATTEMPTS.c.id.in_(
+                select(ATTEMPTS.c.id).where(ATTEMPTS.c.at < old).limit(5000).scalar_subquery())))
 
     async def _anything_due(self, now: datetime, receivers: list[str]) -> bool:
         async with self.db.read() as conn:
-            row = await conn.execute(select(N.c.id).where(_due_clause(now, expired_leases=False),
+            row = await conn.execute(select(N.c.id).where(due_clause(now, expired_leases=False),
                                                           N.c.receiver.in_(receivers)).limit(1))
             return row.first() is not None
 
@@ -209,105 +257,12 @@ class Worker:
         for name in {*self.service.config.receivers, *depth}:
             self.service.metrics.queue_depth.labels(receiver=name).set(depth.get(name, 0))
 
-    async def _claim(self, conn: AsyncConnection, receiver: str, slots: int, now: datetime, *,
-                     expired_leases: bool) -> list[tuple[str, Delivery, int, list[datetime]]]:
-        sender = self.service.senders[receiver]
-        per = MAX_BATCH if sender.batchable else 1
-        combine = max(1, sender.max_batch) if sender.batchable else 1
-        rows = await self._candidates(conn, receiver, now, expired_leases, min(2000, slots * combine + per))
-        if not rows:
-            return []
-        groups: dict[str, list[Any]] = {}
-        for r in rows:
-            key = r["batch_key"] or (r["group_key"] if per > 1 else f"row-{r['id']}")
-            g = groups.setdefault(key, [])
-            if len(g) < per:
-                g.append(r)
-        picked = _pack(list(groups.values()), slots, combine)
-        if conn.dialect.name == "postgresql":
-            # Lock only what we picked; rows another process holds are skipped (it sends them). The WHERE
-            # is re-checked on the newest row version, so a row claimed meanwhile is not taken twice.
-            locked = set((await conn.execute(
-                select(N.c.id).where(N.c.id.in_([r["id"] for g in picked for r in g]),
-                                     _due_clause(now, expired_leases=expired_leases))
-                .with_for_update(skip_locked=True))).scalars())
-            picked = [kept for g in picked if (kept := [r for r in g if r["id"] in locked])]
-            if not picked:
-                return []
-        ids = [r["id"] for g in picked for r in g]
-        payloads: dict[int, Any] = dict((await conn.execute(select(N.c.id, N.c.payload).where(N.c.id.in_(ids)))).all())
-        alert_ids = sorted({r["alert_id"] for g in picked for r in g})
-        refs: dict[int, dict[str, Any]] = {}
-        if sender.uses_ref:
-            refs = {a: dict(ref or {}) for a, ref in (await conn.execute(
-                select(STATE.c.alert_id, STATE.c.ext_ref).where(STATE.c.receiver == receiver,
-                                                                STATE.c.alert_id.in_(alert_ids)))).all()}
-        history: dict[int, list[dict[str, Any]]] = defaultdict(list)
-        if sender.uses_history:
-            for h in (await conn.execute(select(HISTORY).where(HISTORY.c.alert_id.in_(alert_ids))
-                                         .order_by(HISTORY.c.id))).mappings():
-                history[h["alert_id"]].append({k: v for k, v in h.items() if k not in ("id", "alert_id")})
-        # queued rows wait for up to PREFETCH rounds of requests before theirs starts
-        lease = now + timedelta(seconds=sender.cfg.timeout * (PREFETCH + 2) + 30)
-        batch_keys: list[dict[str, Any]] = []
-        out = []
-        for g in picked:
-            items = [Item(r["id"], r["alert_id"], r["transition"], r["idem_key"], dict(payloads[r["id"]]),
-                          refs.get(r["alert_id"], {}), history[r["alert_id"]][-20:],
-                          self.service.links(r["alert_id"]), r["group_key"]) for r in g]
-            if len(items) == 1:
-                idem = items[0].idem_key
-            else:
-                digest = hashlib.sha256("|".join(sorted(i.idem_key for i in items)).encode()).hexdigest()[:40]
-                idem = f"oc-batch-{digest}"
-                # remembered, so a retry after a crash re-sends exactly this batch under the same key
-                batch_keys.extend({"_id": i.id, "batch_key": g[0]["batch_key"] or f"b{g[0]['id']}"} for i in items)
-            out.append((receiver, Delivery(items, idem, g[0]["group_key"]), max(r["attempts"] for r in g) + 1,
-                        [r["created_at"] for r in g]))
-        await conn.execute(update(N).where(N.c.id.in_(ids)).values(status=SENDING, lease_until=lease,
-                                                                   attempts=N.c.attempts + 1))
-        if batch_keys:
-            await conn.execute(update(N).where(N.c.id == bindparam("_id")).values(batch_key=bindparam("batch_key")),
-                               batch_keys)
-        return out
-
-    async def _candidates(self, conn: AsyncConnection, receiver: str, now: datetime, expired_leases: bool,
-                          limit: int) -> list[Any]:
-        """Due rows, oldest first, that are the first unsettled row of their (alert, receiver).
-
-        The ordering check is a second, index-driven query rather than a correlated NOT EXISTS: query
-        planners with stale statistics turned that anti-join quadratic. A group's rows share their
-        due_at (the flush), so a window of ``limit`` rows holds whole groups; if blocked rows fill a
-        window, the next one is looked at.
-        """
-        out: list[Any] = []
-        after: tuple[datetime, int] | None = None
-        for _ in range(5):
-            stmt = (select(N.c.id, N.c.alert_id, N.c.transition, N.c.idem_key, N.c.group_key, N.c.batch_key,
-                           N.c.attempts, N.c.created_at, N.c.due_at)
-                    .where(N.c.receiver == receiver, _due_clause(now, expired_leases=expired_leases))
-                    .order_by(N.c.due_at, N.c.id).limit(limit))
-            if after is not None:
-                stmt = stmt.where(or_(N.c.due_at > after[0], and_(N.c.due_at == after[0], N.c.id > after[1])))
-            rows = list((await conn.execute(stmt)).mappings())
-            if not rows:
-                break
-            first: dict[int, int] = dict((await conn.execute(
-                select(N.c.alert_id, func.min(N.c.id))
-                .where(N.c.receiver == receiver, N.c.alert_id.in_(sorted({r["alert_id"] for r in rows})),
-                       N.c.status.in_([PENDING, SENDING]))
-                .group_by(N.c.alert_id))).all())
-            out.extend(r for r in rows if first.get(r["alert_id"]) == r["id"])
-            if len(out) >= limit // 2 or len(rows) < limit:
-                break
-            after = (rows[-1]["due_at"], rows[-1]["id"])
-        return out[:limit]
-
     def _pump(self, client: httpx.AsyncClient, receiver: str) -> None:
         """Start queued deliveries of a receiver while it has free slots."""
         sender = self.service.senders.get(receiver)
         queue = self.queues[receiver]
-        while sender is not None and queue and self.inflight[receiver] < sender.cfg.concurrency:
+        while (sender is not None and queue and self.inflight[receiver] < sender.cfg.concurrency
+               and not self._stopping):
             delivery, attempts, created = queue.popleft()
             self.inflight[receiver] += 1
             task = asyncio.create_task(self._deliver(client, receiver, delivery, attempts, created))
@@ -322,12 +277,15 @@ class Worker:
         try:
             result = await sender.send(client, delivery)
         except Exception as exc:  # a receiver bug must not kill the worker; the row is retried
-            log.exception("receiver %s failed unexpectedly", receiver)
-            result = Result(False, error=f"internal error: {type(exc).__name__}")
+            # no traceback: its frames hold URLs and tokens; the redacted message is enough to act on
+            msg = redact(f"{type(exc).__name__}: {exc}", sender.secret_values())[:500]
+            log.error("receiver %s failed unexpectedly: %s", receiver, msg)
+            result = Result(False, error=f"internal error: {msg}")
         finally:
             self.inflight[receiver] -= 1
-        self.service.metrics.latency.labels(receiver=receiver).observe(loop.time() - start)
-        self._done.append(_Done(receiver, delivery, result, attempts, created))
+        took = loop.time() - start
+        self.service.metrics.latency.labels(receiver=receiver).observe(took)
+        self._done.append(_Done(receiver, delivery, result, attempts, created, took))
         self.service.wake_event.set()
         self._pump(client, receiver)
 
@@ -336,7 +294,16 @@ class Worker:
         retry: list[dict[str, Any]] = []
         dead: list[dict[str, Any]] = []
         groups: set[str] = set()
+        drain: set[str] = set()
+        progress: list[dict[str, Any]] = []
+        audit: list[dict[str, Any]] = []
         for d in done:
+            self.held.difference_update(i.id for i in d.delivery.items)
+            if self.circuit(d.receiver).record(d.result, now.timestamp()):
+                drain.add(d.receiver)
+            audit.extend(attempt_rows(d.receiver, d.delivery, d.result, d.attempts, d.created, d.seconds, now,
+                                      self.service.senders.get(d.receiver)))
+            progress.extend({"_id": i.id, "progress": dict(i.progress)} for i in d.delivery.items if i.progress)
             m = self.service.metrics
             sender = self.service.senders.get(d.receiver)
             max_age = sender.cfg.max_age if sender else 0.0
@@ -365,21 +332,31 @@ class Worker:
                 log.warning("notification(s) %s to %s dead: %s", ids, d.receiver, err)
             for alert_id, ref in r.ext_ref.items():
                 await self._save_ref(conn, alert_id, d.receiver, ref, now)
-        mine = N.c.status == SENDING
+        mine = (N.c.status == SENDING) & (N.c.lease_owner == self.owner)
+        if progress:  # before the status changes below: the same "mine" condition must still hold
+            await conn.execute(update(N).where(N.c.id == bindparam("_id"), mine).values(
+                progress=bindparam("progress")), progress)
+        if audit:
+            await conn.execute(ATTEMPTS.insert(), audit)
         if sent:
             await conn.execute(update(N).where(N.c.id == bindparam("_id"), mine).values(
-                status=SENT, sent_at=now, lease_until=None, last_error=None,
+                status=SENT, sent_at=now, lease_until=None, lease_owner=None, last_error=None,
                 last_status_code=bindparam("code")), sent)
         if retry:
             await conn.execute(update(N).where(N.c.id == bindparam("_id"), mine).values(
-                status=PENDING, due_at=bindparam("due"), lease_until=None, last_error=bindparam("err"),
-                last_status_code=bindparam("code")), retry)
+                status=PENDING, due_at=bindparam("due"), lease_until=None, lease_owner=None,
+                last_error=bindparam("err"), last_status_code=bindparam("code")), retry)
         if dead:
             await conn.execute(update(N).where(N.c.id == bindparam("_id"), mine).values(
-                status=DEAD, lease_until=None, last_error=bindparam("err"), last_status_code=bindparam("code")), dead)
+                status=DEAD, lease_until=None, lease_owner=None, last_error=bindparam("err"),
+                last_status_code=bindparam("code")), dead)
         if groups:
             await conn.execute(update(GROUPS).where(GROUPS.c.key == bindparam("_k")).values(
                 last_flush_at=now, next_flush_at=None), [{"_k": k} for k in sorted(groups)])
+        for receiver in sorted(drain):  # it answers again: its backed-off rows are due now
+            log.info("notify receiver %s answers again: draining its backlog", receiver)
+            await conn.execute(update(N).where(N.c.receiver == receiver, N.c.status == PENDING, N.c.attempts > 0,
+                                               N.c.due_at > now).values(due_at=now))
 
     async def _save_ref(self, conn: AsyncConnection, alert_id: int, receiver: str, ref: dict[str, Any],
                         now: datetime) -> None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import json
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
@@ -39,6 +39,9 @@ class Item:
     history: list[dict[str, Any]] = field(default_factory=list)
     links: dict[str, str] = field(default_factory=dict)
     group_key: str = ""
+    # how far earlier attempts got (multi-step receivers): steps done, and steps *sent* whose answer never came
+    progress: dict[str, Any] = field(default_factory=dict)
+    attempt: int = 1
 
     @property
     def alert(self) -> dict[str, Any]:
@@ -53,6 +56,13 @@ class Delivery:
     items: list[Item]
     idem_key: str
     group_key: str
+    # durably record an item's progress *before* a step that cannot be repeated blindly (set by the worker)
+    checkpoint: Callable[[Item], Awaitable[None]] | None = None
+    rendered: dict[int, str] = field(default_factory=dict)  # item id -> the title sent (the audit's summary)
+
+    async def save(self, item: Item) -> None:
+        if self.checkpoint is not None:
+            await self.checkpoint(item)
 
 
 @dataclass
@@ -63,6 +73,8 @@ class Result:
     status_code: int | None = None
     error: str | None = None
     ext_ref: dict[int, dict[str, Any]] = field(default_factory=dict)  # alert_id -> reference updates
+    external: dict[int, str] = field(default_factory=dict)  # alert_id -> the id the service knows it by
+    unreachable: bool = False  # no HTTP answer at all (network error, timeout): the receiver may be down
 
 
 class Sender(Protocol):
@@ -77,6 +89,8 @@ class Sender(Protocol):
     def max_batch(self) -> int: ...
 
     async def send(self, client: httpx.AsyncClient, delivery: Delivery) -> Result: ...
+
+    def secret_values(self) -> list[str]: ...
 
 
 def retry_after(value: str | None, now: datetime | None = None) -> float | None:
@@ -95,12 +109,12 @@ def retry_after(value: str | None, now: datetime | None = None) -> float | None:
     return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
 
 
-def classify(resp: httpx.Response) -> Result:
-    """Turn an HTTP answer into a Result (the body is kept short in errors)."""
+def classify(resp: httpx.Response, secrets: list[str] | None = None) -> Result:
+    """Turn an HTTP answer into a Result; the body is redacted *then* shortened (a cut secret would escape)."""
     if 200 <= resp.status_code < 300:
         return Result(True, status_code=resp.status_code)
     retry = resp.status_code in RETRYABLE or resp.status_code >= 500
-    body = resp.text[:300].replace("\n", " ")
+    body = redact(resp.text[:20_000], secrets or [])[:300].replace("\n", " ")
     return Result(False, retry=retry, retry_after=retry_after(resp.headers.get("Retry-After")),
                   status_code=resp.status_code, error=f"HTTP {resp.status_code}: {body}")
 
@@ -130,10 +144,13 @@ class BaseSender:
                 out.append(ref.resolve())
         return out
 
-    def texts(self, item: Item) -> tuple[str, str]:
+    def texts(self, item: Item, delivery: Delivery | None = None) -> tuple[str, str]:
         ctx = alert_context(item.alert, item.transition, history=item.history, links=item.links,
                             actor=item.payload.get("actor"), note=item.payload.get("note"), receiver=self.cfg.name)
-        return self.renderer.render("title", ctx), self.renderer.render("text", ctx)
+        title, text = self.renderer.render("title", ctx), self.renderer.render("text", ctx)
+        if delivery is not None:
+            delivery.rendered[item.id] = title
+        return title, text
 
     async def request(self, client: httpx.AsyncClient, method: str, url: str, *, json_body: Any = None,
                       content: bytes | None = None, headers: Mapping[str, str] | None = None,
@@ -147,14 +164,12 @@ class BaseSender:
             resp = await client.request(method, url, content=content, headers=hdrs, auth=auth,
                                         timeout=self.cfg.timeout)
         except httpx.TimeoutException as exc:
-            return Result(False, error=f"timeout after {self.cfg.timeout:g}s ({type(exc).__name__})"), None
+            return Result(False, error=f"timeout after {self.cfg.timeout:g}s ({type(exc).__name__})",
+                          unreachable=True), None
         except httpx.HTTPError as exc:
             msg = redact(f"{type(exc).__name__}: {exc}", self.secret_values())
-            return Result(False, error=msg), None
-        result = classify(resp)
-        if result.error:
-            result.error = redact(result.error, self.secret_values())
-        return result, resp
+            return Result(False, error=msg[:500], unreachable=True), None
+        return classify(resp, self.secret_values()), resp
 
 
 def unavailable(exc: SecretUnavailable) -> Result:

@@ -6,12 +6,20 @@ it: a retry after a lost answer (or a crash) finds the issue instead of opening 
 
 Search uses Jira Cloud's ``/search/jql`` (the old ``/search`` was removed from Cloud in 2025) and
 falls back to ``/search`` where that does not exist (Data Center). Cloud search is eventually
-consistent, so after a create whose answer was lost the retry waits ``create_retry_delay``
-(default 15 s) for the new issue to become searchable.
+consistent, so the moment a create is sent is recorded first (``create_sent_at``); a later attempt
+that does not find the issue waits until ``create_retry_delay`` (default 45 s) has passed since then
+before it creates, whether the answer was lost to a timeout or to a crash of the whole server.
+
+A delivery is a chain of steps (create, comment, transition). Each step is recorded when done, and
+marked *sent* (durably, before the request) when it cannot be repeated blindly: a retry skips what is
+done and checks Jira for what was sent (a comment carries the notification's idempotency key; a
+resolve first reads the issue's status), so no comment is posted twice and an issue already closed
+counts as resolved.
 """
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote
 
@@ -66,9 +74,30 @@ def pick_transition(transitions: list[dict[str, Any]], wanted: str) -> str | Non
     return None
 
 
+def build_comment_marked(item: Item, title: str, text: str) -> dict[str, Any]:
+    """The comment, ending with the notification's key: how a retry recognises a comment already posted."""
+    body = build_comment(item, title, text)
+    body["body"] += f"\n[{item.idem_key}]"
+    return body
+
+
+def is_done(issue: dict[str, Any], wanted: str) -> bool:
+    """Is the issue closed: its status category is Done, or its status is the resolve transition's target."""
+    status = (issue.get("fields") or {}).get("status") or {}
+    category = str((status.get("statusCategory") or {}).get("key", "")).lower()
+    return category == "done" or str(status.get("name", "")).lower() == wanted.lower()
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
 class JiraSender(BaseSender):
     uses_ref = True
     _legacy_search: bool | None = None  # learnt on first use: does this Jira lack /search/jql?
+
+    def create_delay(self) -> float:
+        return parse_duration(self.opt("create_retry_delay", "45s"))
 
     async def _find(self, client: httpx.AsyncClient, base: str, auth: tuple[str, str], item: Item
                     ) -> tuple[Result, str | None]:
@@ -84,6 +113,63 @@ class JiraSender(BaseSender):
                 return result, (str(issues[0]["key"]) if issues else None)
             return result, None
         return Result(False, retry=False, error="Jira search is not available"), None
+
+    async def _create(self, client: httpx.AsyncClient, base: str, auth: tuple[str, str], delivery: Delivery,
+                      item: Item, title: str, text: str) -> Result:
+        p = item.progress
+        delay = self.create_delay()
+        sent_at = p.get("create_sent_at")
+        if sent_at:
+            waited = (_now() - datetime.fromisoformat(sent_at)).total_seconds()
+            if waited < delay:
+                # an earlier create may exist but not be searchable yet: creating now could make a second one
+                return Result(False, retry_after=delay - waited,
+                              error=f"create sent {waited:.0f}s ago without an answer; waiting up to "
+                                    f"{delay:g}s for Jira search to show it")
+        p["create_sent_at"] = _now().isoformat()
+        await delivery.save(item)
+        body = build_issue(item, title, text, project=str(self.opt("project", "OPS")),
+                           issue_type=str(self.opt("issue_type", "Task")), labels=self.opt("labels"))
+        result, resp = await self.request(client, "POST", f"{base}{API}/issue", json_body=body, auth=auth)
+        if result.ok and resp is not None:
+            key = str(resp.json()["key"])
+            p["issue_key"] = key
+            result.ext_ref[item.alert_id] = {"issue_key": key}
+            result.external[item.alert_id] = key
+        elif result.retry:
+            result.retry_after = max(result.retry_after or 0.0, delay)
+        return result
+
+    async def _commented(self, client: httpx.AsyncClient, base: str, auth: tuple[str, str], key: str,
+                         item: Item) -> tuple[Result, bool]:
+        """Does the issue already carry this notification's comment (an earlier attempt's answer was lost)?"""
+        got, resp = await self.request(client, "GET", f"{base}{API}/issue/{quote(key)}/comment"
+                                       "?orderBy=-created&maxResults=100", auth=auth)
+        if not got.ok or resp is None:
+            return got, False
+        marker = f"[{item.idem_key}]"
+        return got, any(marker in str(c.get("body", "")) for c in resp.json().get("comments") or [])
+
+    async def _resolve(self, client: httpx.AsyncClient, base: str, auth: tuple[str, str], delivery: Delivery,
+                       item: Item, key: str) -> Result:
+        wanted = str(self.opt("resolve_transition", "Done"))
+        got, resp = await self.request(client, "GET", f"{base}{API}/issue/{quote(key)}?fields=status", auth=auth)
+        if not got.ok or resp is None:
+            return got
+        if is_done(resp.json(), wanted):
+            return Result(True, status_code=got.status_code)  # closed already (by us earlier, or by a person)
+        got, resp = await self.request(client, "GET", f"{base}{API}/issue/{quote(key)}/transitions", auth=auth)
+        if not got.ok or resp is None:
+            return got
+        tid = pick_transition(resp.json().get("transitions") or [], wanted)
+        if tid is None:
+            return Result(False, retry=False, error=f"Jira issue {key} has no transition {wanted!r}")
+        item.progress["transition_sent"] = True
+        await delivery.save(item)
+        done, _ = await self.request(client, "POST", f"{base}{API}/issue/{quote(key)}/transitions",
+                                     json_body={"transition": {"id": tid}}, auth=auth)
+        return done
+
     async def send(self, client: httpx.AsyncClient, delivery: Delivery) -> Result:
         item = delivery.items[0]
         if item.transition == "repeat":
@@ -93,43 +179,47 @@ class JiraSender(BaseSender):
             auth = (self.secret("user"), self.secret("token"))
         except SecretUnavailable as exc:
             return unavailable(exc)
-        title, text = self.texts(item)
-        key = item.ext_ref.get("issue_key")
-        found_now = False
+        title, text = self.texts(item, delivery)
+        p = item.progress
+        key = item.ext_ref.get("issue_key") or p.get("issue_key")
+        refs: dict[int, dict[str, Any]] = {}
         if key is None:
             result, key = await self._find(client, base, auth, item)
             if not result.ok:
                 return result
-            found_now = key is not None
+            if key is not None:
+                p["issue_key"] = key
+                refs = {item.alert_id: {"issue_key": key}}
         if key is None:
             if item.transition not in ("firing", "test"):
                 return Result(False, retry=False, error="no Jira issue exists for this alert")
-            body = build_issue(item, title, text, project=str(self.opt("project", "OPS")),
-                               issue_type=str(self.opt("issue_type", "Task")), labels=self.opt("labels"))
-            result, resp = await self.request(client, "POST", f"{base}{API}/issue", json_body=body, auth=auth)
-            if result.ok and resp is not None:
-                result.ext_ref[item.alert_id] = {"issue_key": resp.json()["key"]}
-            elif result.retry:
-                # the issue may exist although we got no answer: give search time to see it
-                delay = parse_duration(self.opt("create_retry_delay", "15s"))
-                result.retry_after = max(result.retry_after or 0.0, delay)
-            return result
-        refs = {item.alert_id: {"issue_key": key}} if found_now else {}
+            return await self._create(client, base, auth, delivery, item, title, text)
+        outcome = await self._steps(client, base, auth, delivery, item, key, title, text)
+        outcome.ext_ref = {**refs, **outcome.ext_ref}
+        outcome.external[item.alert_id] = key
+        return outcome
+
+    async def _steps(self, client: httpx.AsyncClient, base: str, auth: tuple[str, str], delivery: Delivery,
+                     item: Item, key: str, title: str, text: str) -> Result:
+        """What follows the issue's existence: comment (once), then for a resolve the transition (once)."""
+        p = item.progress
         if item.transition in ("firing", "test"):
-            return Result(True, ext_ref=refs)  # the issue exists already (an earlier attempt created it)
-        result, _ = await self.request(client, "POST", f"{base}{API}/issue/{quote(key)}/comment",
-                                       json_body=build_comment(item, title, text), auth=auth)
-        result.ext_ref = refs
-        if not result.ok or item.transition not in ("resolved", "expired"):
-            return result
-        got, resp = await self.request(client, "GET", f"{base}{API}/issue/{quote(key)}/transitions", auth=auth)
-        if not got.ok or resp is None:
-            return got
-        tid = pick_transition(resp.json().get("transitions") or [], str(self.opt("resolve_transition", "Done")))
-        if tid is None:
-            return Result(False, retry=False, error=f"Jira issue {key} has no transition "
-                                                      f"{self.opt('resolve_transition', 'Done')!r}")
-        done, _ = await self.request(client, "POST", f"{base}{API}/issue/{quote(key)}/transitions",
-                                     json_body={"transition": {"id": tid}}, auth=auth)
-        done.ext_ref = refs
-        return done
+            return Result(True)  # the issue exists already (an earlier attempt created it)
+        last = Result(True)
+        if not p.get("commented"):
+            if p.get("comment_sent"):
+                got, found = await self._commented(client, base, auth, key, item)
+                if not got.ok:
+                    return got
+                p["commented"] = found
+            if not p.get("commented"):
+                p["comment_sent"] = True
+                await delivery.save(item)
+                last, _ = await self.request(client, "POST", f"{base}{API}/issue/{quote(key)}/comment",
+                                             json_body=build_comment_marked(item, title, text), auth=auth)
+                if not last.ok:
+                    return last
+                p["commented"] = True
+        if item.transition not in ("resolved", "expired"):
+            return last
+        return await self._resolve(client, base, auth, delivery, item, key)

@@ -39,7 +39,7 @@ class MattermostSender(BaseSender):
             url = self.secret("url")
         except SecretUnavailable as exc:
             return unavailable(exc)
-        msg = build_message([(i, *self.texts(i)) for i in delivery.items], channel=self.opt("channel"),
+        msg = build_message([(i, *self.texts(i, delivery)) for i in delivery.items], channel=self.opt("channel"),
                             username=self.opt("username"))
         result, _ = await self.request(client, "POST", url, json_body=msg)
         return result

@@ -61,7 +61,7 @@ class OpsgenieSender(BaseSender):
             base = (self.secret("url") if "url" in self.cfg.secrets else DEFAULT_URL).rstrip("/")
         except SecretUnavailable as exc:
             return unavailable(exc)
-        title, text = self.texts(item)
+        title, text = self.texts(item, delivery)
         req = build_request(item, title, text, tags=self.opt("tags"), responders=self.opt("responders"),
                             priority=self.opt("priority"))
         if req is None:
@@ -69,4 +69,5 @@ class OpsgenieSender(BaseSender):
         path, body = req
         result, _ = await self.request(client, "POST", base + path, json_body=body,
                                        headers={"Authorization": f"GenieKey {key}"})
+        result.external[item.alert_id] = alias(item)
         return result

@@ -61,7 +61,8 @@ class PagerDutySender(BaseSender):
             url = self.secret("url") if "url" in self.cfg.secrets else DEFAULT_URL
         except SecretUnavailable as exc:
             return unavailable(exc)
-        title, text = self.texts(item)
+        title, text = self.texts(item, delivery)
         body = build_event(item, title, text, key, source=self.opt("source"), client=self.opt("client", "OpsConductor"))
         result, _ = await self.request(client, "POST", url, json_body=body)
+        result.external[item.alert_id] = body["dedup_key"]
         return result

@@ -52,6 +52,6 @@ class TeamsSender(BaseSender):
             url = self.secret("url")
         except SecretUnavailable as exc:
             return unavailable(exc)
-        msg = build_message([(i, *self.texts(i)) for i in delivery.items])
+        msg = build_message([(i, *self.texts(i, delivery)) for i in delivery.items])
         result, _ = await self.request(client, "POST", url, json_body=msg)
         return result

@@ -88,7 +88,7 @@ class WebhookSender(BaseSender):
             headers = {name: ref.resolve() for name, ref in self.cfg.headers.items()}
         except SecretUnavailable as exc:
             return unavailable(exc)
-        body = json.dumps(build_body(self.cfg.name, delivery, [self.texts(i) for i in delivery.items]),
+        body = json.dumps(build_body(self.cfg.name, delivery, [self.texts(i, delivery) for i in delivery.items]),
                           separators=(",", ":"), default=str).encode()
         ts = int(time.time())
         headers.update({"Content-Type": "application/json", TIMESTAMP_HEADER: str(ts),
