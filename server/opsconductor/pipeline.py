@@ -135,6 +135,9 @@ class Pipeline:
             results = await apply_decisions(
                 conn, decisions, now, default_timeout=self.default_timeout, sink=self.sink
             )
+            after_apply = getattr(self.correlator, "after_apply", None)  # incident links (correlate stage)
+            if after_apply is not None:
+                await after_apply(conn, decisions, now)
         for a in batch:
             self.metrics.processing_lag.observe(max(0.0, (now - a.received_at).total_seconds()))
         created = 0

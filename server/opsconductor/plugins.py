@@ -48,6 +48,9 @@ def extra_routes() -> list[Any]:
     from opsconductor.api import notifications
 
     routes += notifications.ROUTES  # /api/v1/notifications, /api/v1/receivers
+    from opsconductor.api import incidents
+
+    routes += incidents.ROUTES  # /api/v1/alerts/{id}/children
     return routes
 
 

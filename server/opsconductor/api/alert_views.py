@@ -11,7 +11,7 @@ ALERT_FIELDS = (
     "id", "fingerprint", "resource", "component", "event", "severity", "previous_severity", "status",
     "summary", "value", "labels", "source", "first_seen", "last_seen", "duplicate_count", "acknowledged_by",
     "acknowledged_at", "resolved_at", "suppressed_reason", "rule_id", "ruleset_version", "timeout", "expires_at",
-    "updated_at",
+    "updated_at", "parent_id",
 )
 HISTORY_FIELDS = ("id", "at", "kind", "status", "severity", "previous_status", "previous_severity", "text",
                   "actor", "event_id")

@@ -34,6 +34,7 @@ from opsconductor.correlate.evaluate import (
     parent_event,
     render,
 )
+from opsconductor.correlate.incidents import highest_child_severity, link_incidents
 from opsconductor.correlate.rules import Rule
 from opsconductor.correlate.state import FLAPS, MEMBERS
 from opsconductor.correlate.suppress import (
@@ -96,6 +97,7 @@ class _Batch:
     group_counts: dict[tuple[str, str], int] = field(default_factory=dict)  # stored open members in the window
     group_known: dict[tuple[str, str], dict[str, datetime]] = field(default_factory=dict)  # ... of batch fps
     group_upserts: dict[tuple[str, str], set[str]] = field(default_factory=dict)  # members seen in this batch
+    severity_of: dict[str, Severity] = field(default_factory=dict)  # effective severity per fp in this batch
 
 
 class RulesCorrelator:
@@ -115,6 +117,10 @@ class RulesCorrelator:
 
     async def decide_in(self, conn: AsyncConnection, batch: Sequence[AcceptedEvent]) -> list[Decision]:
         return await self._decide(conn, batch, self.clock(), write=True)
+
+    async def after_apply(self, conn: AsyncConnection, decisions: Sequence[Decision], now: datetime) -> None:
+        """In the batch transaction, after the store applied ``decisions``: incident links and severity."""
+        await link_incidents(conn, self.current.ruleset, decisions, now)
 
     async def explain(self, conn: AsyncConnection, event: NormalizedEvent) -> Decision:
         """What would happen to this event now; reads state, writes nothing."""
@@ -171,6 +177,7 @@ class RulesCorrelator:
             is_clear = sev is _CLEAR
             if plan.flap_rule is not None or fp in ctx.flaps:
                 self._flap(plan, fp, is_clear, now, b, trace)
+            b.severity_of[fp] = sev
             if plan.correlate_rules or (is_clear and fp in ctx.member_parents):
                 await self._correlate(conn, compiled, a.event, plan, fp, is_clear, now, b, trace)
             elif is_clear:
@@ -187,8 +194,10 @@ class RulesCorrelator:
                                  a.event.model_copy(update={"severity": sev}))
                     for rule in plan.inhibit_sources:
                         add_batch_source(ctx, rule, src)
+            memberships = ctx.member_parents.get(fp)
             out.append(Decision(a.id, a.event, fp, sev, suppressed_reason=reason, rule_id=rule_id,
-                                ruleset_version=version, timeout=timeout, trace=tuple(trace)))
+                                ruleset_version=version, timeout=timeout, trace=tuple(trace),
+                                parent_fingerprint=memberships[0][1] if memberships else None))
         if write and conn is not None:
             await self._write_state(conn, b, now)
         return out
@@ -312,7 +321,7 @@ class RulesCorrelator:
                 if key is None:
                     continue
                 still = await self._open_members(conn, rule_id, key, exclude=b.member_closes)
-                if still < rule.count:
+                if rule.resolve == "any" or still == 0:  # an incident stays open while a child is
                     b.derived.append(parent_event(rule, _values_of(key), clear=True))
                     b.parents_cleared.add(pfp)
                     b.ctx.open_parents.discard(pfp)
@@ -338,7 +347,10 @@ class RulesCorrelator:
             trace.append({"stage": "correlate", "rule": rule.id, "at": str(rule.where),
                           "detail": f"{count}/{rule.count} in {int(rule.within)}s for {desc}"})
             if count >= rule.count and pfp not in b.ctx.open_parents:
-                b.derived.append(parent_event(rule, values))
+                top = None if rule.raise_.severity is not None or conn is None else \
+                    await highest_child_severity(conn, rule.id, key, b.group_upserts.get((rule.id, key), set()),
+                                                 b.severity_of)
+                b.derived.append(parent_event(rule, values, severity=top))
                 b.ctx.open_parents.add(pfp)
                 trace.append({"stage": "correlate", "rule": rule.id, "detail": f"raises {desc}"})
 

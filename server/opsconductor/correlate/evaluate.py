@@ -115,8 +115,10 @@ def group_key(values: dict[str, str]) -> str:
     return "\x1f".join(f"{k}={v}" for k, v in sorted(values.items()))
 
 
-def parent_event(rule: Rule, values: dict[str, str], *, clear: bool = False) -> NormalizedEvent:
-    """The parent alert a correlation raises (or clears) for one group."""
+def parent_event(rule: Rule, values: dict[str, str], *, clear: bool = False,
+                 severity: Severity | None = None) -> NormalizedEvent:
+    """The parent alert a correlation raises (or clears) for one group; ``severity`` is its
+    children's highest when the rule does not pin one."""
     assert rule.raise_ is not None
     labels = {k[7:]: v for k, v in values.items() if k.startswith("labels.")}
     labels["correlated_by"] = rule.id
@@ -126,7 +128,7 @@ def parent_event(rule: Rule, values: dict[str, str], *, clear: bool = False) -> 
     return NormalizedEvent(
         resource=render(rule.raise_.resource, values) or rule.id,
         event=rule.raise_.event,
-        severity=Severity.clear if clear else rule.raise_.severity,
+        severity=Severity.clear if clear else (rule.raise_.severity or severity or Severity.warning),
         summary=summary,
         labels=labels,
         source="opsconductor",

@@ -56,7 +56,7 @@ MAX_ANY_OF = 256
 """The engine hangs when one node gets more than 512 children; keep every rule far below that."""
 FIELDS_HELP = f"{', '.join(MATCHABLE_FIELDS)} or labels.<name>"
 EXPECT_KEYS = ("resource", "event", "component", "status", "severity", "duplicate_count", "suppressed_reason",
-               "labels", "summary", "rule_id")
+               "labels", "summary", "rule_id", "parent")
 
 
 def is_notify_config(data: Any) -> bool:
@@ -409,7 +409,7 @@ def _correlate(ctx: _Ctx, arg: Any, path: DataPath) -> dict[str, Any]:
     m = ctx.mapping(arg, path, "correlate")
     if m is None:
         return {}
-    ctx.keys(m, path, ("when", "group_by", "count", "within", "raise", "suppress_members"), "correlate")
+    ctx.keys(m, path, ("when", "group_by", "count", "within", "raise", "suppress_members", "resolve"), "correlate")
     out: dict[str, Any] = {
         "when": ctx.when(m.get("when"), (*path, "when")),
         "group_by": ctx.field_list(m.get("group_by"), (*path, "group_by")),
@@ -420,6 +420,12 @@ def _correlate(ctx: _Ctx, arg: Any, path: DataPath) -> dict[str, Any]:
     if not isinstance(sm, bool):
         ctx.err((*path, "suppress_members"), "suppress_members must be true or false")
     out["suppress_members"] = sm is True
+    resolve = m.get("resolve", "all")
+    if resolve not in ("all", "any"):
+        ctx.err((*path, "resolve"), "resolve must be 'all' (the parent stays open until every child resolved) "
+                                    "or 'any' (the first child to resolve resolves it)")
+        resolve = "all"
+    out["resolve"] = resolve
     rp = (*path, "raise")
     r = ctx.mapping(m.get("raise"), rp, "raise")
     if r is not None:
@@ -437,7 +443,8 @@ def _correlate(ctx: _Ctx, arg: Any, path: DataPath) -> dict[str, Any]:
                 for name in _TEMPLATE.findall(tmpl):
                     if name not in out["group_by"]:
                         ctx.err((*rp, key), f"template field {{{name}}} is not one of group_by")
-        sev = ctx.severity(r.get("severity", "critical"), (*rp, "severity")) or Severity.critical
+        # no severity: the parent follows the highest severity among its open children
+        sev = ctx.severity(r["severity"], (*rp, "severity")) if "severity" in r else None
         summary = r.get("summary") if isinstance(r.get("summary"), str) else None
         out["raise_"] = Raise(event, resource, sev, summary)
     return out

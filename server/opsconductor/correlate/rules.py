@@ -67,7 +67,7 @@ class Schedule:
 class Raise:
     event: str
     resource: str  # template: "{labels.site}"
-    severity: Severity
+    severity: Severity | None  # None: the highest severity among its open children
     summary: str | None = None
 
 
@@ -94,6 +94,7 @@ class Rule:
     within: float = 0.0
     raise_: Raise | None = None
     suppress_members: bool = False
+    resolve: str = "all"  # correlation parent: resolves when all children did ("all") or the first ("any")
     schedule: Schedule | None = None
     source_text: dict[str, Any] = field(default_factory=dict, compare=False)
 

@@ -32,7 +32,7 @@ from opsconductor.store.alert_writer import ALERTS, NoSink
 from opsconductor.store.db import Database
 
 DEFAULT_START = datetime(2026, 1, 5, 12, 0, tzinfo=UTC)  # a Monday, noon UTC
-SHOWN = ("resource", "event", "component", "status", "severity", "duplicate_count", "suppressed_reason")
+SHOWN = ("resource", "event", "component", "status", "severity", "duplicate_count", "suppressed_reason", "parent")
 
 
 @dataclass
@@ -74,6 +74,9 @@ def _show(d: dict[str, Any]) -> str:
 
 def compare_alerts(expected: tuple[dict[str, Any], ...], actual: list[dict[str, Any]]) -> list[str]:
     """Readable differences between expected alerts and the alert table; empty when equal."""
+    by_id = {a.get("id"): a for a in actual}
+    actual = [{**a, "parent": f"{p['event']} on {p['resource']}"} if (p := by_id.get(a.get("parent_id"))) else a
+              for a in actual]  # `parent: site_isolated on ams` names a child's parent
     left = list(actual)
     missing = []
     for exp in expected:

@@ -114,6 +114,7 @@ def new_row(d: Decision, now: datetime, default_timeout: int) -> Row:
         "expires_at": _expires(seen, timeout),
         "trace": list(d.trace),
         "updated_at": now,
+        "parent_id": None,  # set by the correlate stage once its correlation parent is open
     }
 
 
