@@ -48,9 +48,9 @@ def extra_routes() -> list[Any]:
     from opsconductor.api import notifications
 
     routes += notifications.ROUTES  # /api/v1/notifications, /api/v1/receivers
-    from opsconductor.api import incidents
+    from opsconductor.api import heartbeats, incidents
 
-    routes += incidents.ROUTES  # /api/v1/alerts/{id}/children
+    routes += incidents.ROUTES + heartbeats.ROUTES  # /api/v1/alerts/{id}/children, /api/v1/heartbeats
     return routes
 
 

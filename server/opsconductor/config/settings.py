@@ -57,6 +57,9 @@ class Settings(BaseSettings):
         default=15.0, gt=0, description="How often suppressed/active alerts are re-evaluated (windows, silences)"
     )
     rules_watch: bool = Field(default=True, description="Reload rules when files under rules_dir change")
+    heartbeat_check_interval_s: float = Field(
+        default=5.0, gt=0, description="How often heartbeats are checked for a missed deadline"
+    )
     rules_engine_worker: bool = Field(
         default=True, description="Run the rules engine in a supervised worker process (a crash cannot kill the API)"
     )

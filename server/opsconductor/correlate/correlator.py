@@ -34,6 +34,7 @@ from opsconductor.correlate.evaluate import (
     parent_event,
     render,
 )
+from opsconductor.correlate.heartbeats import Beat, beat, origin_of
 from opsconductor.correlate.incidents import highest_child_severity, link_incidents
 from opsconductor.correlate.rules import Rule
 from opsconductor.correlate.state import FLAPS, MEMBERS
@@ -98,6 +99,7 @@ class _Batch:
     group_known: dict[tuple[str, str], dict[str, datetime]] = field(default_factory=dict)  # ... of batch fps
     group_upserts: dict[tuple[str, str], set[str]] = field(default_factory=dict)  # members seen in this batch
     severity_of: dict[str, Severity] = field(default_factory=dict)  # effective severity per fp in this batch
+    beats: dict[str, Beat] = field(default_factory=dict)  # heartbeats heard through heartbeat rules
 
 
 class RulesCorrelator:
@@ -171,6 +173,10 @@ class RulesCorrelator:
         version = compiled.version
         for a, plan, (fp, sev, trace, rule_id, timeout, drop) in zip(batch, plans, pre, strict=True):
             if drop:
+                hb = plan.first.get("heartbeat")
+                if hb is not None:
+                    origin = origin_of(hb.heartbeat_origin, a.event)
+                    b.beats[origin] = Beat(origin, hb.heartbeat_timeout, dict(a.event.labels), f"rule:{hb.id}")
                 out.append(Decision(a.id, a.event, fp, sev, drop=True, rule_id=rule_id,
                                     ruleset_version=version, trace=tuple(trace)))
                 continue
@@ -212,6 +218,13 @@ class RulesCorrelator:
         first = plan.first
         rule_id: str | None = None
         sev = ev.severity
+        if "heartbeat" in first:
+            r = first["heartbeat"]
+            origin = origin_of(r.heartbeat_origin, ev)
+            trace.append({"stage": "heartbeat", "rule": r.id, "at": plan.where(r),
+                          "detail": f"heartbeat of {origin}: the next is due within {r.heartbeat_timeout}s "
+                                    "(no alert)"})
+            return _DROPPED, sev or Severity.info, trace, r.id, None, True
         if "drop" in first:
             r = first["drop"]
             trace.append(plan.static("drop", lambda: {"stage": "drop", "rule": r.id, "at": str(r.where),
@@ -253,6 +266,8 @@ class RulesCorrelator:
                         "detail": "clears the alert of this key"}))
             else:
                 trace.append(_DEFAULT_DEDUP_TRACE)
+        if ev.timeout is not None:  # the event's own timeout wins (Alerta)
+            timeout = ev.timeout
         return fp, sev, trace, rule_id, timeout, False
 
     @staticmethod
@@ -406,6 +421,8 @@ class RulesCorrelator:
         return len(set((await conn.execute(stmt)).scalars().all()) - exclude)
 
     async def _write_state(self, conn: AsyncConnection, b: _Batch, now: datetime) -> None:
+        for hb in b.beats.values():
+            await beat(conn, hb, now)
         if b.dirty_flaps:
             dirty = sorted(b.dirty_flaps)
             stored = sorted(b.dirty_flaps & b.stored_flaps)  # the others have no row to replace

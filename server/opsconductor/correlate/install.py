@@ -17,6 +17,7 @@ from sqlalchemy import text
 
 from opsconductor.correlate.compiled import CompiledRuleSet
 from opsconductor.correlate.correlator import RulesCorrelator
+from opsconductor.correlate.heartbeats import expire
 from opsconductor.correlate.reevaluate import Reevaluator
 from opsconductor.correlate.rules import RuleSet
 from opsconductor.correlate.service import RulesService
@@ -49,6 +50,11 @@ def install(rt: Runtime) -> None:
             await asyncio.sleep(s.rules_reevaluate_interval_s)
             await reevaluate_now(rt)
 
+    async def heartbeat_loop() -> None:
+        while True:
+            await asyncio.sleep(s.heartbeat_check_interval_s)
+            await expire_heartbeats_now(rt)
+
     async def watch_loop() -> None:
         import watchfiles
 
@@ -58,6 +64,7 @@ def install(rt: Runtime) -> None:
     async def start(rt: Runtime) -> None:
         await service.reload()
         rt.spawn(reevaluate_loop, "rules-reevaluate")
+        rt.spawn(heartbeat_loop, "heartbeats")
         if s.rules_watch and s.rules_dir.is_dir():
             rt.spawn(watch_loop, "rules-watch")
         # No SIGHUP where the loop cannot take signal handlers (not the main thread, e.g. the
@@ -77,6 +84,15 @@ def install(rt: Runtime) -> None:
 
 async def _reload_once(service: RulesService) -> None:
     await service.reload()
+
+
+async def expire_heartbeats_now(rt: Runtime) -> int:
+    """Open heartbeat_missing for every heartbeat past its deadline (the loop; tests)."""
+    async with rt.db.write() as conn:
+        n = await expire(conn, rt.pipeline.clock())
+    if n:
+        rt.pipeline.wake()
+    return n
 
 
 async def reevaluate_now(rt: Runtime) -> int:

@@ -43,11 +43,11 @@ from opsconductor.correlate.rules import (
 from opsconductor.errors import ConfigError
 from opsconductor.model.event import MATCHABLE_FIELDS, Severity
 
-ACTIONS = ("drop", "set", "dedup", "maintenance", "inhibit", "flap", "correlate")
-KIND_OF = {"drop": "drop", "set": "severity", "dedup": "dedup", "maintenance": "maintenance",
+ACTIONS = ("drop", "set", "dedup", "maintenance", "inhibit", "flap", "correlate", "heartbeat")
+KIND_OF = {"heartbeat": "heartbeat", "drop": "drop", "set": "severity", "dedup": "dedup", "maintenance": "maintenance",
            "inhibit": "inhibit", "flap": "flap", "correlate": "correlate"}
 RULE_KEYS = ("id", "description", "when", "clear_on", "timeout", *ACTIONS)
-NEEDS_WHEN = ("drop", "set", "dedup", "flap")
+NEEDS_WHEN = ("drop", "set", "dedup", "flap", "heartbeat")
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$")
 _TIME = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
@@ -299,6 +299,8 @@ def _rule(ctx: _Ctx, raw: Any, path: DataPath, index: int) -> Rule | None:
             fields["flap_within"] = ctx.duration(m.get("within"), (*apath, "within"))
     elif action == "correlate":
         fields.update(_correlate(ctx, arg, apath))
+    elif action == "heartbeat":
+        fields.update(_heartbeat(ctx, arg, apath))
     when = fields.pop("when", when)
     return Rule(id=rid, kind=kind, where=ctx.where(path), index=index, description=desc if isinstance(desc, str)
                 else None, when=when, source_text=data, **fields)
@@ -447,6 +449,23 @@ def _correlate(ctx: _Ctx, arg: Any, path: DataPath) -> dict[str, Any]:
         sev = ctx.severity(r["severity"], (*rp, "severity")) if "severity" in r else None
         summary = r.get("summary") if isinstance(r.get("summary"), str) else None
         out["raise_"] = Raise(event, resource, sev, summary)
+    return out
+
+
+def _heartbeat(ctx: _Ctx, arg: Any, path: DataPath) -> dict[str, Any]:
+    m = ctx.mapping(arg, path, "heartbeat")
+    if m is None:
+        return {}
+    ctx.keys(m, path, ("timeout", "origin"), "heartbeat")
+    out: dict[str, Any] = {"heartbeat_timeout": max(1, int(ctx.duration(m.get("timeout"), (*path, "timeout"))))}
+    origin = m.get("origin", "{resource}")
+    if not isinstance(origin, str) or not origin.strip():
+        ctx.err((*path, "origin"), "origin must be a template such as \"{resource}\" or \"{labels.prometheus}\"")
+        return out
+    for name in _TEMPLATE.findall(origin):
+        if not is_field(name):
+            ctx.err((*path, "origin"), f"template field {{{name}}} is not a field ({FIELDS_HELP})")
+    out["heartbeat_origin"] = origin
     return out
 
 

@@ -17,7 +17,7 @@ from typing import Any
 from opsconductor.correlate.matchers import Matcher
 from opsconductor.model.event import Severity
 
-KIND_ORDER = ("drop", "severity", "dedup", "maintenance", "inhibit", "flap", "correlate")
+KIND_ORDER = ("heartbeat", "drop", "severity", "dedup", "maintenance", "inhibit", "flap", "correlate")
 """Evaluation order; lifecycle (the store) follows."""
 
 _DURATION = re.compile(r"^(\d+(?:\.\d+)?)(ms|s|m|h|d)$")
@@ -94,6 +94,8 @@ class Rule:
     within: float = 0.0
     raise_: Raise | None = None
     suppress_members: bool = False
+    heartbeat_timeout: int = 0  # heartbeat: seconds within which a matching event must arrive again
+    heartbeat_origin: str = "{resource}"  # heartbeat: template over the event's fields
     resolve: str = "all"  # correlation parent: resolves when all children did ("all") or the first ("any")
     schedule: Schedule | None = None
     source_text: dict[str, Any] = field(default_factory=dict, compare=False)

@@ -23,6 +23,7 @@ from sqlalchemy import select
 
 from opsconductor.correlate.compiled import CompiledRuleSet
 from opsconductor.correlate.correlator import RulesCorrelator
+from opsconductor.correlate.heartbeats import expire
 from opsconductor.correlate.reevaluate import Reevaluator
 from opsconductor.correlate.rules import RuleTest
 from opsconductor.metrics import Metrics
@@ -177,6 +178,9 @@ class RuleTestRunner:
         await pipeline.drain()
         correlator = pipeline.correlator
         assert isinstance(correlator, RulesCorrelator)
+        async with pipeline.db.write() as conn:
+            await expire(conn, clock.now)  # heartbeats past their deadline, as the server's loop does
+        await pipeline.drain()
         changed = None
         while changed is None:
             async with pipeline.db.write() as conn:
