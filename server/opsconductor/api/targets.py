@@ -28,6 +28,7 @@ def target_view(t: Target) -> dict[str, Any]:
     return {
         "name": t.name, "address": t.address, "port": t.port, "ports": dict(t.ports), "labels": dict(t.labels),
         "addons": list(t.addons), "intervals": dict(t.intervals), "enabled": t.enabled, "origin": t.origin,
+        "depends_on": list(t.depends_on),
         # Never the references (let alone the secrets): only which are configured.
         "credential_set": t.credential is not None,
         "credentials_for": sorted(t.credentials),

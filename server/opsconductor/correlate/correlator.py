@@ -50,6 +50,7 @@ from opsconductor.correlate.suppress import (
     open_fingerprints,
     suppression,
 )
+from opsconductor.correlate.topology import Graph, TopologyView, load_view
 from opsconductor.model.event import NormalizedEvent, Severity
 from opsconductor.store.event_log import append_events
 
@@ -108,6 +109,12 @@ class RulesCorrelator:
     def __init__(self, compiled: CompiledRuleSet, clock: Callable[[], datetime]):
         self.current = compiled
         self.clock = clock
+        self.topology_graph: Callable[[], Graph] = Graph  # the targets' depends_on (wired by install)
+
+    async def topology_view(self, conn: AsyncConnection, compiled: CompiledRuleSet,
+                            events: Sequence[NormalizedEvent], now: datetime) -> TopologyView | None:
+        rules = compiled.ruleset.of_kind("topology")
+        return await load_view(conn, rules, self.topology_graph(), events, now) if rules else None
 
     @property
     def version(self) -> str:
@@ -165,6 +172,7 @@ class RulesCorrelator:
             if targets:
                 ctx.sources = await load_source_index(conn, compiled.ruleset.of_kind("inhibit"), targets,
                                                       compiled._ref_patterns)
+            ctx.topology = await self.topology_view(conn, compiled, [a.event for a in batch], now)
             parents |= await self._load_groups(conn, compiled, batch, plans, b,
                                                [m for m in member_rows if m["open"]], now)
             if parents:  # one query: are the parents of stored memberships and touched groups open?
@@ -200,6 +208,9 @@ class RulesCorrelator:
                                  a.event.model_copy(update={"severity": sev}))
                     for rule in plan.inhibit_sources:
                         add_batch_source(ctx, rule, src)
+            if ctx.topology is not None:
+                seen = a.event if a.event.severity is sev else a.event.model_copy(update={"severity": sev})
+                ctx.topology.observe(seen, fp, is_clear)
             memberships = ctx.member_parents.get(fp)
             out.append(Decision(a.id, a.event, fp, sev, suppressed_reason=reason, rule_id=rule_id,
                                 ruleset_version=version, timeout=timeout, trace=tuple(trace),

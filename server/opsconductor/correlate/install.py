@@ -21,6 +21,7 @@ from opsconductor.correlate.heartbeats import expire
 from opsconductor.correlate.reevaluate import Reevaluator
 from opsconductor.correlate.rules import RuleSet
 from opsconductor.correlate.service import RulesService
+from opsconductor.correlate.topology import graph_of
 from opsconductor.correlate.worker import InProcessEngine
 from opsconductor.pipeline import PROCESSOR_LOCK_KEY
 
@@ -62,6 +63,9 @@ def install(rt: Runtime) -> None:
             await service.reload()
 
     async def start(rt: Runtime) -> None:
+        sources = rt.components.get("sources")  # installed after us; its targets carry depends_on
+        if sources is not None:
+            correlator.topology_graph = lambda: graph_of(sources.targets())
         await service.reload()
         rt.spawn(reevaluate_loop, "rules-reevaluate")
         rt.spawn(heartbeat_loop, "heartbeats")

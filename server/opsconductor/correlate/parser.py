@@ -43,8 +43,9 @@ from opsconductor.correlate.rules import (
 from opsconductor.errors import ConfigError
 from opsconductor.model.event import MATCHABLE_FIELDS, Severity
 
-ACTIONS = ("drop", "set", "dedup", "maintenance", "inhibit", "flap", "correlate", "heartbeat")
-KIND_OF = {"heartbeat": "heartbeat", "drop": "drop", "set": "severity", "dedup": "dedup", "maintenance": "maintenance",
+ACTIONS = ("drop", "set", "dedup", "maintenance", "inhibit", "flap", "correlate", "heartbeat", "topology")
+KIND_OF = {"heartbeat": "heartbeat", "topology": "topology",
+           "drop": "drop", "set": "severity", "dedup": "dedup", "maintenance": "maintenance",
            "inhibit": "inhibit", "flap": "flap", "correlate": "correlate"}
 RULE_KEYS = ("id", "description", "when", "clear_on", "timeout", *ACTIONS)
 NEEDS_WHEN = ("drop", "set", "dedup", "flap", "heartbeat")
@@ -262,7 +263,7 @@ def _rule(ctx: _Ctx, raw: Any, path: DataPath, index: int) -> Rule | None:
         ctx.err((*path, "description"), "description must be text")
     when: Matcher | None = None
     if "when" in data:
-        if action in ("inhibit", "correlate", "maintenance"):
+        if action in ("inhibit", "correlate", "maintenance", "topology"):
             ctx.err((*path, "when"), f"a {action} rule takes its matchers inside '{action}:'")
         else:
             when = ctx.when(data["when"], (*path, "when"))
@@ -301,6 +302,8 @@ def _rule(ctx: _Ctx, raw: Any, path: DataPath, index: int) -> Rule | None:
         fields.update(_correlate(ctx, arg, apath))
     elif action == "heartbeat":
         fields.update(_heartbeat(ctx, arg, apath))
+    elif action == "topology":
+        fields.update(_topology(ctx, arg, apath))
     when = fields.pop("when", when)
     return Rule(id=rid, kind=kind, where=ctx.where(path), index=index, description=desc if isinstance(desc, str)
                 else None, when=when, source_text=data, **fields)
@@ -469,11 +472,28 @@ def _heartbeat(ctx: _Ctx, arg: Any, path: DataPath) -> dict[str, Any]:
     return out
 
 
+def _topology(ctx: _Ctx, arg: Any, path: DataPath) -> dict[str, Any]:
+    m = ctx.mapping(arg, path, "topology")
+    if m is None:
+        return {}
+    ctx.keys(m, path, ("down", "suppress", "settle"), "topology")
+    if "down" not in m:
+        ctx.err(path, "topology needs 'down': which open alert means a device is down, e.g. {event: device_down}")
+    out: dict[str, Any] = {"topology_down": ctx.when(m.get("down", {}), (*path, "down"))}
+    if "suppress" in m:
+        out["topology_suppress"] = ctx.when(m["suppress"], (*path, "suppress"))
+    settle = m.get("settle", 0)
+    if settle not in (0, "0s"):
+        out["topology_settle"] = ctx.duration(settle, (*path, "settle"))
+    return out
+
+
 def _test(ctx: _Ctx, raw: Any, path: DataPath) -> RuleTest | None:
     data = ctx.mapping(raw, path, "a test")
     if data is None:
         return None
-    ctx.keys(data, path, ("name", "start", "input", "expect"), "a test")
+    ctx.keys(data, path, ("name", "start", "targets", "input", "expect"), "a test")
+    targets = _test_targets(ctx, data.get("targets", []), (*path, "targets"))
     raw_name = data.get("name")
     name = raw_name if isinstance(raw_name, str) else f"test {path[-1]}"
     start = data.get("start")
@@ -520,4 +540,30 @@ def _test(ctx: _Ctx, raw: Any, path: DataPath) -> RuleTest | None:
             if am is not None:
                 ctx.keys(am, (*ep, "alerts", j), EXPECT_KEYS, "an expected alert")
         expects.append(Expectation(at, tuple(a for a in alerts if isinstance(a, dict)), ctx.where(ep)))
-    return RuleTest(name, ctx.where(path), start, tuple(steps), tuple(expects))
+    return RuleTest(name, ctx.where(path), start, tuple(steps), tuple(expects), targets)
+
+
+def _test_targets(ctx: _Ctx, raw: Any, path: DataPath) -> tuple[dict[str, Any], ...]:
+    """A test's inventory: ``[{name, depends_on: [...], labels: {...}}]`` (as in the inventory file)."""
+    if not isinstance(raw, list):
+        ctx.err(path, "targets must be a list of {name, depends_on, labels}")
+        return ()
+    out = []
+    for i, t in enumerate(raw):
+        tp = (*path, i)
+        tm = ctx.mapping(t, tp, "a test target")
+        if tm is None:
+            continue
+        ctx.keys(tm, tp, ("name", "depends_on", "labels"), "a test target")
+        deps = tm.get("depends_on", [])
+        labels = tm.get("labels", {})
+        if not isinstance(tm.get("name"), str) or not tm["name"]:
+            ctx.err(tp, "a test target needs a 'name'")
+        elif not isinstance(deps, list) or not all(isinstance(d, str) for d in deps):
+            ctx.err((*tp, "depends_on"), "depends_on must be a list of target names")
+        elif not isinstance(labels, dict):
+            ctx.err((*tp, "labels"), "labels must be a mapping")
+        else:
+            out.append({"name": tm["name"], "depends_on": tuple(deps),
+                        "labels": {str(k): str(v) for k, v in labels.items()}})
+    return tuple(out)

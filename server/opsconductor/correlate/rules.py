@@ -17,7 +17,7 @@ from typing import Any
 from opsconductor.correlate.matchers import Matcher
 from opsconductor.model.event import Severity
 
-KIND_ORDER = ("heartbeat", "drop", "severity", "dedup", "maintenance", "inhibit", "flap", "correlate")
+KIND_ORDER = ("heartbeat", "drop", "severity", "dedup", "maintenance", "inhibit", "flap", "correlate", "topology")
 """Evaluation order; lifecycle (the store) follows."""
 
 _DURATION = re.compile(r"^(\d+(?:\.\d+)?)(ms|s|m|h|d)$")
@@ -96,6 +96,9 @@ class Rule:
     suppress_members: bool = False
     heartbeat_timeout: int = 0  # heartbeat: seconds within which a matching event must arrive again
     heartbeat_origin: str = "{resource}"  # heartbeat: template over the event's fields
+    topology_down: Matcher | None = None  # topology: an open alert matching this means its resource is down
+    topology_suppress: Matcher | None = None  # topology: which dependents' events are suppressed (None: all)
+    topology_settle: float = 0.0  # topology: seconds dependents stay suppressed after the upstream recovered
     resolve: str = "all"  # correlation parent: resolves when all children did ("all") or the first ("any")
     schedule: Schedule | None = None
     source_text: dict[str, Any] = field(default_factory=dict, compare=False)
@@ -122,6 +125,7 @@ class RuleTest:
     start: str | None
     steps: tuple[TimedInput, ...]
     expects: tuple[Expectation, ...]
+    targets: tuple[dict[str, Any], ...] = ()  # inventory for the test: {name, depends_on, labels}
 
 
 @dataclass(frozen=True)

@@ -16,6 +16,7 @@ import tempfile
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 from pydantic import ValidationError
@@ -26,6 +27,7 @@ from opsconductor.correlate.correlator import RulesCorrelator
 from opsconductor.correlate.heartbeats import expire
 from opsconductor.correlate.reevaluate import Reevaluator
 from opsconductor.correlate.rules import RuleTest
+from opsconductor.correlate.topology import graph_of
 from opsconductor.metrics import Metrics
 from opsconductor.model.event import NormalizedEvent
 from opsconductor.pipeline import Pipeline
@@ -148,7 +150,10 @@ class RuleTestRunner:
             return RuleTestResult(test, False, problems)
         db = await self._fresh_db(n)
         clock = FakeClock(start)
-        pipeline = Pipeline(db, metrics=Metrics(), correlator=RulesCorrelator(self.compiled, clock), clock=clock)
+        correlator = RulesCorrelator(self.compiled, clock)
+        graph = graph_of(SimpleNamespace(**t) for t in test.targets)
+        correlator.topology_graph = lambda: graph
+        pipeline = Pipeline(db, metrics=Metrics(), correlator=correlator, clock=clock)
         reevaluator = Reevaluator()  # incremental passes, as in production
         try:
             pending = sorted(events, key=lambda x: x[0])

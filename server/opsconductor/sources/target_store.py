@@ -17,14 +17,15 @@ from opsconductor.sources.tables import AddonStateRow, TargetRow
 T = TargetRow.__table__  # type: ignore[attr-defined]
 A = AddonStateRow.__table__  # type: ignore[attr-defined]
 FIELDS = ("name", "address", "port", "ports", "labels", "addons", "intervals", "credential", "credentials",
-          "enabled")
+          "enabled", "depends_on")
 
 
 def _target(row: Any) -> Target:
     return Target(name=row.name, address=row.address, port=row.port, labels=dict(row.labels or {}),
                   addons=tuple(row.addons or ()), intervals=dict(row.intervals or {}),
                   credential=row.credential, enabled=bool(row.enabled),
-                  credentials=dict(row.credentials or {}), origin=row.origin, ports=dict(row.ports or {}))
+                  credentials=dict(row.credentials or {}), origin=row.origin, ports=dict(row.ports or {}),
+                  depends_on=tuple(row.depends_on or ()))
 
 
 async def list_targets(conn: AsyncConnection) -> list[Target]:
@@ -43,7 +44,7 @@ async def create_target(conn: AsyncConnection, data: Mapping[str, Any], origin: 
     values = {k: data.get(k) for k in FIELDS}
     values.update(labels=values["labels"] or {}, addons=list(values["addons"] or []),
                   intervals=values["intervals"] or {}, credentials=values["credentials"] or {},
-                  ports=values["ports"] or {},
+                  ports=values["ports"] or {}, depends_on=list(values["depends_on"] or []),
                   enabled=True if values["enabled"] is None else values["enabled"])
     try:
         async with conn.begin_nested():
@@ -58,7 +59,7 @@ async def replace_target(conn: AsyncConnection, name: str, data: Mapping[str, An
     values = {k: data.get(k) for k in FIELDS if k != "name"}
     values.update(labels=values["labels"] or {}, addons=list(values["addons"] or []),
                   intervals=values["intervals"] or {}, credentials=values["credentials"] or {},
-                  ports=values["ports"] or {},
+                  ports=values["ports"] or {}, depends_on=list(values["depends_on"] or []),
                   enabled=True if values["enabled"] is None else values["enabled"])
     await conn.execute(update(T).where(T.c.name == name).values(**values, updated_at=now))
     return await get_target(conn, name)
@@ -84,7 +85,7 @@ async def sync_targets(conn: AsyncConnection, origin: str, targets: Sequence[Map
         values = {"address": t["address"], "port": t.get("port"), "labels": dict(t.get("labels") or {}),
                   "addons": list(t.get("addons") or []), "intervals": dict(t.get("intervals") or {}),
                   "credential": t.get("credential"), "credentials": dict(t.get("credentials") or {}),
-                  "ports": dict(t.get("ports") or {}),
+                  "ports": dict(t.get("ports") or {}), "depends_on": list(t.get("depends_on") or []),
                   "enabled": bool(t.get("enabled", True))}
         if row is None:
             await conn.execute(T.insert().values(name=name, origin=origin, updated_at=now, **values))
