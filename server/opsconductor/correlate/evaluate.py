@@ -17,6 +17,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from opsconductor.correlate.intervals import in_interval
 from opsconductor.correlate.rules import Rule, Schedule
 from opsconductor.model.event import MATCHABLE_FIELDS, NormalizedEvent, Severity
 
@@ -86,6 +87,8 @@ def dedup_fingerprint(rule: Rule | None, event: NormalizedEvent) -> str:
 
 def in_schedule(s: Schedule, now: datetime) -> bool:
     """Is ``now`` inside the recurring window? Windows may cross midnight (22:00-02:00)."""
+    if s.intervals:
+        return any(in_interval(iv, now) for iv in s.intervals)
     local = now.astimezone(ZoneInfo(s.timezone))
     t = (local.hour, local.minute)
     if s.start <= s.end:

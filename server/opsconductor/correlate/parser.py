@@ -13,6 +13,7 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from opsconductor.config.yaml_source import DataPath, YamlDocument
+from opsconductor.correlate.intervals import Interval, parse_interval
 from opsconductor.correlate.matchers import (
     CMP_OPS,
     MAX_REGEX_LENGTH,
@@ -362,7 +363,13 @@ def _maintenance(ctx: _Ctx, arg: Any, path: DataPath) -> dict[str, Any]:
     ctx.keys(m, path, ("when", "schedule"), "maintenance")
     out: dict[str, Any] = {"when": ctx.when(m.get("when"), (*path, "when"))}
     sp = (*path, "schedule")
-    s = ctx.mapping(m.get("schedule"), sp, "schedule")
+    raw = m.get("schedule")
+    if isinstance(raw, list) or (isinstance(raw, dict) and not {"days", "from", "to", "timezone"} & set(raw)):
+        intervals = _intervals(ctx, raw, sp)
+        if intervals:
+            out["schedule"] = Schedule(frozenset(), (0, 0), (0, 0), "UTC", intervals)
+        return out
+    s = ctx.mapping(raw, sp, "schedule")
     if s is None:
         return out
     ctx.keys(s, sp, ("days", "from", "to", "timezone"), "schedule")
@@ -391,8 +398,24 @@ def _maintenance(ctx: _Ctx, arg: Any, path: DataPath) -> dict[str, Any]:
     except (ZoneInfoNotFoundError, ValueError):
         ctx.err((*sp, "timezone"), f"unknown timezone {tz!r}")
         tz = "UTC"
+    if times[0] == times[1] and "from" in s and "to" in s:
+        ctx.err((*sp, "to"), f"empty window: 'from' and 'to' are both {s['to']} (it would never match)")
     out["schedule"] = Schedule(frozenset(days), times[0], times[1], str(tz))
     return out
+
+
+def _intervals(ctx: _Ctx, raw: Any, path: DataPath) -> tuple[Interval, ...]:
+    """Alertmanager-style time intervals or one-off windows (a mapping or a list of them)."""
+    items = raw if isinstance(raw, list) else [raw]
+    if not items:
+        ctx.err(path, "a schedule needs at least one time interval")
+    out = []
+    for i, item in enumerate(items):
+        ip = (*path, i) if isinstance(raw, list) else path
+        im = ctx.mapping(item, ip, "a time interval")
+        if im is not None and (iv := parse_interval(im, ip, ctx.err)) is not None:
+            out.append(iv)
+    return tuple(out)
 
 
 def _inhibit(ctx: _Ctx, arg: Any, path: DataPath) -> dict[str, Any]:

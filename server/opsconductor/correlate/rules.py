@@ -14,6 +14,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from opsconductor.correlate.intervals import Interval
 from opsconductor.correlate.matchers import Matcher
 from opsconductor.model.event import Severity
 
@@ -61,6 +62,7 @@ class Schedule:
     start: tuple[int, int]  # (hour, minute)
     end: tuple[int, int]
     timezone: str
+    intervals: tuple[Interval, ...] = ()  # Alertmanager-style or one-off; when given, days..timezone are unused
 
 
 @dataclass(frozen=True, slots=True)
