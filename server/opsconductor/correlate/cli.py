@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from opsconductor.config.settings import Settings
+from opsconductor.correlate.lint import lint_ruleset
 from opsconductor.correlate.loader import load_ruleset
 from opsconductor.correlate.service import compile_ruleset
 from opsconductor.correlate.testing import RuleTestRunner
@@ -26,6 +27,11 @@ def cmd_check(args: argparse.Namespace) -> int:
     if errors:
         print(f"{len(errors)} error(s)", file=sys.stderr)
         return 1
+    warnings = lint_ruleset(rs)
+    for w in warnings:
+        print(w, file=sys.stderr)
+    if warnings:
+        print(f"{len(warnings)} warning(s)", file=sys.stderr)
     print(f"ok: {len(rs.rules)} rules, {len(rs.tests)} tests in {len(rs.files)} files (version {rs.version})")
     return 0
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -24,6 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from opsconductor.correlate.compiled import CompiledRuleSet, Plan
 from opsconductor.correlate.decision import AcceptedEvent, Decision, fingerprint
+from opsconductor.correlate.enrich import enrich
 from opsconductor.correlate.evaluate import (
     FlapRow,
     dedup_fingerprint,
@@ -110,6 +111,8 @@ class RulesCorrelator:
         self.current = compiled
         self.clock = clock
         self.topology_graph: Callable[[], Graph] = Graph  # the targets' depends_on (wired by install)
+        self.inventory: Callable[[], Mapping[str, Any]] = dict  # targets by name (wired by install)
+        self._inventory: Mapping[str, Any] | None = None
 
     async def topology_view(self, conn: AsyncConnection, compiled: CompiledRuleSet,
                             events: Sequence[NormalizedEvent], now: datetime) -> TopologyView | None:
@@ -150,7 +153,11 @@ class RulesCorrelator:
                 await classify
             raise
         plans = await classify
+        self._inventory = None
         pre = [self._identity(compiled, a.event, p) for a, p in zip(batch, plans, strict=True)]
+        # enrichment (set: summary/labels) gives later stages and the store the enriched event
+        batch = [a if i[6] is a.event else AcceptedEvent(a.id, i[6], a.received_at) for a, i in zip(batch, pre,
+                                                                                                    strict=True)]
         ctx = Context(now=now, silences=silences, patterns=compiled._ref_patterns)
         b = _Batch(ctx)
         if conn is not None:
@@ -179,7 +186,7 @@ class RulesCorrelator:
                 ctx.open_parents |= await open_fingerprints(conn, sorted(parents))
         out: list[Decision] = []
         version = compiled.version
-        for a, plan, (fp, sev, trace, rule_id, timeout, drop) in zip(batch, plans, pre, strict=True):
+        for a, plan, (fp, sev, trace, rule_id, timeout, drop, _ev) in zip(batch, plans, pre, strict=True):
             if drop:
                 hb = plan.first.get("heartbeat")
                 if hb is not None:
@@ -220,7 +227,7 @@ class RulesCorrelator:
         return out
 
     def _identity(self, compiled: CompiledRuleSet, ev: NormalizedEvent, plan: Plan
-                  ) -> tuple[str, Severity, list[dict[str, Any]], str | None, int | None, bool]:
+                  ) -> tuple[str, Severity, list[dict[str, Any]], str | None, int | None, bool, NormalizedEvent]:
         """drop, severity mapping, dedup identity, clear_on: no state needed.
 
         Trace entries that depend only on the rules are built once per plan and shared
@@ -235,12 +242,12 @@ class RulesCorrelator:
             trace.append({"stage": "heartbeat", "rule": r.id, "at": plan.where(r),
                           "detail": f"heartbeat of {origin}: the next is due within {r.heartbeat_timeout}s "
                                     "(no alert)"})
-            return _DROPPED, sev or Severity.info, trace, r.id, None, True
+            return _DROPPED, sev or Severity.info, trace, r.id, None, True, ev
         if "drop" in first:
             r = first["drop"]
             trace.append(plan.static("drop", lambda: {"stage": "drop", "rule": r.id, "at": str(r.where),
                                                       "detail": "dropped (kept in the log)"}))
-            return _DROPPED, sev or Severity.warning, trace, r.id, None, True
+            return _DROPPED, sev or Severity.warning, trace, r.id, None, True, ev
         if "severity" in first:
             r = first["severity"]
             mapped, how = mapped_severity(r, ev)
@@ -251,6 +258,13 @@ class RulesCorrelator:
         if sev is None:
             sev = Severity.warning
             trace.append(_DEFAULT_SEVERITY_TRACE)
+        rs = first.get("severity")
+        if rs is not None and (rs.set_summary is not None or rs.set_labels
+                               or (rs.severity is not None and rs.severity.template is not None)):
+            ev, enriched, notes = enrich(rs, ev, sev, self._target(ev.resource))
+            if enriched is not sev:
+                sev, rule_id = enriched, rs.id
+            trace.append({"stage": "enrich", "rule": rs.id, "at": plan.where(rs), "detail": "; ".join(notes)})
         timeout: int | None = None
         parent_rule = self._parent_rule(compiled, ev) if ev.source == PARENT_SOURCE else None
         if parent_rule is not None:
@@ -279,7 +293,13 @@ class RulesCorrelator:
                 trace.append(_DEFAULT_DEDUP_TRACE)
         if ev.timeout is not None:  # the event's own timeout wins (Alerta)
             timeout = ev.timeout
-        return fp, sev, trace, rule_id, timeout, False
+        return fp, sev, trace, rule_id, timeout, False, ev
+
+    def _target(self, name: str) -> Any | None:
+        """The inventory target of a resource, read once per batch (enrichment templates)."""
+        if self._inventory is None:
+            self._inventory = self.inventory()
+        return self._inventory.get(name)
 
     @staticmethod
     def _parent_rule(compiled: CompiledRuleSet, ev: NormalizedEvent) -> Rule | None:

@@ -57,6 +57,8 @@ def mapped_severity(rule: Rule, event: NormalizedEvent) -> tuple[Severity | None
         return None, "no severity spec"
     if spec.value is not None:
         return spec.value, f"set to {spec.value.value}"
+    if spec.template is not None:
+        return None, "from its template (see enrich)"
     raw = event.field_value(spec.source) if spec.source else None
     key = _text(raw)
     for k, sev in spec.mapping:

@@ -66,6 +66,7 @@ def install(rt: Runtime) -> None:
         sources = rt.components.get("sources")  # installed after us; its targets carry depends_on
         if sources is not None:
             correlator.topology_graph = lambda: graph_of(sources.targets())
+            correlator.inventory = lambda: {t.name: t for t in sources.targets()}
         await service.reload()
         rt.spawn(reevaluate_loop, "rules-reevaluate")
         rt.spawn(heartbeat_loop, "heartbeats")

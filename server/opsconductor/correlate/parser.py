@@ -13,6 +13,7 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from opsconductor.config.yaml_source import DataPath, YamlDocument
+from opsconductor.correlate.enrich import is_template, template_error
 from opsconductor.correlate.intervals import Interval, parse_interval
 from opsconductor.correlate.matchers import (
     CMP_OPS,
@@ -314,18 +315,36 @@ def _set(ctx: _Ctx, arg: Any, path: DataPath) -> dict[str, Any]:
     m = ctx.mapping(arg, path, "set")
     if m is None:
         return {}
-    ctx.keys(m, path, ("severity",), "set")
+    ctx.keys(m, path, ("severity", "summary", "labels"), "set")
+    out: dict[str, Any] = {}
+    if not {"severity", "summary", "labels"} & set(m):
+        ctx.err(path, "set needs 'severity', 'summary' or 'labels'")
+        return out
+    if "summary" in m:
+        out["set_summary"] = _template(ctx, m["summary"], (*path, "summary"))
+    if "labels" in m:
+        lm = ctx.mapping(m["labels"], (*path, "labels"), "labels (name: template)")
+        pairs = []
+        for k, v in (lm or {}).items():
+            if not isinstance(k, str) or not 1 <= len(k) <= 128:
+                ctx.err((*path, "labels", k), "a label name has 1 to 128 characters")
+                continue
+            t = _template(ctx, v, (*path, "labels", k))
+            if t is not None:
+                pairs.append((k, t))
+        out["set_labels"] = tuple(pairs)
     if "severity" not in m:
-        ctx.err(path, "set needs 'severity'")
-        return {}
+        return out
     spath = (*path, "severity")
     spec = m["severity"]
+    if isinstance(spec, str) and is_template(spec):
+        return {**out, "severity": SeveritySpec(template=_template(ctx, spec, spath))}
     if isinstance(spec, str):
         sev = ctx.severity(spec, spath)
-        return {"severity": SeveritySpec(value=sev)}
-    sm = ctx.mapping(spec, spath, "severity (a severity or {from, map, default})")
+        return {**out, "severity": SeveritySpec(value=sev)}
+    sm = ctx.mapping(spec, spath, "severity (a severity, a template or {from, map, default})")
     if sm is None:
-        return {}
+        return out
     ctx.keys(sm, spath, ("from", "map", "default"), "severity")
     source = ctx.field_name(sm.get("from"), (*spath, "from"))
     mapping: list[tuple[str, Severity]] = []
@@ -338,7 +357,18 @@ def _set(ctx: _Ctx, arg: Any, path: DataPath) -> dict[str, Any]:
         if sev is not None:
             mapping.append((str(k), sev))
     default = ctx.severity(sm["default"], (*spath, "default")) if "default" in sm else None
-    return {"severity": SeveritySpec(source=source, mapping=tuple(mapping), default=default)}
+    return {**out, "severity": SeveritySpec(source=source, mapping=tuple(mapping), default=default)}
+
+
+def _template(ctx: _Ctx, v: Any, path: DataPath) -> str | None:
+    if not isinstance(v, str):
+        ctx.err(path, "must be text (a template such as \"{{ target.labels.site }}: {{ event.summary }}\")")
+        return None
+    problem = template_error(v)
+    if problem:
+        ctx.err(path, problem)
+        return None
+    return v
 
 
 def _dedup(ctx: _Ctx, arg: Any, path: DataPath) -> dict[str, Any]:

@@ -54,6 +54,7 @@ class SeveritySpec:
     source: str | None = None  # ``from``: a field whose value is looked up in ``mapping``
     mapping: tuple[tuple[str, Severity], ...] = ()
     default: Severity | None = None
+    template: str | None = None  # a Jinja2 expression giving a severity name (enrich.py)
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,6 +83,8 @@ class Rule:
     description: str | None = None
     when: Matcher | None = None
     severity: SeveritySpec | None = None
+    set_summary: str | None = None  # set: a template for the summary
+    set_labels: tuple[tuple[str, str], ...] = ()  # set: label name -> template
     dedup_key: tuple[str, ...] = ()
     dedup_correlate: tuple[str, ...] = ()
     clear_on: Matcher | None = None

@@ -151,8 +151,10 @@ class RuleTestRunner:
         db = await self._fresh_db(n)
         clock = FakeClock(start)
         correlator = RulesCorrelator(self.compiled, clock)
-        graph = graph_of(SimpleNamespace(**t) for t in test.targets)
+        targets = {t["name"]: SimpleNamespace(**t) for t in test.targets}
+        graph = graph_of(targets.values())
         correlator.topology_graph = lambda: graph
+        correlator.inventory = lambda: targets
         pipeline = Pipeline(db, metrics=Metrics(), correlator=correlator, clock=clock)
         reevaluator = Reevaluator()  # incremental passes, as in production
         try:

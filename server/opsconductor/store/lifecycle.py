@@ -186,7 +186,7 @@ def _update(current: Row, d: Decision, now: datetime, default_timeout: int) -> C
     if new_sev == old_sev:
         row["duplicate_count"] = current["duplicate_count"] + 1
     else:
-        row.update(severity=new_sev, previous_severity=old_sev)
+        row.update(severity=new_sev, previous_severity=old_sev, duplicate_count=0)  # Alerta resets it too
         raised = SEVERITY_RANK[d.severity] > SEVERITY_RANK[Severity(old_sev)]
         if status == AlertStatus.acknowledged and raised:
             row.update(status=AlertStatus.active.value, acknowledged_by=None, acknowledged_at=None)
