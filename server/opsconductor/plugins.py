@@ -48,9 +48,10 @@ def extra_routes() -> list[Any]:
     from opsconductor.api import notifications
 
     routes += notifications.ROUTES  # /api/v1/notifications, /api/v1/receivers
-    from opsconductor.api import heartbeats, incidents
+    from opsconductor.api import heartbeats, incidents, replay
 
     routes += incidents.ROUTES + heartbeats.ROUTES  # /api/v1/alerts/{id}/children, /api/v1/heartbeats
+    routes += replay.ROUTES  # /api/v1/rules/replay
     return routes
 
 
