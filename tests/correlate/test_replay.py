@@ -61,7 +61,8 @@ async def recorded(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 def _args(rules: Path, **kw: object) -> argparse.Namespace:
-    return argparse.Namespace(rules=[str(rules)], base=None, since="7d", limit=None, json=True, **kw)
+    return argparse.Namespace(rules=[str(rules)], base=None, since="7d", limit=None, json=True, resolution="5s",
+                              **kw)
 
 
 async def test_one_changed_rule_changes_exactly_the_expected_alerts(recorded: Path, capsys) -> None:  # type: ignore[no-untyped-def]

@@ -88,5 +88,7 @@ def register(sub: Any) -> None:
     r.add_argument("--base", action="append", help="the rules to compare with (default: the rules_dir setting)")
     r.add_argument("--since", default="7d", help="replay events received in this last period (default 7d)")
     r.add_argument("--limit", type=int, default=None, help="replay at most this many events")
+    r.add_argument("--resolution", default="5s", help="events within this much log time are decided together "
+                                                      "(default 5s; larger is faster and coarser)")
     r.add_argument("--json", action="store_true", help="print the diff as JSON")
     r.set_defaults(func=cmd_replay)

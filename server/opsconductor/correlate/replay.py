@@ -24,26 +24,30 @@ import re
 import shutil
 import tempfile
 import time
+import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import event, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from opsconductor.correlate.compiled import CompiledRuleSet
 from opsconductor.correlate.correlator import RulesCorrelator
+from opsconductor.correlate.decision import AcceptedEvent
 from opsconductor.correlate.heartbeats import EVENT as HEARTBEAT_EVENT
 from opsconductor.correlate.heartbeats import SOURCE as HEARTBEAT_SOURCE
 from opsconductor.correlate.heartbeats import expire
 from opsconductor.correlate.reevaluate import Reevaluator
 from opsconductor.correlate.topology import Graph
 from opsconductor.metrics import Metrics
+from opsconductor.model.alert import Outcome
 from opsconductor.pipeline import Pipeline
-from opsconductor.store.alert_writer import ALERTS, EVENTS
+from opsconductor.store.alert_writer import ALERTS, EVENTS, EventResult, apply_decisions
 from opsconductor.store.db import Database
+from opsconductor.store.event_log import fetch_unprocessed, stored_event
 from opsconductor.store.lifecycle import Transition
 
 SLICE = 5_000
@@ -137,31 +141,27 @@ async def _template(directory: Path) -> Path:
     return path
 
 
-async def _insert(conn: AsyncConnection, events: Sequence[LoggedEvent]) -> list[int]:
-    await conn.execute(insert(EVENTS), [{"received_at": e.received_at, "payload": e.payload, "processed": False}
-                                        for e in events])
-    last = int((await conn.execute(select(func.max(EVENTS.c.id)))).scalar_one())
-    return list(range(last - len(events) + 1, last + 1))  # one writer: the ids are contiguous
-
-
 async def replay(compiled: CompiledRuleSet, log: Sequence[LoggedEvent], *, workdir: Path,
                  graph: Callable[[], Graph] = Graph, inventory: Callable[[], Mapping[str, Any]] = dict,
-                 notify: Any | None = None, resolution_s: float = 5.0, reevaluate_s: float = 15.0) -> ReplayRun:
+                 notify: Any | None = None, resolution_s: float = 5.0, reevaluate_s: float = 15.0,
+                 default_timeout: int = 86_400) -> ReplayRun:
     """Replay ``log`` through ``compiled`` on a private database under ``workdir``."""
     run = ReplayRun(compiled.version, len(log))
     if not log:
         return run
-    n = len(list(workdir.glob("run*.db")))
-    path = workdir / f"run{n}.db"
+    path = workdir / f"run-{uuid.uuid4().hex[:12]}.db"
     shutil.copyfile(await _template(workdir), path)
     db = Database(f"sqlite+aiosqlite:///{path}")
+    # a throwaway database: no fsync, no write-ahead log to checkpoint
+    event.listen(db.engine.sync_engine, "connect", _scratch_pragmas)
     clock = _Clock(log[0].received_at)
     correlator = RulesCorrelator(compiled, clock)
     correlator.topology_graph, correlator.inventory = graph, inventory
     sink = _RecordingSink(notify_planner(notify) if notify is not None else None, clock)
-    pipeline = Pipeline(db, metrics=Metrics(), correlator=correlator, sink=sink, clock=clock, batch_size=SLICE)
+    pipeline = Pipeline(db, metrics=Metrics(), correlator=correlator, sink=sink, clock=clock, batch_size=SLICE,
+                        default_timeout=default_timeout)
     reevaluator = Reevaluator()
-    ids: list[int] = []
+    opened: dict[int, int] = {}  # alert id -> index of the logged event that opened it
     started = time.perf_counter()
     try:
         last_pass = log[0].received_at
@@ -171,20 +171,46 @@ async def replay(compiled: CompiledRuleSet, log: Sequence[LoggedEvent], *, workd
             limit = first + timedelta(seconds=resolution_s)
             while j < len(log) and j - i < SLICE and log[j].received_at <= limit:
                 j += 1
-            async with db.write() as conn:
-                ids += await _insert(conn, log[i:j])
             clock.now = max(clock.now, log[j - 1].received_at)
-            await pipeline.drain()
+            # negative ids: these events are not rows of the replay's event log (derived ones are)
+            batch = [AcceptedEvent(-(k + 1), stored_event(log[k].payload, log[k].received_at), log[k].received_at)
+                     for k in range(i, j)]
+            for r in await _process(pipeline, correlator, batch, clock.now):
+                if r.alert_id is not None and r.outcome in (Outcome.created, Outcome.suppressed):
+                    opened.setdefault(r.alert_id, -r.event_id - 1)
             if (clock.now - last_pass).total_seconds() >= reevaluate_s or j == len(log):
                 last_pass = clock.now
                 await _housekeeping(pipeline, correlator, reevaluator, clock.now)
             i = j
         run.seconds = time.perf_counter() - started
         async with db.read() as conn:
-            run.alerts = await _alerts(conn, ids, sink.receivers)
+            run.alerts = await _alerts(conn, opened, sink.receivers)
     finally:
         await db.dispose()
     return run
+
+
+def _scratch_pragmas(dbapi_conn: Any, _record: Any) -> None:
+    cur = dbapi_conn.cursor()
+    cur.execute("PRAGMA synchronous=OFF")
+    cur.execute("PRAGMA journal_mode=MEMORY")
+    cur.close()
+
+
+async def _process(pipeline: Pipeline, correlator: RulesCorrelator, batch: Sequence[AcceptedEvent],
+                   now: datetime) -> list[EventResult]:
+    """The pipeline's batch step (correlate -> store -> incident links) for events that are not in
+    the event log, then the events the batch derived (parents, clears), in one transaction."""
+    async with pipeline.db.write() as conn:
+        decisions = await correlator.decide_in(conn, batch)
+        results = await apply_decisions(conn, decisions, now, default_timeout=pipeline.default_timeout,
+                                        sink=pipeline.sink)
+        await correlator.after_apply(conn, decisions, now)
+        while derived := await fetch_unprocessed(conn, SLICE):
+            more = await correlator.decide_in(conn, derived)
+            await apply_decisions(conn, more, now, default_timeout=pipeline.default_timeout, sink=pipeline.sink)
+            await correlator.after_apply(conn, more, now)
+    return results
 
 
 async def _housekeeping(pipeline: Pipeline, correlator: RulesCorrelator, reevaluator: Reevaluator,
@@ -199,16 +225,10 @@ async def _housekeeping(pipeline: Pipeline, correlator: RulesCorrelator, reevalu
     await pipeline.drain()
 
 
-async def _alerts(conn: AsyncConnection, ids: Sequence[int], receivers: Mapping[int, set[str]]
+async def _alerts(conn: AsyncConnection, opened: Mapping[int, int], receivers: Mapping[int, set[str]]
                   ) -> dict[str, dict[str, Any]]:
     """Every alert of the replay by a key both replays share: ``event <n>`` (the n-th logged event
     opened it) or, for alerts opened by derived events, ``<event> on <resource> #k``."""
-    index = {eid: n for n, eid in enumerate(ids)}
-    opened: dict[int, int] = {}
-    stmt = select(EVENTS.c.id, EVENTS.c.alert_id).where(EVENTS.c.outcome.in_(["created", "suppressed"]))
-    for eid, aid in (await conn.execute(stmt)).all():
-        if aid is not None and eid in index:
-            opened.setdefault(int(aid), index[eid])
     rows = [dict(r) for r in (await conn.execute(select(ALERTS).order_by(ALERTS.c.id))).mappings()]
     by_id = {r["id"]: r for r in rows}
     created = await _created(conn)

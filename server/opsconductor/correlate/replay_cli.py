@@ -38,8 +38,9 @@ async def run_replay(args: argparse.Namespace) -> int:
     new_paths = [Path(p) for p in args.rules]
     base_paths = [Path(p) for p in args.base] if args.base else [settings.rules_dir]
     since_s = parse_duration(args.since)
-    if since_s is None:
-        print(f"--since {args.since!r}: use e.g. 90m, 12h, 7d", file=sys.stderr)
+    resolution = parse_duration(getattr(args, "resolution", "5s"))
+    if since_s is None or resolution is None:
+        print(f"--since {args.since!r} / --resolution: use durations such as 5s, 90m, 12h, 7d", file=sys.stderr)
         return 2
     sets = []
     for what, paths in (("base", base_paths), ("new", new_paths)):
@@ -67,6 +68,7 @@ async def run_replay(args: argparse.Namespace) -> int:
     targets = {t.name: t for t in [*inventory, *(t for t in stored if t.name not in names)]}
     graph = graph_of(targets.values())
     report = await replay_diff(sets[0], sets[1], log, graph=lambda: graph, inventory=lambda: targets,
+                               resolution_s=resolution,
                                base_notify=notify_config_in(base_paths, settings.notify_file),
                                new_notify=notify_config_in(new_paths, settings.notify_file))
     print(json.dumps(report, indent=2, default=str) if args.json else render_text(report))
