@@ -176,3 +176,57 @@ async def test_topology_end_to_end_inventory_and_api(settings_factory, rules_dir
             assert (await c.get(f"/api/v1/alerts/{acc['alert_id']}")).json()["status"] == "suppressed"
             a1 = await until(c, acc["alert_id"], "active")
             assert a1["status"] == "active" and a1["suppressed_reason"] is None
+
+
+def test_links_give_depends_on_by_role_order() -> None:
+    from opsconductor.sources.target_store import depends_from_links
+
+    roles = {"core1": "core", "dist1": "distribution", "dist2": "distribution", "acc1": "access", "x": "odd"}
+    order = ["core", "distribution", "access"]
+    links = [{"a": a, "b": b, "upstream_roles": order}
+             for a, b in (("dist1", "core1"), ("acc1", "dist1"), ("acc1", "dist2"), ("dist1", "dist2"), ("x", "acc1"))]
+    assert depends_from_links(roles, links) == {"dist1": ["core1"], "acc1": ["dist1", "dist2"]}
+
+
+async def test_netbox_cables_become_depends_on_and_suppress(settings_factory, rules_dir: Path,  # type: ignore[no-untyped-def]
+                                                            tmp_path: Path, monkeypatch) -> None:
+    """Devices and cables from the NetBox fake: the topology rule suppresses what sits behind core1."""
+    from tests.correlate.test_api_e2e import send
+    from tests.sources.conftest import copy_addon
+    from tests.sources.fake_apis import NetBox
+    from tests.sources.waits import wait_for
+    from tests.support.server import start_live_server
+
+    netbox = NetBox(token="nb-token-7").start()
+    try:
+        monkeypatch.setenv("TEST_NB_TOKEN", netbox.token)
+        for i, (name, role) in enumerate((("core1", "core"), ("dist1", "distribution"), ("acc1", "access"),
+                                          ("acc2", "access"))):
+            netbox.add_device(i + 1, name, f"127.0.0.{20 + i}", "ams", role, None)
+        netbox.add_cable(1, "dist1", "core1")
+        netbox.add_cable(2, "acc1", "dist1")
+        netbox.add_cable(3, "dist1", "acc2")
+        copy_addon("netbox", tmp_path / "addons")
+        inv = tmp_path / "inv.yaml"
+        inv.write_text(f"targets:\n  - {{name: netbox1, address: 127.0.0.1, port: {netbox.port}, "
+                       "labels: {platform: netbox, scheme: http}, credential: 'env:TEST_NB_TOKEN', "
+                       "intervals: {netbox: 1}}\n")
+        (rules_dir / "50-topology.yaml").write_text(TOPOLOGY_RULE)
+        settings = settings_factory(addons_dir=tmp_path / "addons", inventory_file=inv, rules_dir=rules_dir,
+                                    rules_watch=False, rules_reevaluate_interval_s=0.2)
+        async with start_live_server(settings) as srv, srv.client(srv.write_key) as c:
+
+            async def linked() -> bool:
+                r = await c.get("/api/v1/targets/acc2")
+                return r.status_code == 200 and r.json()["depends_on"] == ["dist1"]
+
+            await wait_for(linked, what="acc2 depends on dist1 from the NetBox cables")
+            assert (await c.get("/api/v1/targets/dist1")).json()["depends_on"] == ["core1"]
+            assert (await c.get("/api/v1/targets/core1")).json()["depends_on"] == []
+            (core,) = await send(c, {"resource": "core1", "event": "device_down", "severity": "critical"})
+            (acc,) = await send(c, {"resource": "acc2", "event": "device_down", "severity": "critical"})
+            assert core["outcome"] == "created" and acc["outcome"] == "suppressed"
+            a = (await c.get(f"/api/v1/alerts/{acc['alert_id']}")).json()
+            assert a["suppressed_reason"] == f"upstream core1 down (alert {core['alert_id']})"
+    finally:
+        netbox.stop()
