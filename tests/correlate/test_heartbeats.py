@@ -11,7 +11,7 @@ from opsconductor.correlate.loader import load_ruleset
 from opsconductor.correlate.service import compile_ruleset
 from opsconductor.correlate.testing import RuleTestRunner
 from tests.correlate.test_api_e2e import send
-from tests.support.server import LiveServer
+from tests.support.server import LiveServer, start_live_server
 
 RULES = """
 rules:
@@ -92,3 +92,25 @@ async def test_event_carries_its_own_timeout(rules_server: LiveServer) -> None:
         assert a["timeout"] == 120
         bad = await c.post("/api/v1/events", json=[{"resource": "ups1", "event": "x", "timeout": 0}])
         assert bad.status_code == 422
+
+
+async def test_heartbeat_rule_end_to_end(settings_factory, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """A Watchdog through the running server feeds the heartbeat; none opens an alert; silence pages."""
+    rules = tmp_path / "rules"
+    rules.mkdir()
+    (rules / "hb.yaml").write_text(RULES.split("tests:")[0].replace("timeout: 5m", "timeout: 1s"))
+    settings = settings_factory(rules_dir=rules, rules_watch=False, heartbeat_check_interval_s=0.2)
+    async with start_live_server(settings) as srv, srv.client(srv.write_key) as c:
+        (r,) = await send(c, {"resource": "prom1", "event": "Watchdog", "labels": {"prometheus": "prom-fra"}})
+        assert r["outcome"] == "dropped" and r["alert_id"] is None
+        (hb,) = (await c.get("/api/v1/heartbeats")).json()["heartbeats"]
+        assert (hb["origin"], hb["created_by"], hb["timeout"]) == ("prom-fra", "rule:prometheus-watchdog", 1)
+        deadline = asyncio.get_running_loop().time() + 15
+        found: list[dict[str, object]] = []
+        while not found and asyncio.get_running_loop().time() < deadline:
+            await asyncio.sleep(0.2)
+            found = (await c.get("/api/v1/alerts", params={"event": "heartbeat_missing"})).json()["alerts"]
+        assert [(a["resource"], a["status"]) for a in found] == [("prom-fra", "active")]
+        await send(c, {"resource": "prom1", "event": "Watchdog", "labels": {"prometheus": "prom-fra"}})
+        await srv.runtime.pipeline.drain()
+        assert (await c.get(f"/api/v1/alerts/{found[0]['id']}")).json()["status"] == "resolved"

@@ -3,7 +3,7 @@ impossible windows at file:line:col, and a maintenance rule test on a DST night.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -139,3 +139,31 @@ async def test_interval_rule_tests(tmp_path: Path) -> None:
     results = await RuleTestRunner(compile_ruleset(rs)).run(list(rs.tests))
     assert [r.report() for r in results if not r.ok] == []
     assert len(results) == 2
+
+
+async def test_one_off_window_end_to_end(settings_factory, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """A running server with a one-off window around now and a recurring window that excludes now."""
+    from tests.correlate.test_api_e2e import send
+    from tests.support.server import start_live_server
+
+    now = datetime.now(UTC)
+    rules = tmp_path / "rules"
+    rules.mkdir()
+    (rules / "w.yaml").write_text(f"""
+rules:
+  - id: change-window
+    maintenance:
+      when: {{labels.role: backup}}
+      schedule: {{start: "{(now - timedelta(hours=1)).isoformat()}", end: "{(now + timedelta(hours=1)).isoformat()}"}}
+  - id: never-this-year
+    maintenance:
+      when: {{labels.role: db}}
+      schedule: {{years: ["{now.year + 5}"]}}
+""")
+    async with start_live_server(settings_factory(rules_dir=rules, rules_watch=False)) as srv, \
+            srv.client(srv.write_key) as c:
+        a, b = await send(c, {"resource": "bak1", "event": "device_down", "labels": {"role": "backup"}},
+                          {"resource": "db1", "event": "device_down", "labels": {"role": "db"}})
+        assert (a["outcome"], b["outcome"]) == ("suppressed", "created")
+        got = (await c.get(f"/api/v1/alerts/{a['alert_id']}")).json()
+        assert got["suppressed_reason"] == "maintenance window change-window"
