@@ -169,6 +169,8 @@ async def test_topology_end_to_end_inventory_and_api(settings_factory, rules_dir
             ex = (await c.get(f"/api/v1/alerts/{acc['alert_id']}/explain")).json()
             topo = next(t for t in ex["trace"] if t["stage"] == "topology")
             assert topo["path"] == ["acc1", "dist1", "core1"] and "acc1 -> dist1 -> core1" in topo["detail"]
+            assert topo["link"] == f"/api/v1/alerts/{core['alert_id']}"
+            assert (await c.get(topo["link"])).json()["event"] == "device_down"
             # a resolve is never suppressed; the core comes back, the rest pages only after settle
             (up,) = await send(c, {"resource": "core1", "event": "device_up"})
             assert up["outcome"] == "resolved"

@@ -154,7 +154,8 @@ class TopologyView:
             reason = f"upstream {root.resource} down ({link}{settling})"
             detail = f"path {' -> '.join(path)}: {root.event} on {root.resource} ({link}){settling}"
             return reason, {"stage": "topology", "rule": rule.id, "at": str(rule.where), "detail": detail,
-                            "alert": root.alert_id, "path": path}
+                            "alert": root.alert_id, "path": path,
+                            "link": f"/api/v1/alerts/{root.alert_id}" if root.alert_id is not None else None}
         return None
 
 
