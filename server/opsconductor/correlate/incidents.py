@@ -89,13 +89,13 @@ async def link_incidents(conn: AsyncConnection, ruleset: RuleSet, decisions: Seq
         key = str(labels.get("correlation_key", ""))
         if rule is None or rule.kind != "correlate" or rule.raise_ is None:
             continue
-        fps = await _member_fps(conn, rule.id, key)
-        if fps:
-            await conn.execute(
-                update(ALERTS)
-                .where(ALERTS.c.fingerprint.in_(fps), text(OPEN_STATUS_SQL),
-                       or_(ALERTS.c.parent_id.is_(None), ALERTS.c.parent_id != p["id"]))
-                .values(parent_id=p["id"]))
+        members = select(MEMBERS.c.fingerprint).where(MEMBERS.c.rule_id == rule.id, MEMBERS.c.group_key == key,
+                                                      MEMBERS.c.open == True)  # noqa: E712
+        await conn.execute(  # one statement: the open members not yet linked to this parent
+            update(ALERTS)
+            .where(ALERTS.c.fingerprint.in_(members), text(OPEN_STATUS_SQL),
+                   or_(ALERTS.c.parent_id.is_(None), ALERTS.c.parent_id != p["id"]))
+            .values(parent_id=p["id"]))
         if rule.raise_.severity is not None:
             continue  # pinned by the rule
         sevs = (await conn.execute(select(ALERTS.c.severity).where(ALERTS.c.parent_id == p["id"],
