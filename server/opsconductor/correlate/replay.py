@@ -100,8 +100,18 @@ def notify_planner(cfg: Any) -> Callable[[Sequence[Transition], datetime], list[
     """A planner over a NotifyConfig that remembers which alerts it announced (in memory)."""
     from opsconductor.notify.outbox import plan
 
-    states: dict[Any, Any] = {}
-    return lambda transitions, now: plan(cfg, lambda _r: True, transitions, states, now)
+    by_alert: dict[int, dict[Any, Any]] = {}  # alert id -> its (alert id, receiver) states
+
+    def run(transitions: Sequence[Transition], now: datetime) -> list[Any]:
+        # only the states of these alerts, as the outbox loads them: plan() scans what it is given
+        ids = {int(t.alert["id"]) for t in transitions}
+        states = {k: v for i in ids for k, v in by_alert.get(i, {}).items()}
+        out = plan(cfg, lambda _r: True, transitions, states, now)
+        for k, v in states.items():
+            by_alert.setdefault(int(k[0]), {})[k] = v
+        return out
+
+    return run
 
 
 @dataclass
