@@ -154,3 +154,25 @@ async def test_replay_api(rules_server, rules_dir: Path) -> None:  # type: ignor
         assert (await a.post("/api/v1/rules/replay", json={"rules": {"../x.yaml": "rules: []"}})).status_code == 422
     async with rules_server.client(rules_server.write_key) as c:
         assert (await c.post("/api/v1/rules/replay", json={"rules": files})).status_code == 403
+
+
+async def test_a_coarse_resolution_keeps_each_events_own_time(tmp_path: Path) -> None:
+    """Two members 10 minutes apart must not correlate within 1m, even decided in one slice."""
+    from opsconductor.correlate.loader import load_ruleset
+    from opsconductor.correlate.replay import LoggedEvent, replay
+    from opsconductor.correlate.service import compile_ruleset
+
+    f = tmp_path / "r.yaml"
+    f.write_text("rules:\n  - id: c\n    correlate: {when: {event: device_down}, group_by: [labels.site], count: 2,"
+                 " within: 1m, raise: {event: site_down, resource: '{labels.site}'}}\n")
+    rs, errors = load_ruleset([f])
+    assert errors == []
+    t = datetime(2026, 1, 5, tzinfo=UTC)
+    far = [LoggedEvent(t, {"resource": "a", "event": "device_down", "labels": {"site": "x"}}),
+           LoggedEvent(t + timedelta(minutes=10), {"resource": "b", "event": "device_down", "labels": {"site": "x"}})]
+    near = [far[0], LoggedEvent(t + timedelta(seconds=30), far[1].payload)]
+    work = tmp_path / "w"
+    work.mkdir()
+    for log, parents in ((far, 0), (near, 1)):
+        run = await replay(compile_ruleset(rs), log, workdir=work, resolution_s=3600)
+        assert sum(a["event"] == "site_down" for a in run.alerts.values()) == parents

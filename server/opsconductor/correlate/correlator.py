@@ -112,6 +112,8 @@ class RulesCorrelator:
         self.clock = clock
         self.topology_graph: Callable[[], Graph] = Graph  # the targets' depends_on (wired by install)
         self.inventory: Callable[[], Mapping[str, Any]] = dict  # targets by name (wired by install)
+        # replay: windows, flap and correlation times follow each event's receive time, not the batch's
+        self.event_time = False
         self._inventory: Mapping[str, Any] | None = None
 
     async def topology_view(self, conn: AsyncConnection, compiled: CompiledRuleSet,
@@ -196,11 +198,16 @@ class RulesCorrelator:
                                     ruleset_version=version, trace=tuple(trace)))
                 continue
             is_clear = sev is _CLEAR
+            at = now
+            if self.event_time and a.received_at is not None:  # replay: each event at its own log time
+                at = ctx.now = a.received_at
+                if ctx.topology is not None:
+                    ctx.topology.now = at
             if plan.flap_rule is not None or fp in ctx.flaps:
-                self._flap(plan, fp, is_clear, now, b, trace)
+                self._flap(plan, fp, is_clear, at, b, trace)
             b.severity_of[fp] = sev
             if plan.correlate_rules or (is_clear and fp in ctx.member_parents):
-                await self._correlate(conn, compiled, a.event, plan, fp, is_clear, now, b, trace)
+                await self._correlate(conn, compiled, a.event, plan, fp, is_clear, at, b, trace)
             elif is_clear:
                 b.member_closes.add(fp)
             reason = None
@@ -439,7 +446,9 @@ class RulesCorrelator:
         known = {f for f, seen in b.group_known.get((rule.id, key), {}).items() if seen >= cutoff}
         live_known = known - b.member_closes
         stored = b.group_counts.get((rule.id, key), 0) - (len(known) - len(live_known))
-        batch = b.group_upserts.get((rule.id, key), set()) | {fp}
+        # members of this batch inside the window (all of them unless events carry their own times)
+        batch = {f for f in b.group_upserts.get((rule.id, key), set())
+                 if b.member_upserts.get((rule.id, key, f), now) >= cutoff} | {fp}
         return stored + len(batch - live_known)
 
     async def _group_of(self, conn: AsyncConnection, rule_id: str, fp: str) -> str | None:

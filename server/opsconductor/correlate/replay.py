@@ -8,8 +8,9 @@ alert is decided by the notify stage's pure routing (``notify.outbox.plan``) on 
 transitions the replay records.
 
 Events are processed in slices of at most :data:`SLICE` events spanning at most
-``resolution_s`` seconds of log time (the clock is the slice's last receive time), and
-the re-evaluation job runs whenever the log's clock passed ``reevaluate_s`` seconds.
+``resolution_s`` seconds of log time (the store's clock is the slice's last receive time;
+maintenance windows, flap changes and correlation windows use each event's own receive
+time), and the re-evaluation job runs whenever the log's clock passed ``reevaluate_s`` seconds.
 Events the server derived itself (correlation parents, heartbeat_missing) are not
 replayed: each replay derives its own.
 
@@ -167,6 +168,7 @@ async def replay(compiled: CompiledRuleSet, log: Sequence[LoggedEvent], *, workd
     clock = _Clock(log[0].received_at)
     correlator = RulesCorrelator(compiled, clock)
     correlator.topology_graph, correlator.inventory = graph, inventory
+    correlator.event_time = True  # windows, flap and correlation counts at each event's own time
     sink = _RecordingSink(notify_planner(notify) if notify is not None else None, clock)
     pipeline = Pipeline(db, metrics=Metrics(), correlator=correlator, sink=sink, clock=clock, batch_size=SLICE,
                         default_timeout=default_timeout)
