@@ -90,7 +90,7 @@ route:
 async def _runtime(tmp: Path, name: str, database_url: str | None, sink: str, paths: list[str],
                    batch_max: int = 1, *, start: bool = True) -> Any:
     from opsconductor.config.settings import Settings
-    from opsconductor.runtime import Runtime
+    from opsconductor.plugins import build_runtime
     from opsconductor.store.migrate import upgrade
 
     receivers = "\n".join(f'  r{i}: {{kind: webhook, url: "{sink}{p}", concurrency: 8, timeout: 2s, '
@@ -105,7 +105,7 @@ async def _runtime(tmp: Path, name: str, database_url: str | None, sink: str, pa
     await upgrade(url)
     settings = Settings(data_dir=tmp / name, database_url=url, notify_file=cfg, rules_dir=tmp / "none",
                         addons_dir=tmp / "none", housekeeping_interval_s=3600)
-    rt = Runtime.build(settings)
+    rt = build_runtime(settings)
     if start:
         await rt.start()
     return rt

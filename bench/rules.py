@@ -2,7 +2,7 @@
 
     .venv/bin/python bench/rules.py [--events 200000] [--rules 200] [--reload-rules 1000] [--open-alerts 100000]
 
-- correlate: RulesCorrelator.decide_in() over batches of 1,000 events (the pipeline's batch)
+- correlate: RulesCorrelator.decide() over batches of 1,000 events (the pipeline's batch)
   with a mixed rule set (severity maps, drops, dedup pairs, maintenance, inhibition, flap,
   correlation) and 100,000 distinct resources; the engine runs in its worker process and
   the state (silences, flap, correlation members) is read from / written to SQLite in the
@@ -32,10 +32,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "server"))
 
 from opsconductor.correlate.compiled import CompiledRuleSet
 from opsconductor.correlate.correlator import RulesCorrelator
-from opsconductor.correlate.decision import AcceptedEvent
 from opsconductor.correlate.loader import ParseCache, load_ruleset
 from opsconductor.correlate.reevaluate import Reevaluator
 from opsconductor.correlate.worker import EngineWorker, WorkerProcess
+from opsconductor.model.decision import AcceptedEvent
 from opsconductor.model.event import NormalizedEvent
 from opsconductor.store.alert_writer import ALERTS, NoSink, apply_decisions
 from opsconductor.store.db import Database
@@ -116,7 +116,7 @@ async def bench(args: argparse.Namespace) -> str:
     decided = []
     for b in batches:
         async with db.write() as conn:
-            decided.append(await correlator.decide_in(conn, b))
+            decided.append((await correlator.decide(conn, b)).decisions)
     correlate_rate = len(events) / (time.perf_counter() - t0)
 
     # re-evaluation with --open-alerts open alerts: the first pass (full sweep) and a pass after

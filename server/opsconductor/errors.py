@@ -11,7 +11,10 @@
     │   └── Forbidden               the credential lacks the scope (-> 403)
     ├── Unavailable                 a dependency (database, engine) is down (-> 503)
     └── SourceError                 a device or remote API failed to answer as expected
-        └── Unreachable             the target did not answer at all
+        ├── Unreachable             the target did not answer at all
+        ├── AuthFailed              the target refused our credential
+        ├── BadAnswer               the answer does not parse as the source expects
+        └── ErrorAnswer             the target answered with an error (HTTP status, SNMP error, exit code)
 
 Configuration errors always say where they come from, so the CLI and the API can
 print ``file:line:col: message`` exactly like a compiler.
@@ -148,6 +151,33 @@ class Unavailable(OpsConductorError):
 class SourceError(OpsConductorError):
     """A polled device or remote API answered in a way we could not use."""
 
+    failure = "error"  # the collection-failure kind the poller raises an alert for
+
 
 class Unreachable(SourceError):
     """The polled target did not answer at all (timeout, refused, no route)."""
+
+    failure = "unreachable"
+
+
+class AuthFailed(SourceError):
+    """The target refused the credential (SNMPv3 digest/user, SSH permission denied, HTTP 401/403)."""
+
+    failure = "auth_failure"
+
+
+class BadAnswer(SourceError):
+    """The target answered, but not in the form the source expects (JSON, CLI table)."""
+
+    failure = "parse_failure"
+
+
+class ErrorAnswer(SourceError):
+    """The target answered with an error: an HTTP status, an SNMP error-status, a command's exit code."""
+
+    failure = "error_answer"
+
+    def __init__(self, message: str, failure: str | None = None):
+        super().__init__(message)
+        if failure:
+            self.failure = failure

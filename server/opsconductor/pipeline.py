@@ -1,13 +1,18 @@
 """The one module that knows the stage order.
 
-    sources -> normalize -> correlate -> store -> notify
+    sources -> normalize -> correlate -> store -> suppression re-decisions -> notify
 
-Sources (the poller, trap receiver, webhooks, REST clients) hand normalized events
-to :meth:`Pipeline.accept`, which makes them durable in the event log. The
-processor then takes the log in arrival order, batch by batch, and in ONE
-transaction per batch: correlate (decisions) -> store (alert table, history,
-processed markers) -> notify (outbox rows, via the transition sink). A crash
-anywhere re-runs the batch from the log; nothing is counted twice because the
+:func:`build_pipeline` composes the stages from constructor arguments (like
+Alertmanager's ``PipelineBuilder``): a correlator, a suppression stage, the alert
+store and the transition sink it hands changes to. Every producer (REST clients,
+the poller, webhooks, the SNMP trap process, correlation parents derived from a
+batch) enters through one accept path, :func:`~opsconductor.store.event_log.accept_in`,
+which makes events durable in the event log. The processor then takes the log in
+arrival order, batch by batch, and in ONE transaction per batch (holding the store's
+processing lock): correlate (decisions, derived events accepted) -> store (state
+machine, alert table, history, processed markers) -> suppression (alerts the batch's
+changes inhibit or release, decided again) -> notify (outbox rows, via the sink). A
+crash anywhere re-runs the batch from the log; nothing is counted twice because the
 processed markers commit with the alert changes.
 """
 
@@ -17,23 +22,24 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Callable, Sequence
-from datetime import UTC, datetime
+from datetime import datetime
+from typing import Protocol
 
-from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncConnection
 
-from opsconductor.correlate.decision import Correlator, DefaultCorrelator
 from opsconductor.errors import Unavailable
 from opsconductor.metrics import Metrics
-from opsconductor.model.alert import Outcome
-from opsconductor.model.event import NormalizedEvent
-from opsconductor.store.alert_writer import EventResult, NoSink, TransitionSink, apply_decisions
+from opsconductor.model.alert import Action, Outcome
+from opsconductor.model.decision import AcceptedEvent, Decided, Decision, default_fingerprint
+from opsconductor.model.event import NormalizedEvent, Severity
+from opsconductor.model.lifecycle import Row
+from opsconductor.store.alert_queries import due_for_expiry
+from opsconductor.store.alert_store import AlertStore, utcnow
+from opsconductor.store.alert_writer import EventResult, TransitionSink, apply_action
 from opsconductor.store.db import Database
-from opsconductor.store.event_log import append_events, fetch_unprocessed, results_for
+from opsconductor.store.event_log import accept_in, fetch_unprocessed, results_for
 
 log = logging.getLogger(__name__)
-
-PROCESSOR_LOCK_KEY = 0x0C0DE001
-"""PostgreSQL advisory lock that serializes batch processing across server processes."""
 
 
 STATS_MIN_GROWTH = 2_000
@@ -43,31 +49,89 @@ GROUP_COMMIT_MAX = 20_000
 """Most events written by one intake transaction."""
 
 
-def utcnow() -> datetime:
-    return datetime.now(UTC)
+class Correlator(Protocol):
+    """The correlate stage. The spine ships :class:`DefaultCorrelator`; the rules engine
+    (``correlate/correlator.py``) replaces it."""
+
+    @property
+    def version(self) -> str: ...
+
+    async def decide(self, conn: AsyncConnection, batch: Sequence[AcceptedEvent]) -> Decided:
+        """Decide a batch inside the pipeline's transaction (state may be read and written)."""
+        ...
+
+
+class DefaultCorrelator:
+    """No rules: fingerprint (resource, component, event), severity as sent (default warning)."""
+
+    version = "default"
+
+    async def decide(self, conn: AsyncConnection, batch: Sequence[AcceptedEvent]) -> Decided:
+        return Decided([
+            Decision(event_id=a.id, event=a.event, fingerprint=default_fingerprint(a.event),
+                     severity=a.event.severity or Severity.warning,
+                     trace=({"stage": "default", "decided": "fingerprint=(resource,component,event)"},))
+            for a in batch])
+
+
+class Suppression(Protocol):
+    """The suppression stage: decides again the open alerts that a batch's changes affect
+    (an inhibiting alert that arrived or resolved, a correlation parent), in the batch's
+    transaction. The rules engine provides it (``correlate/redecide.py``)."""
+
+    async def mark(self, conn: AsyncConnection) -> int:
+        """Where the alert history ends before the batch is applied."""
+        ...
+
+    async def after_batch(self, conn: AsyncConnection, mark: int, now: datetime, sink: TransitionSink) -> int:
+        """Re-decide the alerts that the history written after ``mark`` affects; returns how many changed."""
+        ...
+
+
+class NoSuppression:
+    """No rules engine: nothing to decide again."""
+
+    async def mark(self, conn: AsyncConnection) -> int:
+        return 0
+
+    async def after_batch(self, conn: AsyncConnection, mark: int, now: datetime, sink: TransitionSink) -> int:
+        return 0
+
+
+def build_pipeline(
+    db: Database,
+    *,
+    metrics: Metrics,
+    correlator: Correlator | None = None,
+    suppression: Suppression | None = None,
+    store: AlertStore | None = None,
+    sink: TransitionSink | None = None,
+    default_timeout: int = 86_400,
+    batch_size: int = 1_000,
+    clock: Callable[[], datetime] = utcnow,
+) -> Pipeline:
+    """Compose the stages: correlator -> store (with the sink) -> suppression, in this order.
+
+    Give either ``store`` or the parts it is built from (``sink``, ``default_timeout``, ``clock``)."""
+    if store is None:
+        store = AlertStore(db, sink=sink, default_timeout=default_timeout, clock=clock)
+    elif store.db is not db or sink is not None:
+        raise ValueError("a given store brings its own database and sink")
+    return Pipeline(store, metrics=metrics, correlator=correlator or DefaultCorrelator(),
+                    suppression=suppression or NoSuppression(), batch_size=batch_size)
 
 
 class Pipeline:
-    """Accepts normalized events and drives them through correlate -> store -> notify."""
+    """Accepts normalized events and drives them through correlate -> store -> suppression -> notify."""
 
-    def __init__(
-        self,
-        db: Database,
-        *,
-        metrics: Metrics,
-        correlator: Correlator | None = None,
-        sink: TransitionSink | None = None,
-        default_timeout: int = 86_400,
-        batch_size: int = 1_000,
-        clock: Callable[[], datetime] = utcnow,
-    ):
-        self.db = db
+    def __init__(self, store: AlertStore, *, metrics: Metrics, correlator: Correlator, suppression: Suppression,
+                 batch_size: int = 1_000):
+        self.store = store
+        self.db = store.db
         self.metrics = metrics
-        self.correlator: Correlator = correlator or DefaultCorrelator()
-        self.sink: TransitionSink = sink or NoSink()
-        self.default_timeout = default_timeout
+        self.correlator = correlator
+        self.suppression = suppression
         self.batch_size = batch_size
-        self.clock = clock
         self._wake = asyncio.Event()
         self._processed = asyncio.Condition()
         self._task: asyncio.Task[None] | None = None
@@ -75,6 +139,23 @@ class Pipeline:
         self._writer: asyncio.Task[None] | None = None
         self._created_since_stats = 0
         self._rows_at_stats = 0
+
+    @property
+    def clock(self) -> Callable[[], datetime]:
+        """The time every stage uses (one clock: tests move it)."""
+        return self.store.clock
+
+    @clock.setter
+    def clock(self, fn: Callable[[], datetime]) -> None:
+        self.store.clock.fn = fn
+
+    @property
+    def sink(self) -> TransitionSink:
+        return self.store.sink
+
+    @property
+    def default_timeout(self) -> int:
+        return self.store.default_timeout
 
     # -- sources -> event log ------------------------------------------------------------
     async def accept(self, events: Sequence[NormalizedEvent]) -> list[int]:
@@ -92,11 +173,14 @@ class Pipeline:
     async def _append(self, groups: Sequence[Sequence[NormalizedEvent]]) -> list[int]:
         flat = [e for g in groups for e in g]
         async with self.db.write() as conn:
-            ids = await append_events(conn, flat, self.clock())
-        for e in flat:
+            ids = await accept_in(conn, flat, self.clock())
+        self._accepted(flat)
+        return ids
+
+    def _accepted(self, events: Sequence[NormalizedEvent]) -> None:
+        for e in events:
             self.metrics.events_received.labels(source=e.source or "api").inc()
         self._wake.set()
-        return ids
 
     async def _group_commit(self) -> None:
         while True:
@@ -122,22 +206,25 @@ class Pipeline:
     # -- event log -> correlate -> store -> notify -----------------------------------------
     async def process_once(self) -> int:
         """Process one batch of the oldest unprocessed events; returns how many."""
-        async with self.db.write() as conn:
-            if conn.dialect.name == "postgresql":
-                await conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": PROCESSOR_LOCK_KEY})
+        derived: list[NormalizedEvent] = []
+        async with self.store.transaction() as conn:
             batch = await fetch_unprocessed(conn, self.batch_size)
             if not batch:
                 return 0
-            # A correlator with state (the rules engine) decides inside this transaction.
-            decide_in = getattr(self.correlator, "decide_in", None)
-            decisions = await (decide_in(conn, batch) if decide_in is not None else self.correlator.decide(batch))
+            decided = await self.correlator.decide(conn, batch)  # correlate
+            if decided.derived:  # correlation parents: accepted like every other event
+                derived = decided.derived
+                await accept_in(conn, derived, self.clock())
             now = self.clock()
-            results = await apply_decisions(
-                conn, decisions, now, default_timeout=self.default_timeout, sink=self.sink
-            )
-            after_apply = getattr(self.correlator, "after_apply", None)  # incident links (correlate stage)
-            if after_apply is not None:
-                await after_apply(conn, decisions, now)
+            mark = await self.suppression.mark(conn)
+            results = await self.store.apply_decisions(conn, decided.decisions, now, decided.open_rows)  # store
+            after_apply = getattr(self.correlator, "after_apply", None)  # incident links (rules engine)
+            if after_apply is not None and (more := await after_apply(conn, decided.decisions)):
+                await accept_in(conn, more, now)  # parent severity following its children
+                derived = [*derived, *more]
+            await self.suppression.after_batch(conn, mark, now, self.store.sink)  # suppression re-decisions
+        if derived:
+            self._accepted(derived)
         for a in batch:
             self.metrics.processing_lag.observe(max(0.0, (now - a.received_at).total_seconds()))
         created = 0
@@ -148,6 +235,36 @@ class Pipeline:
         async with self._processed:
             self._processed.notify_all()
         return len(batch)
+
+    # -- operator actions and expiry: the same store, suppression and sink -------------------
+    async def act(self, alert_ids: Sequence[int], action: Action, *, actor: str, text: str | None,
+                  skip_conflicts: bool = False) -> list[Row]:
+        """An operator action (or expiry) in one transaction; alerts it inhibited or released
+        (say, a resolved inhibitor's targets) are decided again in the same transaction."""
+        async with self.store.transaction() as conn:
+            return await self._act_in(conn, alert_ids, action, actor=actor, text=text,
+                                      skip_conflicts=skip_conflicts)
+
+    async def _act_in(self, conn: AsyncConnection, alert_ids: Sequence[int], action: Action, *, actor: str,
+                      text: str | None, skip_conflicts: bool) -> list[Row]:
+        now = self.clock()
+        mark = await self.suppression.mark(conn)
+        rows = await apply_action(conn, alert_ids, action, actor=actor, now=now, text=text, sink=self.store.sink,
+                                  skip_conflicts=skip_conflicts)
+        await self.suppression.after_batch(conn, mark, now, self.store.sink)
+        return rows
+
+    async def expire_due(self) -> int:
+        """Expire every open alert whose last_seen + timeout has passed; returns how many."""
+        total = 0
+        while True:
+            async with self.store.transaction() as conn:  # chosen under the lock: no event refreshes them meanwhile
+                ids = await due_for_expiry(conn, self.clock())
+                if not ids:
+                    return total
+                await self._act_in(conn, ids, Action.expire, actor="housekeeping",
+                                   text="not seen within its timeout", skip_conflicts=True)
+            total += len(ids)
 
     def wake(self) -> None:
         """Process soon: events were appended to the log by someone else (the trap receiver process)."""

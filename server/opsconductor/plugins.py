@@ -1,25 +1,47 @@
-"""Where the later pipeline stages attach themselves to a Runtime.
+"""The composition root: the server's stages built from constructor arguments, then installed.
 
-Each stage (rules engine, sources/poller, notify) exposes ``install(runtime)``
-which registers components, start/stop hooks and background loops. This file
-only lists them; the stage order itself lives in ``pipeline.py``.
+:func:`build_runtime` builds each stage, composes the pipeline from them
+(``pipeline.build_pipeline``: correlator, suppression, store, sink) and the runtime's
+typed fields; :func:`install_components` registers the stages' start/stop hooks and
+background loops. The order of the calls below is the start order.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from opsconductor.config.settings import Settings
+from opsconductor.metrics import Metrics
+from opsconductor.pipeline import build_pipeline
+from opsconductor.runtime import Runtime
+from opsconductor.store.alert_store import Clock
+from opsconductor.store.db import Database
 
-if TYPE_CHECKING:
-    from opsconductor.runtime import Runtime
+
+def build_runtime(settings: Settings) -> Runtime:
+    """Build every stage and the pipeline that orders them; nothing starts yet."""
+    from opsconductor.correlate.install import build as build_rules
+    from opsconductor.notify.install import build as build_notify
+
+    db = Database(settings.effective_database_url)
+    metrics = Metrics()
+    clock = Clock()  # one clock for every stage (tests move it through rt.pipeline.clock)
+    rules = build_rules(settings, metrics, clock)  # correlator + suppression stage + rules service
+    notify = build_notify(settings, metrics, db, clock)  # the outbox sink + delivery worker
+    pipeline = build_pipeline(
+        db, metrics=metrics, correlator=rules.correlator, suppression=rules.suppression, sink=notify.sink,
+        default_timeout=settings.alert_timeout_s, batch_size=settings.process_batch_size, clock=clock,
+    )
+    rt = Runtime(settings=settings, db=db, metrics=metrics, pipeline=pipeline, rules=rules.service,
+                 suppression=rules.suppression, notify=notify.service, notify_worker=notify.worker)
+    install_components(rt)
+    return rt
 
 
 def install_components(rt: Runtime) -> None:
-    """Attach every optional stage to the runtime, in dependency order."""
-    # correlate (rules engine), then sources (poller), then notify (delivery worker).
+    """Attach every stage's hooks and loops to the runtime; this order is the start order."""
     # Each line is added by the stage's own change.
     from opsconductor.correlate.install import install as install_rules
 
-    install_rules(rt)  # rules correlator, engine worker, hot reload, re-evaluation
+    install_rules(rt)  # load the rules first (the first batch needs them); hot reload, re-decisions
     from opsconductor.sources.service import install as install_poller
 
     install_poller(rt)  # targets, poller, leader election
@@ -28,43 +50,7 @@ def install_components(rt: Runtime) -> None:
     install_pushed(rt)  # webhook catalog, SNMP trap receiver (after the poller: uses its manifests)
     from opsconductor.notify.install import install as install_notify
 
-    install_notify(rt)  # outbox sink + delivery worker (last: it hears every other stage's transitions)
-    return None
+    install_notify(rt)  # delivery worker
+    from opsconductor.shelving import install as install_shelve
 
-
-def extra_routes() -> list[Any]:
-    """Route handlers of the later stages (rules, silences, targets, webhooks, notifications)."""
-    routes: list[Any] = []
-    # Each stage appends its module's ROUTES here.
-    from opsconductor.api import rules, silences
-
-    routes += rules.ROUTES + silences.ROUTES  # /api/v1/rules*, /api/v1/silences, /api/v1/alerts/{id}/explain
-    from opsconductor.api import push
-
-    routes += push.ROUTES  # /api/v2/alerts, /api/v1/webhooks/{addon}
-    from opsconductor.api import poller, targets
-
-    routes += targets.ROUTES + poller.ROUTES  # /api/v1/targets, /api/v1/poller, /api/v1/addons
-    from opsconductor.api import notifications
-
-    routes += notifications.ROUTES  # /api/v1/notifications, /api/v1/receivers
-    from opsconductor.api import heartbeats, incidents, replay
-
-    routes += incidents.ROUTES + heartbeats.ROUTES  # /api/v1/alerts/{id}/children, /api/v1/heartbeats
-    routes += replay.ROUTES  # /api/v1/rules/replay
-    return routes
-
-
-def register_cli(sub: Any) -> None:
-    """Subcommands of the later stages (rules, addons, notify)."""
-    # Each stage adds its own `register(sub)` call here.
-    from opsconductor.correlate.cli import register as register_rules
-
-    register_rules(sub)  # opsconductor rules check|test|explain
-    from opsconductor.notify.install import register as register_notify
-
-    register_notify(sub)  # opsconductor notify check
-    from opsconductor.sources.cli import register as register_addons
-
-    register_addons(sub)  # opsconductor addons list|check|enable|disable|reload
-    return None
+    install_shelve(rt)  # console: shelved alerts come back when their time is up

@@ -1,9 +1,9 @@
 """The running server's parts, built once and started/stopped together.
 
-:class:`Runtime` owns the database, metrics, pipeline and every background task
-(event processor, housekeeping, and — as later stages plug in — the rules
-engine, the poller and the delivery worker). The web app and the CLI both build
-one; nothing starts at import time.
+:class:`Runtime` holds the database, metrics, the composed pipeline and each stage's
+service as a typed field (built by ``plugins.build_runtime``), and every background task
+(event processor, housekeeping, and the loops the stages register). The web app and the
+CLI both build one; nothing starts at import time.
 """
 
 from __future__ import annotations
@@ -13,13 +13,24 @@ import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING
 
 from opsconductor.config.settings import Settings
 from opsconductor.errors import Unavailable
 from opsconductor.metrics import Metrics
 from opsconductor.pipeline import Pipeline
+from opsconductor.store.alert_store import AlertStore
 from opsconductor.store.db import Database
+
+if TYPE_CHECKING:
+    from opsconductor.correlate.redecide import RulesSuppression
+    from opsconductor.correlate.service import RulesService
+    from opsconductor.notify.service import NotifyService
+    from opsconductor.notify.worker import Worker
+    from opsconductor.sources.service import SourcesService
+    from opsconductor.sources.snmp_trap_service import TrapService
+    from opsconductor.sources.webhook_catalog import PushCatalog
+    from opsconductor.sources.webhook_install import PushMetrics
 
 log = logging.getLogger(__name__)
 
@@ -34,29 +45,26 @@ class Runtime:
     db: Database
     metrics: Metrics
     pipeline: Pipeline
-    # Later stages register themselves here (rules engine, poller, notifier...).
-    components: dict[str, Any] = field(default_factory=dict)
+    # The stages' services (None: not installed in this runtime).
+    rules: RulesService | None = None
+    suppression: RulesSuppression | None = None
+    notify: NotifyService | None = None
+    notify_worker: Worker | None = None
+    sources: SourcesService | None = None
+    push: PushCatalog | None = None
+    push_metrics: PushMetrics | None = None
+    snmp_traps: TrapService | None = None
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
     _on_start: list[Hook] = field(default_factory=list)
     _on_stop: list[Hook] = field(default_factory=list)
 
-    @classmethod
-    def build(cls, settings: Settings) -> Runtime:
-        db = Database(settings.effective_database_url)
-        metrics = Metrics()
-        pipeline = Pipeline(
-            db,
-            metrics=metrics,
-            default_timeout=settings.alert_timeout_s,
-            batch_size=settings.process_batch_size,
-        )
-        rt = cls(settings=settings, db=db, metrics=metrics, pipeline=pipeline)
-        from opsconductor.plugins import install_components
-
-        install_components(rt)
-        return rt
+    @property
+    def store(self) -> AlertStore:
+        """The alert store: the processing lock, the one writer, the transition sink."""
+        return self.pipeline.store
 
     def on_start(self, hook: Hook) -> None:
+        """Run ``hook`` at start, after the hooks registered before it (start order = install order)."""
         self._on_start.append(hook)
 
     def on_stop(self, hook: Hook) -> None:
@@ -81,9 +89,9 @@ class Runtime:
     async def start(self) -> None:
         from opsconductor.store.housekeeping import housekeeping_loop
 
-        for hook in self._on_start:
+        for hook in self._on_start:  # the stages, in install order (plugins.install_components)
             await hook(self)
-        self.pipeline.start()
+        self.pipeline.start()  # then the processor: the rules are loaded, the sink is ready
         self.spawn(lambda: housekeeping_loop(self), "housekeeping")
 
     async def stop(self) -> None:

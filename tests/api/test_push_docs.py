@@ -38,7 +38,7 @@ def json_blocks() -> list[str]:
 
 def test_every_example_is_run_somewhere() -> None:
     names = sorted(m["name"] for m in YAML_BLOCK.finditer(DOC.read_text()))
-    assert names == ["alertmanager", "prometheus", "settings", "trap-source", "webhook-source"]
+    assert names == ["alertmanager", "amtool", "prometheus", "settings", "trap-source", "webhook-source"]
     assert len(json_blocks()) == 3
 
 
@@ -79,12 +79,12 @@ def test_settings_example(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> No
     # the v3 user file of the example does not exist here: a clear error naming the reference
     with pytest.raises(ConfigError) as exc:
         trap_auth_from_settings(settings)
-    assert str(exc.value) == ("trap_v3_users[0]: credential file:/etc/opsconductor/trap-user.json: cannot read: "
-                              "No such file or directory")
+    assert str(exc.value) == ("trap_v3_users[0]: credential file:trap-user.json: secret file trap-user.json: "
+                              "cannot read: No such file or directory")
     user_file = tmp_path / "trap-user.json"
     user: dict[str, Any] = json.loads(json_blocks()[2].replace("…", "documented-key"))
     user_file.write_text(json.dumps(user))
-    auth = trap_auth_from_settings(settings.model_copy(update={"trap_v3_users": [f"file:{user_file}"]}))
+    auth = trap_auth_from_settings(settings.model_copy(update={"credentials_dir": tmp_path}))
     assert auth.communities == (b"s3cret-community",)
     (v3,) = auth.users
     assert (v3.name, v3.auth_protocol, v3.priv_protocol, v3.engine_ids) == (
@@ -100,7 +100,8 @@ def test_settings_example(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> No
     ({"user": "u", "auth_key": "12345678", "priv_key": "12345678", "engine_ids": "0xzz"}, "engine ID must be hex"),
 ])
 def test_bad_v3_users(user: dict[str, str], message: str, tmp_path: Path) -> None:
-    f = tmp_path / "u.json"
+    f = tmp_path / "credentials" / "u.json"  # the default credentials_dir: <data_dir>/credentials
+    f.parent.mkdir()
     f.write_text(json.dumps(user))
     with pytest.raises(ConfigError) as exc:
         trap_auth_from_settings(Settings(trap_v3_users=[f"file:{f}"], data_dir=tmp_path))

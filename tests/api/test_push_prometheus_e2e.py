@@ -13,7 +13,7 @@ import asyncio
 import json
 import os
 import shutil
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -24,6 +24,7 @@ import pytest
 
 from opsconductor.config.yaml_source import parse_yaml
 from tests.api.test_push_docs import docs_example
+from tests.support.poll import eventually
 from tests.support.server import LiveServer, free_port, start_live_server
 
 REPO = Path(__file__).resolve().parents[2]
@@ -118,17 +119,6 @@ async def running_prometheus(tmp_path: Path, alertmanager_port: int, key: str) -
             "--rules.alert.resend-delay=1s"]
     async with running(binary, args, tmp_path, f"{url}/-/ready"):
         yield url, rules
-
-
-async def eventually(probe: Callable[[], Awaitable[Any]], within: float, what: str) -> Any:
-    deadline = asyncio.get_running_loop().time() + within
-    while True:
-        result = await probe()
-        if result:
-            return result
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError(f"timed out after {within}s waiting for {what}")
-        await asyncio.sleep(0.2)
 
 
 async def test_real_prometheus_alert_fires_and_resolves(tmp_path: Path, settings_factory: Any) -> None:

@@ -16,7 +16,7 @@ from tests.support.server import LiveServer
 
 async def test_killing_the_engine_worker_loses_no_event(rules_server: LiveServer) -> None:
     rt = rules_server.runtime
-    svc = rt.components["rules"]
+    svc = rt.rules
     assert isinstance(svc, RulesService)
     first_pid = svc.worker_pid
     assert first_pid is not None and first_pid != os.getpid()
@@ -50,7 +50,7 @@ async def test_killing_the_engine_worker_loses_no_event(rules_server: LiveServer
 
 async def test_reload_builds_a_fresh_worker_and_keeps_the_old_set_on_failure(rules_server: LiveServer,
                                                                              rules_dir: Path) -> None:
-    svc = rules_server.runtime.components["rules"]
+    svc = rules_server.runtime.rules
     assert isinstance(svc, RulesService)
     old_pid, old_version = svc.worker_pid, svc.correlator.version
     async with rules_server.client(rules_server.admin_key) as c:

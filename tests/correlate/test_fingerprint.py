@@ -5,8 +5,8 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from opsconductor.correlate.decision import default_fingerprint, fingerprint
 from opsconductor.correlate.evaluate import dedup_fingerprint, fast_fingerprint
+from opsconductor.model.decision import default_fingerprint, fingerprint
 from opsconductor.model.event import NormalizedEvent
 
 

@@ -8,9 +8,9 @@ from pathlib import Path
 
 from opsconductor.correlate.compiled import CompiledRuleSet
 from opsconductor.correlate.correlator import RulesCorrelator
-from opsconductor.correlate.decision import AcceptedEvent, Decision
 from opsconductor.correlate.loader import load_ruleset
 from opsconductor.correlate.worker import InProcessEngine
+from opsconductor.model.decision import AcceptedEvent, Decision
 from opsconductor.model.event import NormalizedEvent, Severity
 from opsconductor.store.db import Database
 
@@ -50,7 +50,7 @@ async def test_counts_across_batches_windows_repeats_and_clears(db_url: str, tmp
     async def batch(at: timedelta, *events: NormalizedEvent) -> list[Decision]:
         now[0] = T0 + at
         async with db.write() as conn:
-            return await correlator.decide_in(conn, [AcceptedEvent(next(n), e, now[0]) for e in events])
+            return (await correlator.decide(conn, [AcceptedEvent(next(n), e, now[0]) for e in events])).decisions
 
     try:
         assert counts(await batch(timedelta(0), ev("a1"), ev("a2"), ev("b1", "s2"))) == ["1/3", "2/3", "1/3"]

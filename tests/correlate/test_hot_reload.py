@@ -27,7 +27,7 @@ async def _wait_version_change(svc: RulesService, old: str) -> None:
 async def test_file_change_reloads_without_losing_events(settings_factory, rules_dir: Path) -> None:  # type: ignore[no-untyped-def]
     settings = settings_factory(rules_dir=rules_dir, rules_watch=True)
     async with start_live_server(settings) as server:
-        svc = server.runtime.components["rules"]
+        svc = server.runtime.rules
         assert isinstance(svc, RulesService)
         old = svc.correlator.version
         async with server.client(server.write_key) as c:
@@ -51,7 +51,7 @@ async def test_file_change_reloads_without_losing_events(settings_factory, rules
 async def test_sighup_reloads(settings_factory, rules_dir: Path) -> None:  # type: ignore[no-untyped-def]
     settings = settings_factory(rules_dir=rules_dir, rules_watch=False)
     async with start_live_server(settings) as server:
-        svc = server.runtime.components["rules"]
+        svc = server.runtime.rules
         assert isinstance(svc, RulesService)
         old = svc.correlator.version
         (rules_dir / "60-test-gear.yaml").write_text(NEW_RULE)

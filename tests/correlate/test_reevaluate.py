@@ -19,10 +19,10 @@ from opsconductor.correlate.state import SILENCES
 from opsconductor.correlate.testing import FakeClock
 from opsconductor.correlate.worker import InProcessEngine
 from opsconductor.metrics import Metrics
+from opsconductor.model.alert import Action
 from opsconductor.model.event import NormalizedEvent, Severity
-from opsconductor.pipeline import Pipeline
-from opsconductor.store.alert_actions import Action, apply_action
-from opsconductor.store.alert_writer import ALERTS, NoSink
+from opsconductor.pipeline import Pipeline, build_pipeline
+from opsconductor.store.alert_writer import ALERTS, NoSink, apply_action
 from opsconductor.store.db import Database
 
 RULES = """\
@@ -71,7 +71,7 @@ async def env(db_url: str, tmp_path: Path) -> AsyncIterator[Env]:
     correlator = RulesCorrelator(compiled, clock)
     db = Database(db_url)
     try:
-        yield Env(Pipeline(db, metrics=Metrics(), correlator=correlator, clock=clock), clock, correlator)
+        yield Env(build_pipeline(db, metrics=Metrics(), correlator=correlator, clock=clock), clock, correlator)
     finally:
         await db.dispose()
 

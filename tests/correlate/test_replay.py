@@ -15,7 +15,7 @@ from opsconductor.correlate.cli import cmd_replay
 from opsconductor.correlate.replay import is_derived
 from opsconductor.model.event import NormalizedEvent
 from opsconductor.store.db import Database
-from opsconductor.store.event_log import append_events
+from opsconductor.store.event_log import accept_in
 from opsconductor.store.migrate import upgrade
 from tests.correlate.test_api_e2e import send
 
@@ -50,8 +50,8 @@ async def recorded(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     db = Database(url)
     async with db.write() as conn:
         for at, e in STREAM:
-            await append_events(conn, [NormalizedEvent.model_validate(e)], T0 + timedelta(seconds=at))
-        await append_events(conn, [NormalizedEvent(resource="ams", event="site_isolated", source="opsconductor",
+            await accept_in(conn, [NormalizedEvent.model_validate(e)], T0 + timedelta(seconds=at))
+        await accept_in(conn, [NormalizedEvent(resource="ams", event="site_isolated", source="opsconductor",
                                                    labels={"correlated_by": "x", "correlation_key": "k"})], T0)
     await db.dispose()
     monkeypatch.setenv("OPSCONDUCTOR_DATABASE_URL", url)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from pathlib import Path
@@ -10,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from tests.support.poll import eventually
 from tests.support.server import LiveServer, start_live_server
 
 NotifyServer = Callable[..., AbstractAsyncContextManager[LiveServer]]
@@ -28,16 +28,4 @@ def notify_server(settings_factory: Any, tmp_path: Path) -> NotifyServer:
 
     return start
 
-
-async def eventually(check: Callable[[], Any], within: float = 10.0) -> Any:
-    """Poll ``check`` (sync or async) until it returns something truthy."""
-    deadline = asyncio.get_running_loop().time() + within
-    while True:
-        result = check()
-        if asyncio.iscoroutine(result):
-            result = await result
-        if result:
-            return result
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError("condition not met in time")
-        await asyncio.sleep(0.02)
+__all__ = ["eventually"]

@@ -92,7 +92,7 @@ async def test_settled_notifications_are_pruned_after_retention(notify_server: N
     async with serving(WebhookSink()) as sink, notify_server(CONFIG.format(url=sink.url)) as srv:
         await send(srv, EV)
         await eventually(lambda: rows(srv, status="sent"))
-        worker = srv.runtime.components["notify_worker"]
+        worker = srv.runtime.notify_worker
         worker.retention_s = 0.0  # everything settled is now older than the retention
         worker._last_prune = 0.0
         await eventually(lambda: _empty(srv), within=5)

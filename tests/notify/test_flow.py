@@ -5,7 +5,10 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Sequence
 
-from opsconductor.correlate.decision import AcceptedEvent, Decision, DefaultCorrelator
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from opsconductor.model.decision import AcceptedEvent, Decided, Decision
+from opsconductor.pipeline import DefaultCorrelator
 from tests.notify.conftest import NotifyServer, eventually
 from tests.notify.support import WebhookSink, serving
 from tests.notify.test_reliability import TIMING, rows, send
@@ -47,11 +50,11 @@ route:
 class MaintenanceCorrelator(DefaultCorrelator):
     """Suppresses events labelled maint=yes (what a silence or maintenance rule does)."""
 
-    async def decide(self, batch: Sequence[AcceptedEvent]) -> list[Decision]:
-        out = await super().decide(batch)
-        return [Decision(d.event_id, d.event, d.fingerprint, d.severity,
-                         suppressed_reason="maintenance" if d.event.labels.get("maint") == "yes" else None)
-                for d in out]
+    async def decide(self, conn: AsyncConnection, batch: Sequence[AcceptedEvent]) -> Decided:
+        out = (await super().decide(conn, batch)).decisions
+        return Decided([Decision(d.event_id, d.event, d.fingerprint, d.severity,
+                                 suppressed_reason="maintenance" if d.event.labels.get("maint") == "yes" else None)
+                        for d in out])
 
 
 async def test_suppressed_alerts_stay_quiet_but_announced_ones_resolve(notify_server: NotifyServer) -> None:

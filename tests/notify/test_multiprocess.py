@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from opsconductor.model.event import NormalizedEvent, Severity
-from opsconductor.runtime import Runtime
+from opsconductor.plugins import build_runtime
 from tests.notify.conftest import eventually
 from tests.notify.support import WebhookSink, serving
 
@@ -20,14 +20,14 @@ async def test_two_workers_claim_each_row_once(settings_factory: Any, db_url: st
         cfg = tmp_path / "notify.yaml"
         cfg.write_text(f'receivers:\n  hook: {{kind: webhook, url: "{sink.url}/h", concurrency: 4}}\n'
                        'route:\n  receiver: hook\n  group_by: ["..."]\n  group_wait: 0s\n  group_interval: 0s\n')
-        runtimes = [Runtime.build(settings_factory(notify_file=cfg, notify_poll_s=0.01)) for _ in range(2)]
+        runtimes = [build_runtime(settings_factory(notify_file=cfg, notify_poll_s=0.01)) for _ in range(2)]
         for rt in runtimes:
             await rt.start()
         try:
             await runtimes[0].pipeline.accept(
                 [NormalizedEvent(resource=f"r{i}", event="down", severity=Severity.major) for i in range(300)])
             await eventually(lambda: len(sink.requests) >= 300, within=30)
-            workers = [rt.components["notify_worker"] for rt in runtimes]
+            workers = [rt.notify_worker for rt in runtimes]
             await eventually(lambda: all(not w.inflight.get("hook") for w in workers))
         finally:
             for rt in runtimes:

@@ -12,7 +12,7 @@ import threading
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, urlencode, urlsplit
 
 Handler = Callable[["Request"], tuple[int, Any]]
 
@@ -74,6 +74,7 @@ class Prtg(FakeApi):
         super().__init__()
         self.token = token
         self.sensors: list[dict[str, Any]] = []
+        self.max_count = 50_000  # PRTG's own cap on `count`; a test lowers it below what is asked
         self.routes[("GET", "/api/table.json")] = self.table
 
     def add_sensor(self, objid: int, device: str, sensor: str, status_raw: int, message: str = "OK") -> None:
@@ -88,7 +89,7 @@ class Prtg(FakeApi):
             return 401, {"prtg-version": "23.4", "error": "Unauthorized"}
         if req.q("content") != "sensors":
             return 400, {"error": "content"}
-        start, count = int(req.q("start", "0")), int(req.q("count", "500"))
+        start, count = int(req.q("start", "0")), min(int(req.q("count", "500")), self.max_count)
         cols = req.q("columns").split(",")
         rows = [{k: v for k, v in s.items() if k.split("_raw")[0] in cols or k == "objid"}
                 for s in sorted(self.sensors, key=lambda s: s["objid"])]
@@ -133,7 +134,9 @@ class CienaMcp(FakeApi):
 
 
 class NetBox(FakeApi):
-    """NetBox ``/api/dcim/devices/`` with ``Token`` auth and limit/offset paging by ``next`` links."""
+    """NetBox ``/api/dcim/devices/`` with ``Token`` auth, filters (``status``), limit/offset paging by
+    ``next`` links that carry the request's own query with the offset replaced (as Django REST
+    framework's LimitOffsetPagination builds them)."""
 
     def __init__(self, token: str):
         super().__init__()
@@ -162,21 +165,30 @@ class NetBox(FakeApi):
         return 200, {"count": len(self.cables), "next": nxt, "previous": None,
                      "results": self.cables[offset:offset + limit]}
 
-    def add_device(self, id_: int, name: str, ip: str | None, site: str, role: str, platform: str | None) -> None:
+    def add_device(self, id_: int, name: str, ip: str | None, site: str, role: str, platform: str | None,
+                   *, status: str = "active", tenant: str | None = None,
+                   custom_fields: dict[str, Any] | None = None) -> None:
         self.devices.append({
             "id": id_, "url": f"http://127.0.0.1:{self.port}/api/dcim/devices/{id_}/", "name": name,
-            "status": {"value": "active", "label": "Active"},
+            "status": {"value": status, "label": status.title()},
             "site": {"id": 1, "name": site.upper(), "slug": site}, "role": {"id": 2, "name": role, "slug": role},
+            "tenant": {"id": 4, "name": tenant, "slug": tenant} if tenant else None,
             "platform": {"id": 3, "name": platform, "slug": platform} if platform else None,
             "primary_ip": {"id": id_, "family": 4, "address": f"{ip}/24"} if ip else None,
             "primary_ip4": {"id": id_, "family": 4, "address": f"{ip}/24"} if ip else None,
+            "custom_fields": dict(custom_fields or {}),
         })
 
     def list_devices(self, req: Request) -> tuple[int, Any]:
         if req.headers.get("authorization") != f"Token {self.token}":
             return 403, {"detail": "Authentication credentials were not provided."}
         limit, offset = int(req.q("limit", "50")), int(req.q("offset", "0"))
-        page = self.devices[offset:offset + limit]
-        nxt = (f"http://127.0.0.1:{self.port}/api/dcim/devices/?limit={limit}&offset={offset + limit}"
-               f"&status=active" if offset + limit < len(self.devices) else None)
-        return 200, {"count": len(self.devices), "next": nxt, "previous": None, "results": page}
+        statuses = req.query.get("status")
+        rows = [d for d in self.devices if not statuses or d["status"]["value"] in statuses]
+        page = rows[offset:offset + limit]
+        nxt = None
+        if offset + limit < len(rows):
+            query = {k: v for k, v in req.query.items() if k != "offset"}
+            query["offset"] = [str(offset + limit)]
+            nxt = f"http://127.0.0.1:{self.port}/api/dcim/devices/?" + urlencode(query, doseq=True)
+        return 200, {"count": len(rows), "next": nxt, "previous": None, "results": page}

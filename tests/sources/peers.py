@@ -62,12 +62,26 @@ class SnmpAgent:
         self.state_file = self.dir / "state.json"
         self.interfaces: dict[int, dict[str, Any]] = {}
         self.alarms: dict[str, dict[str, Any]] = {}
+        self.counters: dict[int, dict[str, Any]] = {}
         self.proc: subprocess.Popen[bytes] | None = None
         self.binary = need_binary("snmpd", "snmpd")
+        self.engine_id: str | None = None  # e.g. "0x80001f8880aabbccdd01"; snmpd picks one otherwise
 
     # -- the data the test controls ------------------------------------------------------
     def set_interface(self, index: int, name: str, descr: str, oper: int, admin: int = 1) -> None:
         self.interfaces[index] = {"name": name, "descr": descr, "oper": oper, "admin": admin}
+        self.write_state()
+
+    def set_counters(self, index: int, *, in_errors_per_s: float = 0.0, in_errors_base: int = 0,
+                     in_octets_per_s: float = 0.0, speed_mbps: int = 1000) -> None:
+        """Running counters of an interface (read at request time by the pass script): ifInErrors
+        (Counter32, wraps at 2^32), ifHCInOctets (Counter64) and ifHighSpeed (Gauge32, Mb/s)."""
+        now = time.time()
+        self.counters[index] = {
+            "errors": {"base": in_errors_base, "per_s": in_errors_per_s, "since": now, "mod": 2**32},
+            "octets": {"base": 0, "per_s": in_octets_per_s, "since": now, "mod": 2**64},
+            "speed": speed_mbps,
+        }
         self.write_state()
 
     def set_alarm(self, index: str, severity: int, descr: str, instance: str) -> None:
@@ -86,6 +100,10 @@ class SnmpAgent:
             oids[f"{IF_TABLE}.7.{i}"] = ["integer", itf["admin"]]
             oids[f"{IF_TABLE}.8.{i}"] = ["integer", itf["oper"]]
             oids[f"{IF_X_TABLE}.1.{i}"] = ["string", itf["name"]]
+        for i, c in self.counters.items():
+            oids[f"{IF_TABLE}.14.{i}"] = ["counter", c["errors"]]
+            oids[f"{IF_X_TABLE}.6.{i}"] = ["counter64", c["octets"]]
+            oids[f"{IF_X_TABLE}.15.{i}"] = ["gauge", c["speed"]]
         for idx, a in self.alarms.items():
             oids[f"{CIENA_ALARM_ACTIVE}.1.{idx}"] = ["integer", a["severity"]]
             oids[f"{CIENA_ALARM_ACTIVE}.5.{idx}"] = ["string", a["instance"]]
@@ -106,6 +124,7 @@ class SnmpAgent:
             f"pass_persist -p 10 .1.3.6.1.2.1.2.2 {passcmd}",
             f"pass_persist -p 10 .1.3.6.1.2.1.31.1.1 {passcmd}",
             f"pass_persist .1.3.6.1.4.1.1271.2.1.24.1.3 {passcmd}",
+            *([f"exactEngineID {self.engine_id}"] if self.engine_id else []),
             "",
         ])
 

@@ -9,6 +9,7 @@ or ``NONE``. The file is re-read whenever it changed, so the test controls the v
 import json
 import os
 import sys
+import time
 
 STATE = sys.argv[1]
 _cache = {"mtime": None, "table": []}
@@ -31,11 +32,18 @@ def table():
     return _cache["table"]
 
 
+def value(v):
+    """A counter the test set running: {"base", "per_s", "since", "mod"} -> its value now (wraps at mod)."""
+    if isinstance(v, dict):
+        return int(v["base"] + v["per_s"] * (time.time() - v["since"])) % v["mod"]
+    return v
+
+
 def answer(hit):
     if hit is None:
         sys.stdout.write("NONE\n")
     else:
-        sys.stdout.write("." + ".".join(map(str, hit[0])) + f"\n{hit[1]}\n{hit[2]}\n")
+        sys.stdout.write("." + ".".join(map(str, hit[0])) + f"\n{hit[1]}\n{value(hit[2])}\n")
     sys.stdout.flush()
 
 

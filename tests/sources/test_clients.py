@@ -81,3 +81,16 @@ async def test_icmp_echo_on_loopback_or_a_clear_error() -> None:
     else:  # this host's net.ipv4.ping_group_range excludes us: the poll says so
         with pytest.raises(SourceError, match="ping_group_range"):
             await pinger.icmp("127.0.0.1", 1.0)
+
+
+async def test_tcp_ping_refused_is_up_unless_refused_is_down() -> None:
+    """A closed port's RST proves the host is up; with refused_is_down the service must listen."""
+    closed = free_tcp_port()
+    pinger = Pinger()
+    assert await pinger.tcp("127.0.0.1", closed, 1.0) >= 0
+    with pytest.raises(Unreachable, match="refuses TCP connections"):
+        await pinger.tcp("127.0.0.1", closed, 1.0, refused_is_down=True)
+    with socket.socket() as listening:
+        listening.bind(("127.0.0.1", 0))
+        listening.listen()
+        assert await pinger.tcp("127.0.0.1", listening.getsockname()[1], 1.0, refused_is_down=True) >= 0

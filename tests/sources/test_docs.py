@@ -43,12 +43,13 @@ def test_source_examples_load(body: str) -> None:
 
 
 def test_fields_and_events_examples_load() -> None:
-    [(_, fields)] = examples("fields")
+    [(_, fields), (_, metrics)] = examples("fields")
     [(_, events)] = examples("events")
     text = ("name: x\nversion: '1'\nsources:\n  - name: s\n    kind: snmp\n    scalars: {a: 1.3.6.1.2.1.1.3.0}\n"
-            "    fields:\n" + _indent(fields, 6) + "\n    events:\n" + _indent(events, 6) + "\n")
+            "    fields:\n" + _indent(fields + "\n" + metrics, 6) + "\n    events:\n" + _indent(events, 6) + "\n")
     src = parse_manifest(text, "docs.yaml", default_registry()).sources[0].spec.common
-    assert set(src.fields) == {"ifOperStatus", "state", "sysUpTime", "rx"}
+    assert set(src.fields) == {"ifOperStatus", "state", "sysUpTime", "rx", "ifInErrors", "ifHCInOctets", "utilIn"}
+    assert src.fields["ifHCInOctets"].rate == "counter64" and src.fields["utilIn"].compute is not None
     assert src.events[0].when == "change"
 
 

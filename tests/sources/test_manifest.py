@@ -76,3 +76,18 @@ def test_shipped_addons_validate_against_the_schema() -> None:
     schema = addon_schema(default_registry())
     for path in sorted((REPO / "addons").glob("*/addon.yaml")):
         jsonschema.Draft202012Validator(schema).validate(load_yaml(path).data)
+
+
+def test_login_auth_needs_its_url_in_the_manifest() -> None:
+    """No vendor's login path is defaulted in code: the addon says it (ciena-mcp does)."""
+    text = """name: t
+version: "1"
+sources:
+  - name: s
+    kind: http
+    url: "https://{{ target.address }}/api"
+    auth: {type: login, token: token}
+"""
+    with pytest.raises(ConfigError) as info:
+        parse_manifest(text, "t.yaml", default_registry())
+    assert str(info.value).startswith("t.yaml:7:5: ") and "'url' is a required property" in str(info.value)

@@ -6,7 +6,7 @@ import os
 import shutil
 from pathlib import Path
 
-from opsconductor.runtime import Runtime
+from opsconductor.plugins import build_runtime
 from opsconductor.sources.service import SourcesService
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -15,8 +15,8 @@ ROOT = Path(__file__).resolve().parents[2]
 async def test_refresh_skips_unchanged_files_and_picks_up_edits(tmp_path: Path, settings_factory) -> None:  # type: ignore[no-untyped-def]
     addons = tmp_path / "addons"
     shutil.copytree(ROOT / "addons" / "ping", addons / "ping")
-    rt = Runtime.build(settings_factory(addons_dir=addons))
-    svc: SourcesService = rt.components["sources"]
+    rt = build_runtime(settings_factory(addons_dir=addons))
+    svc: SourcesService = rt.sources
     await svc.reload()
     first = svc.addons
     assert "ping" in first.manifests

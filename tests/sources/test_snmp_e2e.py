@@ -18,7 +18,7 @@ targets:
   - name: rtr1.test
     address: 127.0.0.1
     port: {agent.port}
-    labels: {{snmp: "yes", site: lab}}
+    labels: {{snmp: "yes", site: ams}}
     credential: env:TEST_SNMP_COMMUNITY
     intervals: {{generic-snmp: 1}}
 """)
@@ -53,7 +53,7 @@ async def test_reboot_and_unreachable(snmpd, settings_factory, tmp_path, monkeyp
     inv = write_inventory(tmp_path / "inventory.yaml", snmpd)
     settings = settings_factory(addons_dir=tmp_path / "addons", inventory_file=inv, poller_max_backoff_s=2)
     async with start_live_server(settings) as srv, srv.client(srv.read_key) as c:
-        svc = srv.runtime.components["sources"]
+        svc = srv.runtime.sources
 
         async def polled_uptime_twice() -> bool:
             return any(j["source"] == "uptime" and j["runs"] >= 2 and j["last_error"] is None

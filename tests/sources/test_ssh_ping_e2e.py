@@ -63,7 +63,7 @@ targets:
         psu = by[("power_supply_failure", "PSU-1")]
         assert psu["severity"] == "critical" and psu["source"] == "ciena-saos/alarm-table"
         # The SSH connection is reused across polls, not reopened each time.
-        svc = srv.runtime.components["sources"]
+        svc = srv.runtime.sources
         await wait_for(lambda: _runs(svc, "cli-alarms", 3), what="3 CLI polls")
         assert svc.poller.clients.ssh.open_connections == 1
         # Alarms that disappear from the CLI table / the SNMP table are cleared.
@@ -139,7 +139,7 @@ targets:
     settings = settings_factory(addons_dir=tmp_path / "addons", inventory_file=inv, poller_max_backoff_s=1)
     try:
         async with start_live_server(settings) as srv, srv.client(srv.read_key) as c:
-            svc = srv.runtime.components["sources"]
+            svc = srv.runtime.sources
             await wait_for(lambda: _runs(svc, "reachability", 2), what="ping polls")
             assert all(j["last_error"] is None for j in svc.poller.status()), svc.poller.status()
             assert not await alerts(c, event="device_down")

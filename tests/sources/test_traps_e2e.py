@@ -14,12 +14,13 @@ import os
 import shutil
 import signal
 import socket
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from tests.support.poll import eventually
 from tests.support.server import LiveServer, start_live_server
 
 REPO = Path(__file__).resolve().parents[2]
@@ -89,17 +90,6 @@ class Sender:
                               f"127.0.0.1:{self.port}", "", trap_oid, *varbinds)
 
 
-async def eventually(probe: Callable[[], Awaitable[Any]], within: float, what: str) -> Any:
-    deadline = asyncio.get_running_loop().time() + within
-    while True:
-        result = await probe()
-        if result:
-            return result
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError(f"timed out after {within}s waiting for {what}")
-        await asyncio.sleep(0.1)
-
-
 async def _having(text: Awaitable[str], needle: str) -> str | None:
     got = await text
     return got if needle in got else None
@@ -131,7 +121,7 @@ async def test_v2c_v3_traps_and_informs_become_alerts(
 ) -> None:
     settings = trap_settings(tmp_path, settings_factory, monkeypatch)
     async with start_live_server(settings) as server:
-        service = server.runtime.components["snmp_traps"]
+        service = server.runtime.snmp_traps
         assert service.receiver is not None and service.receiver.alive, service.error
         send = Sender(tmp_path, settings.trap_port)
 
@@ -226,7 +216,7 @@ async def test_a_taken_port_is_reported_and_the_server_keeps_running(
         port = squatter.getsockname()[1]
         settings = trap_settings(tmp_path, settings_factory, monkeypatch).model_copy(update={"trap_port": port})
         async with start_live_server(settings) as server:
-            service = server.runtime.components["snmp_traps"]
+            service = server.runtime.snmp_traps
             assert service.receiver is None
             assert service.error == f"cannot listen on udp 127.0.0.1:{port}: Address already in use"
             async with server.client(server.read_key) as c:
@@ -238,7 +228,7 @@ async def test_a_crashed_receiver_process_is_restarted(
 ) -> None:
     settings = trap_settings(tmp_path, settings_factory, monkeypatch)
     async with start_live_server(settings) as server:
-        service = server.runtime.components["snmp_traps"]
+        service = server.runtime.snmp_traps
         first = service.receiver
         assert first is not None and first.alive
         os.kill(first._proc.pid, signal.SIGKILL)

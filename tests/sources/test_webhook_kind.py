@@ -119,13 +119,13 @@ TRAPS = "  - name: t\n    kind: snmp_trap\n"
      f"{FILE}:6:16: 'index' cannot be a varbind name (use letters, digits, _; not one of agent_address, "
      "agent_port, index, oids, target, trap_oid, uptime, vb, version)"),
     (TRAPS + "    varbinds: {st: {oid: 1.3.6.1.2.1.2.2.1.8, map: if_status}}\n    traps: [{oid: '*', event: x}]\n",
-     f"{FILE}:6:47: unknown value map 'if_status'; one of ['ciena_ces_alarm_severity', 'if_admin_status', "
-     "'if_oper_status', 'prtg_status', 'x733_severity']"),
+     f"{FILE}:6:47: unknown value map 'if_status'; one of ['if_admin_status', 'if_oper_status', "
+     "'x733_severity']"),
     (TRAPS + "    traps:\n      - {oid: '*', event: x, summary: '{% if %}'}\n",
      f"{FILE}:7:30: template error: Expected an expression, got 'end of statement block'"),
     (TRAPS + "    traps:\n      - {oid: '*', event: x, mib: IF-MIB}\n",
      f"{FILE}:7:30: unknown key 'mib'; expected one of: clear_when, component, description, event, labels, "
-     "labels_from, name, occurred_at, oid, resource, severity, summary, value, varbinds"),
+     "labels_from, name, occurred_at, oid, resource, severity, summary, value, varbind_labels, varbinds"),
 ])
 def test_snmp_trap_config_errors(sources: str, expected: str) -> None:
     assert error_of(sources) == expected

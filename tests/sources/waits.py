@@ -2,22 +2,17 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 import httpx
 
+from tests.support.poll import eventually
+
 
 async def wait_for(check: Callable[[], Awaitable[Any]], timeout: float = 15.0, what: str = "condition") -> Any:  # noqa: ASYNC109
-    deadline = asyncio.get_running_loop().time() + timeout
-    last: Any = None
-    while asyncio.get_running_loop().time() < deadline:
-        last = await check()
-        if last:
-            return last
-        await asyncio.sleep(0.1)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what}; last: {last!r}")
+    """:func:`tests.support.poll.eventually` under the name these tests use."""
+    return await eventually(check, within=timeout, what=what, every=0.1)
 
 
 async def alerts(client: httpx.AsyncClient, **params: Any) -> list[dict[str, Any]]:

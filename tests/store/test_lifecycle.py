@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from opsconductor.correlate.decision import Decision, default_fingerprint
 from opsconductor.model.alert import Outcome
+from opsconductor.model.decision import Decision, default_fingerprint
 from opsconductor.model.event import NormalizedEvent, Severity
-from opsconductor.store.lifecycle import Row, apply_decision
+from opsconductor.model.lifecycle import Row, on_event
 
 T0 = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
 
@@ -21,7 +21,7 @@ def decide(severity: str, *, event: str = "link_down", suppressed: str | None = 
 
 
 def step(row: Row | None, d: Decision) -> tuple[Row | None, Outcome, list[str], list[str]]:
-    ch = apply_decision(row, d, T0 + timedelta(seconds=d.event_id), default_timeout=600)
+    ch = on_event(row, d, T0 + timedelta(seconds=d.event_id), default_timeout=600)
     row_out = {**ch.row, "id": 1} if ch.row is not None else row
     return row_out, ch.outcome, [h["kind"] for h in ch.history], [t.kind for t in ch.transitions]
 
@@ -68,7 +68,7 @@ def test_clear_resolves_and_clear_without_alert_is_ignored() -> None:
 def test_new_problem_after_resolve_opens_a_new_row() -> None:
     row, *_ = step(None, decide("major"))
     row, *_ = step(row, decide("clear", at=1))
-    ch = apply_decision(row, decide("major", at=2), T0, default_timeout=600)
+    ch = on_event(row, decide("major", at=2), T0, default_timeout=600)
     assert ch.is_new and ch.outcome is Outcome.created and ch.row is not None and "id" not in ch.row
 
 
@@ -106,5 +106,5 @@ def test_a_resolve_is_never_suppressed() -> None:
 def test_dropped_decision_writes_nothing() -> None:
     d = decide("major")
     d = Decision(**{**{f: getattr(d, f) for f in d.__slots__}, "drop": True})  # type: ignore[arg-type]
-    ch = apply_decision(None, d, T0, default_timeout=600)
+    ch = on_event(None, d, T0, default_timeout=600)
     assert ch.outcome is Outcome.dropped and ch.row is None and not ch.history

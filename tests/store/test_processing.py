@@ -7,11 +7,12 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncConnection
 
-from opsconductor.correlate.decision import AcceptedEvent, Decision, DefaultCorrelator
 from opsconductor.metrics import Metrics
+from opsconductor.model.decision import AcceptedEvent, Decided
 from opsconductor.model.event import NormalizedEvent
-from opsconductor.pipeline import Pipeline
+from opsconductor.pipeline import DefaultCorrelator, build_pipeline
 from opsconductor.store.alert_writer import ALERTS, EVENTS, HISTORY
 from opsconductor.store.db import Database
 
@@ -41,7 +42,7 @@ async def scalar(db: Database, stmt):  # type: ignore[no-untyped-def]
 
 
 async def test_batch_with_repeats_resolve_and_reopen_in_one_transaction(db: Database) -> None:
-    p = Pipeline(db, metrics=Metrics(), batch_size=100)
+    p = build_pipeline(db, metrics=Metrics(), batch_size=100)
     ids = await p.accept([ev(), ev(), ev(severity="critical"), ev(severity="clear"), ev(), ev("rtr2")])
     assert await p.drain() == 6
     results = await p.wait_results(ids, 1)
@@ -59,7 +60,7 @@ async def test_batch_with_repeats_resolve_and_reopen_in_one_transaction(db: Data
 
 
 async def test_processing_is_ordered_per_fingerprint_across_batches(db: Database) -> None:
-    p = Pipeline(db, metrics=Metrics(), batch_size=7)
+    p = build_pipeline(db, metrics=Metrics(), batch_size=7)
     sev = ["minor", "major", "critical", "warning"]
     await p.accept([ev(f"r{i % 5}", sev[i % 4]) for i in range(100)])
     await p.drain()
@@ -74,12 +75,12 @@ async def test_processing_is_ordered_per_fingerprint_across_batches(db: Database
 class ExplodingCorrelator(DefaultCorrelator):
     """A correlate stage that dies mid-batch, like a crashed engine would."""
 
-    async def decide(self, batch: Sequence[AcceptedEvent]) -> list[Decision]:
+    async def decide(self, conn: AsyncConnection, batch: Sequence[AcceptedEvent]) -> Decided:
         raise RuntimeError("engine crashed")
 
 
 async def test_crash_during_processing_loses_nothing_and_counts_nothing_twice(db: Database) -> None:
-    p = Pipeline(db, metrics=Metrics())
+    p = build_pipeline(db, metrics=Metrics())
     await p.accept([ev() for _ in range(10)])
     await p.drain()
     p.correlator = ExplodingCorrelator()
@@ -88,7 +89,7 @@ async def test_crash_during_processing_loses_nothing_and_counts_nothing_twice(db
         await p.process_once()
     assert await scalar(db, select(ALERTS.c.duplicate_count)) == 9
     # "restart": a fresh pipeline over the same database picks up the unprocessed events
-    p2 = Pipeline(Database(db.url), metrics=Metrics())
+    p2 = build_pipeline(Database(db.url), metrics=Metrics())
     assert await p2.drain() == 5
     await p2.db.dispose()
     assert await scalar(db, select(ALERTS.c.duplicate_count)) == 14
@@ -96,11 +97,11 @@ async def test_crash_during_processing_loses_nothing_and_counts_nothing_twice(db
 
 
 async def test_housekeeping_expires_alerts_not_seen_within_their_timeout(db: Database, settings_factory) -> None:  # type: ignore[no-untyped-def]
-    from opsconductor.runtime import Runtime
+    from opsconductor.plugins import build_runtime
     from opsconductor.store.housekeeping import expire_due
 
     clock = Clock()
-    rt = Runtime.build(settings_factory(alert_timeout_s=60))
+    rt = build_runtime(settings_factory(alert_timeout_s=60))
     rt.pipeline.clock = clock
     await rt.pipeline.accept([ev("old", occurred_at=clock.now), ev("fresh", occurred_at=clock.now)])
     await rt.pipeline.drain()
@@ -121,11 +122,11 @@ async def test_housekeeping_expires_alerts_not_seen_within_their_timeout(db: Dat
 async def test_sqlite_planner_statistics_make_the_default_alert_page_use_the_last_seen_index(
     settings_factory,  # type: ignore[no-untyped-def]
 ) -> None:
-    from opsconductor.runtime import Runtime
+    from opsconductor.plugins import build_runtime
     from opsconductor.store.alert_queries import SORTABLE, AlertFilter
     from opsconductor.store.housekeeping import refresh_planner_stats
 
-    rt = Runtime.build(settings_factory())
+    rt = build_runtime(settings_factory())
     if not rt.db.is_sqlite:
         pytest.skip("PostgreSQL keeps planner statistics itself (autovacuum)")
     await rt.pipeline.accept([ev(f"r{i}") for i in range(3000)])
@@ -155,3 +156,15 @@ def test_events_rebuilt_from_the_log_equal_the_validated_originals() -> None:
         expected = original if original.occurred_at else original.model_copy(update={"occurred_at": received})
         assert rebuilt == expected
         assert rebuilt.model_dump() == expected.model_dump()
+
+
+async def test_the_pipeline_is_composed_from_its_stages(db: Database) -> None:
+    from opsconductor.store.alert_store import AlertStore
+    from opsconductor.store.alert_writer import NoSink
+
+    sink = NoSink()
+    store = AlertStore(db, sink=sink, default_timeout=60)
+    p = build_pipeline(db, metrics=Metrics(), correlator=ExplodingCorrelator(), store=store)
+    assert (p.store, p.sink, p.default_timeout, type(p.correlator)) == (store, sink, 60, ExplodingCorrelator)
+    with pytest.raises(ValueError):
+        build_pipeline(db, metrics=Metrics(), store=store, sink=NoSink())

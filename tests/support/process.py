@@ -14,8 +14,10 @@ from tests.support.server import free_port
 
 
 class ServerProcess:
-    def __init__(self, data_dir: Path, *, env: dict[str, str] | None = None, port: int | None = None):
+    def __init__(self, data_dir: Path, *, env: dict[str, str] | None = None, port: int | None = None,
+                 args: list[str] | None = None):
         self.data_dir = data_dir
+        self.args = args or ["serve"]
         self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.env = {
@@ -32,7 +34,7 @@ class ServerProcess:
     def start(self, timeout: float = 60.0) -> None:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         log = self.log.open("a")
-        self.proc = subprocess.Popen([sys.executable, "-m", "opsconductor", "serve"], env=self.env,
+        self.proc = subprocess.Popen([sys.executable, "-m", "opsconductor", *self.args], env=self.env,
                                      stdout=log, stderr=subprocess.STDOUT, text=True)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:

@@ -15,6 +15,7 @@ import uvicorn
 
 from opsconductor.api.app import create_app
 from opsconductor.config.settings import Settings
+from opsconductor.plugins import build_runtime
 from opsconductor.runtime import Runtime
 from opsconductor.store.api_keys import Scope, create_key
 
@@ -44,7 +45,7 @@ class LiveServer:
 
 @asynccontextmanager
 async def start_live_server(settings: Settings, *, runtime: Runtime | None = None) -> AsyncIterator[LiveServer]:
-    rt = runtime or Runtime.build(settings)
+    rt = runtime or build_runtime(settings)
     now = datetime.now(UTC)
     async with rt.db.write() as conn:
         tag = uuid.uuid4().hex[:6]

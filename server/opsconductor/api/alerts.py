@@ -8,13 +8,14 @@ from typing import Annotated, Any, Literal
 import msgspec
 from litestar import Request, get, post
 from litestar.datastructures import State
-from litestar.params import FromPath, QueryParameter
+from litestar.params import FromPath, JSONBody, QueryParameter
 
-from opsconductor.api.alert_views import alert_view, history_view
-from opsconductor.api.events import parse_json_body
+from opsconductor.api.alert_views import AlertView, AlertWithHistory, alert_view, alert_with_history
+from opsconductor.api.contract import errors
+from opsconductor.api.params import MAX_ID, AwareDatetime, IdPath
 from opsconductor.errors import InputError
+from opsconductor.model.alert import Action
 from opsconductor.runtime import Runtime
-from opsconductor.store.alert_actions import Action, apply_action
 from opsconductor.store.alert_queries import (
     AlertFilter,
     count_alerts,
@@ -38,7 +39,49 @@ def _filter(status: Multi, severity: Multi, resource: Multi, event: Multi, compo
     )
 
 
-@get("/api/v1/alerts", opt={"scope": "read"}, tags=["alerts"])
+class AlertPage(msgspec.Struct):
+    alerts: list[AlertView]
+    next_cursor: str | None
+
+
+class AlertCounts(msgspec.Struct):
+    counts: dict[str, dict[str, int]]  # severity -> status -> number
+    total: int
+
+
+class ActionBody(msgspec.Struct, forbid_unknown_fields=True):
+    text: str | None = None
+
+
+class BulkFilter(msgspec.Struct, forbid_unknown_fields=True):
+    """The list's filters; each a value or a list of values."""
+
+    status: str | list[str] | None = None
+    severity: str | list[str] | None = None
+    resource: str | list[str] | None = None
+    event: str | list[str] | None = None
+    component: str | list[str] | None = None
+    label: str | list[str] | None = None
+    q: str | None = None
+
+
+MAX_BULK = 10_000  # as many as a filter selects; PostgreSQL takes at most 32,767 bound parameters
+
+
+class BulkBody(msgspec.Struct, forbid_unknown_fields=True):
+    """Exactly one of ``ids`` or ``filter``."""
+
+    ids: Annotated[list[Annotated[int, msgspec.Meta(ge=1, le=MAX_ID)]], msgspec.Meta(max_length=MAX_BULK)] | None = None
+    filter: BulkFilter | None = None
+    text: str | None = None
+
+
+class BulkResult(msgspec.Struct):
+    changed: int
+    ids: list[int]
+
+
+@get("/api/v1/alerts", opt={"scope": "read"}, tags=["alerts"], responses=errors())
 async def list_alerts_handler(
     state: State,
     status: Annotated[Multi, QueryParameter(description="Default: active, acknowledged, suppressed")] = None,
@@ -48,119 +91,92 @@ async def list_alerts_handler(
     component: Annotated[Multi, QueryParameter()] = None,
     label: Annotated[Multi, QueryParameter(description="name:value, e.g. site:ams")] = None,
     q: Annotated[str | None, QueryParameter(description="Text in resource/event/component/summary")] = None,
-    since: Annotated[datetime | None, QueryParameter(description="last_seen >= since")] = None,
-    until: Annotated[datetime | None, QueryParameter(description="last_seen < until")] = None,
+    since: Annotated[AwareDatetime | None, QueryParameter(description="last_seen >= since (RFC 3339)")] = None,
+    until: Annotated[AwareDatetime | None, QueryParameter(description="last_seen < until (RFC 3339)")] = None,
     sort: Annotated[
         str, QueryParameter(description="id|last_seen|first_seen|severity|duplicate_count; prefix - for desc")
     ] = "-last_seen",
     limit: Annotated[int, QueryParameter(ge=1, le=1000)] = 100,
     cursor: Annotated[str | None, QueryParameter()] = None,
-) -> dict[str, Any]:
+) -> AlertPage:
     """Alerts matching the filters, one keyset page at a time."""
     rt: Runtime = state.runtime
     flt = _filter(status, severity, resource, event, component, label, q, since, until)
     async with rt.db.read() as conn:
         rows, next_cursor = await list_alerts(conn, flt, sort=sort, limit=limit, cursor=cursor)
-    return {"alerts": [alert_view(r) for r in rows], "next_cursor": next_cursor}
+    return AlertPage([alert_view(r) for r in rows], next_cursor)
 
 
-@get("/api/v1/alerts/counts", opt={"scope": "read"}, tags=["alerts"])
-async def counts_handler(state: State) -> dict[str, Any]:
+@get("/api/v1/alerts/counts", opt={"scope": "read"}, tags=["alerts"], responses=errors())
+async def counts_handler(state: State) -> AlertCounts:
     """Number of alerts per severity and status."""
     rt: Runtime = state.runtime
     async with rt.db.read() as conn:
         counts = await count_alerts(conn)
-    return {"counts": counts, "total": sum(sum(v.values()) for v in counts.values())}
+    return AlertCounts(counts, sum(sum(v.values()) for v in counts.values()))
 
 
-@get("/api/v1/alerts/{alert_id:int}", opt={"scope": "read"}, tags=["alerts"])
-async def get_alert_handler(state: State, alert_id: FromPath[int]) -> dict[str, Any]:
+@get("/api/v1/alerts/{alert_id:int}", opt={"scope": "read"}, tags=["alerts"], responses=errors(404))
+async def get_alert_handler(state: State, alert_id: IdPath) -> AlertWithHistory:
     """One alert with its full history."""
     rt: Runtime = state.runtime
     async with rt.db.read() as conn:
         row, history = await get_alert(conn, alert_id)
-    return {**alert_view(row), "history": [history_view(h) for h in history]}
-
-
-class _ActionBody(msgspec.Struct, forbid_unknown_fields=True):
-    text: str | None = None
+    return alert_with_history(row, history)
 
 
 async def _act(rt: Runtime, request: Request[Any, Any, Any], ids: list[int], action: Action, text: str | None,
-               *, bulk: bool) -> list[dict[str, Any]]:
+               *, bulk: bool) -> list[AlertView]:
     user: Principal = request.user
-    async with rt.db.write() as conn:
-        rows = await apply_action(conn, ids, action, actor=user.name, now=rt.pipeline.clock(), text=text,
-                                  sink=rt.pipeline.sink, skip_conflicts=bulk)
+    rows = await rt.pipeline.act(ids, action, actor=user.name, text=text, skip_conflicts=bulk)
     return [alert_view(r) for r in rows]
 
 
-async def _body(request: Request[Any, Any, Any], *, required_text: bool) -> _ActionBody:
-    raw = await request.body()
-    if not raw.strip():
-        data: Any = {}
-    else:
-        data = parse_json_body(raw)
-    try:
-        body = msgspec.convert(data, _ActionBody)
-    except msgspec.ValidationError as exc:
-        raise InputError(f"invalid body: {exc}") from None
-    if required_text and not (body.text or "").strip():
-        raise InputError("a note needs a non-empty 'text'")
-    return body
-
-
 def _action_route(action: Action) -> Any:
+    needs_text = action is Action.note
+
     @post(f"/api/v1/alerts/{{alert_id:int}}/{action.value}", opt={"scope": "write"}, status_code=200,
           tags=["alerts"], name=f"alert-{action.value}", operation_id=f"alert_{action.value}",
-          description=f"{action.value.capitalize()} one alert; the actor is the API key's name.")
-    async def handler(state: State, request: Request[Any, Any, Any], alert_id: FromPath[int]) -> dict[str, Any]:
-        body = await _body(request, required_text=action is Action.note)
-        rows = await _act(state.runtime, request, [alert_id], action, body.text, bulk=False)
+          description=f"{action.value.capitalize()} one alert; the actor is the API key's name."
+          + (" Needs a non-empty 'text'." if needs_text else " 'text' is optional."),
+          responses=errors(404, 409))
+    async def handler(state: State, request: Request[Any, Any, Any], alert_id: IdPath,
+                      data: JSONBody[ActionBody | None] = None) -> AlertView:
+        text = data.text if data else None
+        if needs_text and not (text or "").strip():
+            raise InputError("a note needs a non-empty 'text'")
+        rows = await _act(state.runtime, request, [alert_id], action, text, bulk=False)
         return rows[0]
 
     return handler
 
 
-class _BulkBody(msgspec.Struct, forbid_unknown_fields=True):
-    ids: list[int] | None = None
-    filter: dict[str, Any] | None = None
-    text: str | None = None
-
-
-_FILTER_KEYS = {"status", "severity", "resource", "event", "component", "label", "q"}
-
-
-@post("/api/v1/alerts/bulk/{action:str}", opt={"scope": "write"}, status_code=200, tags=["alerts"])
+@post("/api/v1/alerts/bulk/{action:str}", opt={"scope": "write"}, status_code=200, tags=["alerts"],
+      responses=errors())
 async def bulk_handler(
-    state: State, request: Request[Any, Any, Any], action: FromPath[Literal["ack", "resolve"]]
-) -> dict[str, Any]:
+    state: State, request: Request[Any, Any, Any], action: FromPath[Literal["ack", "resolve"]],
+    data: JSONBody[BulkBody],
+) -> BulkResult:
     """Acknowledge or resolve many alerts, chosen by ``ids`` or by a ``filter`` (same keys as the list)."""
-    try:
-        body = msgspec.convert(parse_json_body(await request.body()), _BulkBody)
-    except msgspec.ValidationError as exc:
-        raise InputError(f"invalid body: {exc}") from None
+    body = data
     if (body.ids is None) == (body.filter is None):
         raise InputError("give exactly one of 'ids' or 'filter'")
     rt: Runtime = state.runtime
     if body.ids is not None:
         ids = body.ids
     else:
-        f = body.filter or {}
-        unknown = set(f) - _FILTER_KEYS
-        if unknown:
-            raise InputError(f"unknown filter keys: {', '.join(sorted(unknown))}")
+        f = body.filter
+        assert f is not None
 
-        def many(k: str) -> list[str] | None:
-            v = f.get(k)
-            return None if v is None else [v] if isinstance(v, str) else [str(x) for x in v]
+        def many(v: str | list[str] | None) -> list[str] | None:
+            return None if v is None else [v] if isinstance(v, str) else v
 
-        flt = _filter(many("status"), many("severity"), many("resource"), many("event"), many("component"),
-                      many("label"), f.get("q"), None, None)
+        flt = _filter(many(f.status), many(f.severity), many(f.resource), many(f.event), many(f.component),
+                      many(f.label), f.q, None, None)
         async with rt.db.read() as conn:
             ids = await matching_ids(conn, flt)
     rows = await _act(rt, request, ids, Action(action), body.text, bulk=True)
-    return {"changed": len(rows), "ids": [r["id"] for r in rows]}
+    return BulkResult(len(rows), [r.id for r in rows])
 
 
 ROUTES = [list_alerts_handler, counts_handler, get_alert_handler, bulk_handler,

@@ -7,6 +7,7 @@ import os
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import UTC, datetime
 from typing import Any
 
 from litestar import Litestar
@@ -14,14 +15,16 @@ from litestar.config.cors import CORSConfig
 from litestar.datastructures import State
 from litestar.enums import ScopeType
 from litestar.middleware import DefineMiddleware
-from litestar.openapi import OpenAPIConfig
 from litestar.types import ASGIApp, HTTPScope, Receive, Scope, Send
 
-from opsconductor import __version__
 from opsconductor.api import alerts, events, health
 from opsconductor.api.auth import ApiKeyMiddleware, KeyCache, scope_guard
+from opsconductor.api.console.docs import render_plugins
+from opsconductor.api.contract import finish_document, openapi_config
+from opsconductor.api.params import screen_request
 from opsconductor.api.problems import EXCEPTION_HANDLERS
 from opsconductor.config.settings import Settings
+from opsconductor.plugins import build_runtime
 from opsconductor.runtime import Runtime
 
 log = logging.getLogger(__name__)
@@ -31,9 +34,9 @@ PUBLIC_PATHS = ["/healthz", "/readyz", "/metrics", "/schema"]
 
 def _route_modules() -> list[Any]:
     """Every route handler; later stages append their module's ROUTES here."""
-    from opsconductor import plugins
+    from opsconductor.api.routes import extra_routes
 
-    return [*health.ROUTES, *events.ROUTES, *alerts.ROUTES, *plugins.extra_routes()]
+    return [*health.ROUTES, *events.ROUTES, *alerts.ROUTES, *extra_routes()]
 
 
 def _latency_middleware(app: ASGIApp) -> ASGIApp:
@@ -71,27 +74,31 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
-        rt = runtime or Runtime.build(settings)
+        rt = runtime or build_runtime(settings)
         app.state.runtime = rt
         app.state.key_cache = KeyCache()
+        app.state.started_at = datetime.now(UTC)  # Alertmanager's /api/v2/status uptime
         await rt.start()
         try:
             yield
         finally:
             await rt.stop()
 
-    return Litestar(
+    app = Litestar(
         route_handlers=_route_modules(),
         lifespan=[lifespan],
         exception_handlers=EXCEPTION_HANDLERS,
         guards=[scope_guard],
+        before_request=screen_request,
         middleware=[
             _latency_middleware,
             DefineMiddleware(ApiKeyMiddleware, exclude=PUBLIC_PATHS),
         ],
         state=State({}),
         request_max_body_size=settings.max_body_bytes,
-        openapi_config=OpenAPIConfig(title="OpsConductor", version=__version__, path="/schema"),
+        openapi_config=openapi_config("/schema", render_plugins()),  # Swagger UI from local assets
         cors_config=CORSConfig(allow_origins=[]),
         debug=os.environ.get("OPSCONDUCTOR_DEBUG") == "1",
     )
+    finish_document(app)
+    return app

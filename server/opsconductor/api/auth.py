@@ -13,6 +13,7 @@ from litestar.connection import ASGIConnection
 from litestar.handlers.base import BaseRouteHandler
 from litestar.middleware import AbstractAuthenticationMiddleware, AuthenticationResult
 
+from opsconductor.api.console.session import COOKIE, cookie_principal
 from opsconductor.errors import AuthError, Forbidden
 from opsconductor.runtime import Runtime
 from opsconductor.store.api_keys import Principal, Scope, lookup
@@ -49,6 +50,8 @@ class ApiKeyMiddleware(AbstractAuthenticationMiddleware):
             return AuthenticationResult(user=None, auth=None)
         header = connection.headers.get("authorization", "")
         scheme, _, key = header.partition(" ")
+        if not header and COOKIE in connection.cookies:  # the console: a signed session cookie instead
+            return AuthenticationResult(user=await cookie_principal(connection, time.time()), auth=None)
         if scheme.lower() != "bearer" or not key.strip():
             raise AuthError("missing API key: send 'Authorization: Bearer <key>'")
         rt: Runtime = connection.app.state.runtime

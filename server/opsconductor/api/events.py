@@ -5,40 +5,47 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 import msgspec
-from litestar import Request, Response, post
+from litestar import Response, post
 from litestar.datastructures import State
+from litestar.openapi import ResponseSpec
 from litestar.params import QueryParameter
 
-from opsconductor.errors import InputError, Unavailable
+from opsconductor.api.contract import errors, json_body
+from opsconductor.errors import Unavailable
 from opsconductor.normalize.validate import validate_events
 from opsconductor.runtime import Runtime
 
 
-def parse_json_body(body: bytes) -> Any:
-    if not body.strip():
-        raise InputError("request body is empty; send a JSON event or array of events")
-    try:
-        return msgspec.json.decode(body)
-    except msgspec.DecodeError as exc:
-        raise InputError(f"malformed JSON: {exc}") from None
+class EventResult(msgspec.Struct):
+    id: int
+    alert_id: int | None
+    outcome: str
 
 
-@post("/api/v1/events", opt={"scope": "write"}, status_code=202, tags=["events"])
+class EventsAccepted(msgspec.Struct, omit_defaults=True):
+    """Ids of the stored events; with ``?wait=true`` also each event's outcome."""
+
+    accepted: int
+    ids: list[int]
+    results: list[EventResult] | None = None
+
+
+@post("/api/v1/events", opt={"scope": "write"}, status_code=202, tags=["events"],
+      responses={**errors(413, 422), 200: ResponseSpec(EventsAccepted, description="?wait=true: processed")})
 async def post_events(
-    request: Request[Any, Any, Any],
     state: State,
-    wait: Annotated[bool, QueryParameter(description="Wait until processed")] = False,
-) -> Response[dict[str, Any]]:
+    data: Annotated[Any, json_body("One event or an array of events", "Event", array_of_too=True)],
+    wait: Annotated[bool, QueryParameter(description="Wait until processed (answers 200)")] = False,
+) -> Response[EventsAccepted]:
     """Accept events; answer 202 once they are durably stored. ``?wait=true`` returns per-event outcomes."""
     rt: Runtime = state.runtime
-    events = validate_events(parse_json_body(await request.body()), max_items=rt.settings.max_events_per_request)
+    events = validate_events(data, max_items=rt.settings.max_events_per_request)
     ids = await rt.pipeline.accept(events)
-    body: dict[str, Any] = {"accepted": len(ids), "ids": ids}
+    body = EventsAccepted(accepted=len(ids), ids=ids)
     if wait:
         done = await rt.pipeline.wait_results(ids, rt.settings.wait_timeout_s)
-        body["results"] = [
-            {"id": i, "alert_id": done[i].alert_id, "outcome": done[i].outcome.value} if i in done
-            else {"id": i, "alert_id": None, "outcome": "pending"}
+        body.results = [
+            EventResult(i, done[i].alert_id, done[i].outcome.value) if i in done else EventResult(i, None, "pending")
             for i in ids
         ]
         if len(done) < len(ids):

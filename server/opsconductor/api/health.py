@@ -2,28 +2,38 @@
 
 from __future__ import annotations
 
+import msgspec
 from litestar import MediaType, Response, get
 from litestar.datastructures import State
+from litestar.openapi import ResponseSpec
 
+from opsconductor.api.contract import PUBLIC_SECURITY, errors
 from opsconductor.errors import Unavailable
 from opsconductor.runtime import Runtime
 
 
-@get("/healthz", opt={"public": True}, media_type=MediaType.JSON, tags=["health"])
-async def healthz() -> dict[str, str]:
+class Health(msgspec.Struct, omit_defaults=True):
+    status: str
+    detail: str | None = None
+
+
+@get("/healthz", opt={"public": True}, media_type=MediaType.JSON, tags=["health"], security=PUBLIC_SECURITY,
+     responses=errors(public=True))
+async def healthz() -> Health:
     """The process is up."""
-    return {"status": "ok"}
+    return Health("ok")
 
 
-@get("/readyz", opt={"public": True}, media_type=MediaType.JSON, tags=["health"])
-async def readyz(state: State) -> Response[dict[str, str]]:
+@get("/readyz", opt={"public": True}, media_type=MediaType.JSON, tags=["health"], security=PUBLIC_SECURITY,
+     responses={**errors(public=True), 503: ResponseSpec(Health, description="Not ready: detail says why")})
+async def readyz(state: State) -> Response[Health]:
     """The database is reachable and its schema is current."""
     rt: Runtime = state.runtime
     try:
         await rt.check_ready()
     except Unavailable as exc:
-        return Response({"status": "unavailable", "detail": str(exc)}, status_code=503)
-    return Response({"status": "ready"})
+        return Response(Health("unavailable", str(exc)), status_code=503)
+    return Response(Health("ready"))
 
 
 @get("/metrics", opt={"public": True}, tags=["health"], include_in_schema=False)

@@ -2,29 +2,32 @@
 
 from __future__ import annotations
 
-from typing import Any
-
+import msgspec
 from litestar import get
 from litestar.datastructures import State
-from litestar.params import FromPath
-from sqlalchemy import select
 
-from opsconductor.api.alert_views import alert_view
+from opsconductor.api.alert_views import AlertView, alert_view
+from opsconductor.api.contract import errors
+from opsconductor.api.params import IdPath
 from opsconductor.runtime import Runtime
-from opsconductor.store.alert_queries import get_alert
-from opsconductor.store.alert_writer import ALERTS
+from opsconductor.store.alert_queries import get_alert, list_children
 
 
-@get("/api/v1/alerts/{alert_id:int}/children", opt={"scope": "read"}, tags=["alerts"])
-async def children_handler(state: State, alert_id: FromPath[int]) -> dict[str, Any]:
+class IncidentChildren(msgspec.Struct):
+    """A correlation parent's children: every alert whose ``parent_id`` is the parent."""
+
+    parent_id: int
+    children: list[AlertView]
+
+
+@get("/api/v1/alerts/{alert_id:int}/children", opt={"scope": "read"}, tags=["alerts"], responses=errors(404))
+async def children_handler(state: State, alert_id: IdPath) -> IncidentChildren:
     """Every alert (open or closed) whose ``parent_id`` is this alert, oldest first."""
     rt: Runtime = state.runtime
     async with rt.db.read() as conn:
         await get_alert(conn, alert_id)  # 404 for an unknown parent
-        rows = (await conn.execute(select(ALERTS).where(ALERTS.c.parent_id == alert_id)
-                                   .order_by(ALERTS.c.id))).mappings()
-        children = [alert_view(dict(r)) for r in rows]
-    return {"parent_id": alert_id, "children": children}
+        children = [alert_view(r) for r in await list_children(conn, alert_id)]
+    return IncidentChildren(alert_id, children)
 
 
 ROUTES = [children_handler]

@@ -6,8 +6,11 @@ import logging
 from typing import Any
 
 from litestar import Request, Response
-from litestar.exceptions import HTTPException, ValidationException
+from litestar.exceptions import HTTPException, SerializationException, ValidationException
 
+from opsconductor.api.am_errors import alertmanager_error, wants_alertmanager_form
+from opsconductor.api.contract import PROBLEM_MEDIA_TYPE
+from opsconductor.api.params import TOO_DEEP
 from opsconductor.errors import (
     AuthError,
     ConfigError,
@@ -20,7 +23,6 @@ from opsconductor.errors import (
 
 log = logging.getLogger(__name__)
 
-PROBLEM_MEDIA_TYPE = "application/problem+json"
 PROBLEM_BASE = "https://opsconductor.dev/problems/"
 
 
@@ -29,6 +31,8 @@ def problem(request: Request[Any, Any, Any], status: int, title: str, detail: st
     body = {"type": PROBLEM_BASE + slug, "title": title, "status": status, "detail": detail,
             "instance": request.url.path, **extra}
     headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+    if wants_alertmanager_form(request):  # amtool & co. on /api/v2 parse only Alertmanager's form
+        return alertmanager_error(status, detail, headers, extra.get("errors"))
     return Response(body, status_code=status, media_type=PROBLEM_MEDIA_TYPE, headers=headers)
 
 
@@ -64,7 +68,20 @@ def _handle_http(request: Request[Any, Any, Any], exc: Exception) -> Response[An
               405: "Method not allowed", 413: "Content too large", 415: "Unsupported media type",
               429: "Too many requests", 503: "Service unavailable"}
     status = exc.status_code
-    return problem(request, status, titles.get(status, "Error"), str(exc.detail))
+    detail = str(exc.detail)
+    if detail.startswith("JSON is malformed"):  # Litestar decoding a typed body
+        detail = f"malformed JSON: {detail}"
+    return problem(request, status, titles.get(status, "Error"), detail)
+
+
+def _handle_serialization(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
+    # Raised while Litestar decodes a typed body: the JSON itself is malformed.
+    return problem(request, 400, "Bad request", f"malformed JSON: {exc}")
+
+
+def _handle_recursion(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
+    # Only input drives recursion this deep (decoding or validating a nested body): the caller's fault.
+    return problem(request, 400, "Bad request", TOO_DEEP)
 
 
 def _handle_unexpected(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
@@ -75,5 +92,7 @@ def _handle_unexpected(request: Request[Any, Any, Any], exc: Exception) -> Respo
 EXCEPTION_HANDLERS: dict[type[Exception] | int, Any] = {
     OpsConductorError: _handle_ours,
     HTTPException: _handle_http,
+    SerializationException: _handle_serialization,
+    RecursionError: _handle_recursion,
     Exception: _handle_unexpected,
 }

@@ -10,32 +10,51 @@ all-or-nothing: any bad item -> 422 problem body listing every bad item, nothing
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from litestar import Request, Response, post
+import msgspec
+from litestar import post
 from litestar.datastructures import State
-from litestar.params import FromPath
+from litestar.openapi.spec import OpenAPIFormat, OpenAPIType, Schema
+from litestar.params import Body, FromPath
 
-from opsconductor.api.events import parse_json_body
+from opsconductor.api.contract import errors
 from opsconductor.errors import Unavailable
 from opsconductor.runtime import Runtime
 from opsconductor.sources.webhook import WebhookSpec
 from opsconductor.sources.webhook_catalog import PushCatalog
 
-CATALOG = "push"
-
 
 def catalog_of(rt: Runtime) -> PushCatalog:
-    cat = rt.components.get(CATALOG)
+    cat = rt.push
     if not isinstance(cat, PushCatalog):
         raise Unavailable("pushed sources are not installed in this server")
     return cat
 
 
-async def _deliver(rt: Runtime, spec: WebhookSpec, request: Request[Any, Any, Any], *,
-                   postable: bool = False) -> dict[str, Any]:
-    payload = parse_json_body(await request.body())
-    metrics = rt.components.get("push_metrics")
+class PushAccepted(msgspec.Struct):
+    """Ids of the stored events the payload became, and the addon source that translated it."""
+
+    accepted: int
+    ids: list[int]
+    addon: str
+    source: str
+
+
+_POSTABLE_ALERTS = Body(
+    description="Alertmanager API v2 postableAlerts",
+    schema_extra={"type": OpenAPIType.ARRAY, "items": Schema(
+        type=OpenAPIType.OBJECT, required=["labels"], properties={
+            "labels": Schema(type=OpenAPIType.OBJECT, additional_properties=Schema(type=OpenAPIType.STRING)),
+            "annotations": Schema(type=OpenAPIType.OBJECT, additional_properties=Schema(type=OpenAPIType.STRING)),
+            "startsAt": Schema(type=OpenAPIType.STRING, format=OpenAPIFormat.DATE_TIME),
+            "endsAt": Schema(type=OpenAPIType.STRING, format=OpenAPIFormat.DATE_TIME),
+            "generatorURL": Schema(type=OpenAPIType.STRING)})})
+_WEBHOOK_BODY = Body(description="The sender's JSON payload, translated by the addon's webhook source")
+
+
+async def _deliver(rt: Runtime, spec: WebhookSpec, payload: Any, *, postable: bool = False) -> PushAccepted:
+    metrics = rt.push_metrics
     translate = spec.translate_postable if postable else spec.translate
     try:
         events = translate(payload, rt.pipeline.clock(), max_items=rt.settings.max_events_per_request)
@@ -46,33 +65,32 @@ async def _deliver(rt: Runtime, spec: WebhookSpec, request: Request[Any, Any, An
     ids = await rt.pipeline.accept(events) if events else []
     if metrics is not None:
         metrics.deliveries.labels(addon=spec.addon, outcome="accepted").inc()
-    return {"accepted": len(ids), "ids": ids, "addon": spec.addon, "source": spec.name}
+    return PushAccepted(len(ids), ids, spec.addon, spec.name)
 
 
-@post("/api/v2/alerts", opt={"scope": "write"}, status_code=200, tags=["push"])
-async def post_alertmanager_alerts(request: Request[Any, Any, Any], state: State) -> Response[dict[str, Any]]:
+@post("/api/v2/alerts", opt={"scope": "write"}, status_code=200, tags=["push"], responses=errors(404, 413, 422))
+async def post_alertmanager_alerts(state: State, data: Annotated[Any, _POSTABLE_ALERTS]) -> PushAccepted:
     """Alertmanager API v2 ``postableAlerts``: lets a Prometheus use OpsConductor as its Alertmanager."""
     rt: Runtime = state.runtime
-    body = await _deliver(rt, catalog_of(rt).alertmanager(), request, postable=True)
-    return Response(body, status_code=200)
+    return await _deliver(rt, catalog_of(rt).alertmanager(), data, postable=True)
 
 
-@post("/api/v1/webhooks/{addon:str}", opt={"scope": "write"}, status_code=202, tags=["push"])
-async def post_webhook(request: Request[Any, Any, Any], state: State, addon: FromPath[str]) -> Response[dict[str, Any]]:
+@post("/api/v1/webhooks/{addon:str}", opt={"scope": "write"}, status_code=202, tags=["push"],
+      responses=errors(404, 413, 422))
+async def post_webhook(state: State, addon: FromPath[str], data: Annotated[Any, _WEBHOOK_BODY]) -> PushAccepted:
     """A payload for the addon's (only) webhook source; 202 once its events are durably stored."""
     rt: Runtime = state.runtime
-    body = await _deliver(rt, catalog_of(rt).webhook(addon), request)
-    return Response(body, status_code=202)
+    return await _deliver(rt, catalog_of(rt).webhook(addon), data)
 
 
-@post("/api/v1/webhooks/{addon:str}/{source:str}", opt={"scope": "write"}, status_code=202, tags=["push"])
+@post("/api/v1/webhooks/{addon:str}/{source:str}", opt={"scope": "write"}, status_code=202, tags=["push"],
+      responses=errors(404, 413, 422))
 async def post_webhook_source(
-    request: Request[Any, Any, Any], state: State, addon: FromPath[str], source: FromPath[str]
-) -> Response[dict[str, Any]]:
+    state: State, addon: FromPath[str], source: FromPath[str], data: Annotated[Any, _WEBHOOK_BODY]
+) -> PushAccepted:
     """A payload for one named webhook source of an addon with several."""
     rt: Runtime = state.runtime
-    body = await _deliver(rt, catalog_of(rt).webhook(addon, source), request)
-    return Response(body, status_code=202)
+    return await _deliver(rt, catalog_of(rt).webhook(addon, source), data)
 
 
 ROUTES = [post_alertmanager_alerts, post_webhook, post_webhook_source]

@@ -2,78 +2,136 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from litestar import Request, Response, get, post
+import msgspec
+from litestar import Response, get, post
 from litestar.datastructures import State
-from litestar.params import FromPath
-from pydantic import ValidationError
-from sqlalchemy import select
+from litestar.openapi import ResponseSpec
+from litestar.params import JSONBody
 
-from opsconductor.api.events import parse_json_body
+from opsconductor.api.contract import NoBody, errors, json_body
+from opsconductor.api.params import IdPath
 from opsconductor.correlate.correlator import RulesCorrelator
 from opsconductor.correlate.explain import decision_view
 from opsconductor.correlate.service import RulesService
-from opsconductor.errors import FieldProblem, NotFound, Unavailable, ValidationFailed
-from opsconductor.model.event import NormalizedEvent
+from opsconductor.errors import FieldProblem, Unavailable, ValidationFailed
+from opsconductor.model.alert import AlertStatus
+from opsconductor.model.event import Severity
+from opsconductor.model.lifecycle import EventTrigger, transition
+from opsconductor.normalize.validate import validate_events
 from opsconductor.runtime import Runtime
-from opsconductor.store.alert_writer import ALERTS, load_open_alerts
-from opsconductor.store.lifecycle import apply_decision
+from opsconductor.store.alert_queries import get_alert
+from opsconductor.store.alert_writer import load_open_alerts
 
 
 def _service(rt: Runtime) -> RulesService:
-    svc = rt.components.get("rules")
+    svc = rt.rules
     if not isinstance(svc, RulesService):
         raise Unavailable("the rules engine is not installed")
     return svc
 
 
-@get("/api/v1/rules", opt={"scope": "read"}, tags=["rules"])
-async def list_rules(state: State) -> dict[str, Any]:
+class RuleView(msgspec.Struct):
+    id: str
+    kind: str
+    description: str | None
+    file: str
+    line: int
+    col: int
+    order: int
+
+
+class RuleList(msgspec.Struct):
+    version: str
+    rules: list[RuleView]
+
+
+class ReloadStatus(msgspec.Struct):
+    """One reload attempt: ok, or its file:line:col errors and failing rule tests."""
+
+    ok: bool
+    version: str | None
+    at: str
+    rules: int
+    errors: list[str]
+    test_failures: list[str]
+    duration_s: float
+
+
+class RulesStatus(msgspec.Struct):
+    live_version: str
+    last_reload: ReloadStatus
+    last_good_reload: ReloadStatus | None
+    engine_worker_pid: int | None
+    rules_dir: str
+
+
+class DecisionView(msgspec.Struct):
+    """What the rules decide for an event, the trace of each stage, and the outcome it would have now."""
+
+    fingerprint: str
+    severity: Severity
+    drop: bool
+    suppressed_reason: str | None
+    rule_id: str | None
+    ruleset_version: str | None
+    trace: list[dict[str, Any]]
+    outcome: str | None
+
+
+class AlertExplanation(msgspec.Struct):
+    id: int
+    fingerprint: str
+    status: AlertStatus
+    severity: Severity
+    rule_id: str | None
+    ruleset_version: str | None
+    suppressed_reason: str | None
+    trace: list[dict[str, Any]]
+
+
+@get("/api/v1/rules", opt={"scope": "read"}, tags=["rules"], responses=errors())
+async def list_rules(state: State) -> RuleList:
     """Every live rule, in evaluation (load) order, with where it is defined."""
     svc = _service(state.runtime)
     compiled = svc.correlator.current
-    return {
-        "version": compiled.version,
-        "rules": [{"id": r.id, "kind": r.kind, "description": r.description, "file": r.where.file,
-                   "line": r.where.line, "col": r.where.col, "order": r.index} for r in compiled.ruleset.rules],
-    }
+    return RuleList(compiled.version, [
+        RuleView(id=r.id, kind=r.kind, description=r.description, file=r.where.file, line=r.where.line,
+                 col=r.where.col, order=r.index) for r in compiled.ruleset.rules])
 
 
-@get("/api/v1/rules/status", opt={"scope": "read"}, tags=["rules"])
-async def rules_status(state: State) -> dict[str, Any]:
+@get("/api/v1/rules/status", opt={"scope": "read"}, tags=["rules"], responses=errors())
+async def rules_status(state: State) -> RulesStatus:
     """The last reload attempt (ok or why not), the live version and the engine worker."""
     svc = _service(state.runtime)
-    return {
-        "live_version": svc.correlator.version,
-        "last_reload": svc.status.as_dict(),
-        "last_good_reload": svc.last_good.as_dict() if svc.last_good else None,
-        "engine_worker_pid": svc.worker_pid,
-        "rules_dir": str(svc.rules_dir),
-    }
+    return RulesStatus(
+        live_version=svc.correlator.version,
+        last_reload=msgspec.convert(svc.status.as_dict(), ReloadStatus),
+        last_good_reload=msgspec.convert(svc.last_good.as_dict(), ReloadStatus) if svc.last_good else None,
+        engine_worker_pid=svc.worker_pid,
+        rules_dir=str(svc.rules_dir),
+    )
 
 
-@post("/api/v1/rules/reload", opt={"scope": "admin"}, tags=["rules"], status_code=200)
-async def reload_rules(state: State) -> Response[dict[str, Any]]:
+@post("/api/v1/rules/reload", opt={"scope": "admin"}, tags=["rules"], status_code=200,
+      responses={**errors(), 422: ResponseSpec(ReloadStatus, description="Refused: the running set stays")})
+async def reload_rules(state: State, data: JSONBody[NoBody | None] = None) -> Response[ReloadStatus]:
     """Check, test, compile and swap in the rules from disk; 422 (running set kept) if they fail."""
     status = await _service(state.runtime).reload()
-    return Response(status.as_dict(), status_code=200 if status.ok else 422)
+    return Response(msgspec.convert(status.as_dict(), ReloadStatus), status_code=200 if status.ok else 422)
 
 
-def _decision_view(d: Any, outcome: str | None) -> dict[str, Any]:
-    return {**decision_view(d), "outcome": outcome}
-
-
-@post("/api/v1/rules/explain", opt={"scope": "read"}, tags=["rules"], status_code=200)
-async def explain_event(state: State, request: Request[Any, Any, Any]) -> dict[str, Any]:
+@post("/api/v1/rules/explain", opt={"scope": "read"}, tags=["rules"], status_code=200, responses=errors(422))
+async def explain_event(
+    state: State, data: Annotated[Any, json_body("The event to explain (nothing is stored)", "Event")]
+) -> DecisionView:
     """Which rules match this event, in order, and what would happen now. No side effect."""
     rt: Runtime = state.runtime
-    data = parse_json_body(await request.body())
-    try:
-        event = NormalizedEvent.model_validate(data)
-    except ValidationError as exc:
-        raise ValidationFailed("invalid event", [
-            FieldProblem(".".join(str(x) for x in e["loc"]), e["msg"]) for e in exc.errors()]) from None
+    # The intake's validator: explain refuses exactly what POST /api/v1/events refuses.
+    if not isinstance(data, dict):
+        raise ValidationFailed("explain takes one event object", [FieldProblem("(root)", "expected an object")])
+    event = validate_events(data, max_items=1)[0]
     correlator = rt.pipeline.correlator
     if not isinstance(correlator, RulesCorrelator):
         raise Unavailable("the rules engine is not installed")
@@ -81,21 +139,23 @@ async def explain_event(state: State, request: Request[Any, Any, Any]) -> dict[s
         d = await correlator.explain(conn, event)
         current = None if d.drop else (await load_open_alerts(conn, [d.fingerprint], for_update=False)).get(
             d.fingerprint)
-    outcome = apply_decision(current, d, rt.pipeline.clock(), default_timeout=rt.pipeline.default_timeout).outcome
-    return _decision_view(d, outcome.value)
+    try:
+        outcome = transition(current, EventTrigger(d, rt.pipeline.default_timeout), rt.pipeline.clock()).outcome
+    except OverflowError:  # e.g. occurred_at in year 9999: its expiry would be past the calendar
+        raise ValidationFailed("the event cannot be processed", [
+            FieldProblem("occurred_at", "too far in the past or future to compute the alert's expiry")]) from None
+    return msgspec.convert({**decision_view(d), "outcome": outcome.value if outcome is not None else None},
+                           DecisionView)
 
 
-@get("/api/v1/alerts/{alert_id:int}/explain", opt={"scope": "read"}, tags=["rules", "alerts"])
-async def explain_alert(state: State, alert_id: FromPath[int]) -> dict[str, Any]:
+@get("/api/v1/alerts/{alert_id:int}/explain", opt={"scope": "read"}, tags=["rules", "alerts"],
+     responses=errors(404))
+async def explain_alert(state: State, alert_id: IdPath) -> AlertExplanation:
     """The stored decision trace of an alert: which rules set its identity, severity, suppression."""
     rt: Runtime = state.runtime
     async with rt.db.read() as conn:
-        row = (await conn.execute(select(ALERTS).where(ALERTS.c.id == alert_id))).mappings().first()
-    if row is None:
-        raise NotFound(f"no alert with id {alert_id}")
-    return {"id": row["id"], "fingerprint": row["fingerprint"], "status": row["status"],
-            "severity": row["severity"], "rule_id": row["rule_id"], "ruleset_version": row["ruleset_version"],
-            "suppressed_reason": row["suppressed_reason"], "trace": row["trace"]}
+        row, _ = await get_alert(conn, alert_id)
+    return msgspec.convert({k: row[k] for k in AlertExplanation.__struct_fields__}, AlertExplanation)
 
 
 ROUTES = [list_rules, rules_status, reload_rules, explain_event, explain_alert]

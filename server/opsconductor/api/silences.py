@@ -2,28 +2,30 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Literal
 
 import msgspec
 from litestar import Request, delete, get, post
 from litestar.datastructures import State
-from litestar.params import FromPath, QueryParameter
-from sqlalchemy import insert, select, update
+from litestar.params import JSONBody, QueryParameter
 
-from opsconductor.api.events import parse_json_body
+from opsconductor.api.contract import errors
+from opsconductor.api.params import IdPath
+from opsconductor.correlate import silences as store
 from opsconductor.correlate.install import reevaluate_now
 from opsconductor.correlate.parser import parse_matcher
 from opsconductor.correlate.rules import parse_duration
-from opsconductor.correlate.state import SILENCES
-from opsconductor.errors import Conflict, FieldProblem, InputError, NotFound, ValidationFailed
+from opsconductor.errors import FieldProblem, ValidationFailed
 from opsconductor.runtime import Runtime
 from opsconductor.store.api_keys import Principal
 
 MAX_SILENCE = timedelta(days=366)
 
 
-class _SilenceBody(msgspec.Struct, forbid_unknown_fields=True):
+class SilenceCreate(msgspec.Struct, forbid_unknown_fields=True):
+    """``matchers`` in the rule matcher language; ``ends_at`` or ``duration`` (e.g. 2h) say until when."""
+
     matchers: dict[str, Any]
     comment: str
     ends_at: datetime | None = None
@@ -31,42 +33,70 @@ class _SilenceBody(msgspec.Struct, forbid_unknown_fields=True):
     starts_at: datetime | None = None
 
 
+class SilenceView(msgspec.Struct):
+    id: int
+    matchers: dict[str, Any]
+    starts_at: str
+    ends_at: str
+    comment: str
+    created_by: str
+    created_at: str
+    ended_by: str | None
+    state: Literal["pending", "active", "expired"]
+
+
+class SilenceList(msgspec.Struct):
+    silences: list[SilenceView]
+
+
 def _iso(v: datetime) -> str:
     return v.isoformat().replace("+00:00", "Z")
 
 
-def _view(row: Any, now: datetime) -> dict[str, Any]:
-    state = "pending" if row["starts_at"] > now else "active" if row["ends_at"] > now else "expired"
-    return {"id": row["id"], "matchers": row["matchers"], "starts_at": _iso(row["starts_at"]),
-            "ends_at": _iso(row["ends_at"]), "comment": row["comment"], "created_by": row["created_by"],
-            "created_at": _iso(row["created_at"]), "ended_by": row["ended_by"], "state": state}
+def _view(row: Any, now: datetime) -> SilenceView:
+    state: Literal["pending", "active", "expired"] = (
+        "pending" if row["starts_at"] > now else "active" if row["ends_at"] > now else "expired")
+    return SilenceView(id=row["id"], matchers=row["matchers"], starts_at=_iso(row["starts_at"]),
+                       ends_at=_iso(row["ends_at"]), comment=row["comment"], created_by=row["created_by"],
+                       created_at=_iso(row["created_at"]), ended_by=row["ended_by"], state=state)
 
 
-@post("/api/v1/silences", opt={"scope": "write"}, tags=["silences"], status_code=201)
-async def create_silence(state: State, request: Request[Any, Any, Any]) -> dict[str, Any]:
-    """Silence alerts matching ``matchers`` (rule matcher language) from starts_at until ends_at."""
-    rt: Runtime = state.runtime
+def _utc_ok(v: datetime | None) -> bool:
     try:
-        body = msgspec.convert(parse_json_body(await request.body()), _SilenceBody)
-    except msgspec.ValidationError as exc:
-        raise InputError(f"invalid body: {exc}") from None
+        if v is not None and v.tzinfo is not None:
+            v.astimezone(UTC)
+    except OverflowError:  # e.g. 0001-01-01T00:00:00+01:00
+        return False
+    return True
+
+
+def _check(body: SilenceCreate, now: datetime) -> tuple[datetime, datetime]:
+    """Start and end of a new silence, or ValidationFailed listing every problem."""
     problems: list[FieldProblem] = []
     if not body.matchers:
         problems.append(FieldProblem("matchers", "at least one matcher is required (a silence of everything "
                                                  "is almost certainly a mistake)"))
-    _, errors = parse_matcher(body.matchers, "matchers")
-    problems += [FieldProblem(f"matchers.{e.field}" if e.field else "matchers", e.message) for e in errors]
+    _, errs = parse_matcher(body.matchers, "matchers")
+    problems += [FieldProblem(f"matchers.{e.field}" if e.field else "matchers", e.message) for e in errs]
     if not body.comment.strip():
         problems.append(FieldProblem("comment", "say why (who asked, which change)"))
-    now = rt.pipeline.clock()
+    problems += [FieldProblem(name, "is outside the range of representable times")
+                 for name, v in (("starts_at", body.starts_at), ("ends_at", body.ends_at)) if not _utc_ok(v)]
+    if problems:
+        raise ValidationFailed("invalid silence", problems)
     starts = body.starts_at or now
     ends = body.ends_at
     if body.duration is not None:
         d = parse_duration(body.duration)
         if d is None or d <= 0:
             problems.append(FieldProblem("duration", "use e.g. 30m, 2h, 1d"))
+        elif d > MAX_SILENCE.total_seconds():
+            problems.append(FieldProblem("duration", "at most a year (366d)"))
         else:
-            ends = starts + timedelta(seconds=d)
+            try:
+                ends = starts + timedelta(seconds=d)
+            except OverflowError:
+                problems.append(FieldProblem("starts_at", "too far in the future"))
     for name, v in (("starts_at", body.starts_at), ("ends_at", body.ends_at)):
         if v is not None and v.tzinfo is None:
             problems.append(FieldProblem(name, "must carry a timezone offset (RFC 3339)"))
@@ -77,63 +107,54 @@ async def create_silence(state: State, request: Request[Any, Any, Any]) -> dict[
     if problems:
         raise ValidationFailed("invalid silence", problems)
     assert ends is not None
+    return starts, ends
+
+
+@post("/api/v1/silences", opt={"scope": "write"}, tags=["silences"], status_code=201, responses=errors(422))
+async def create_silence(state: State, request: Request[Any, Any, Any], data: JSONBody[SilenceCreate]) -> SilenceView:
+    """Silence alerts matching ``matchers`` (rule matcher language) from starts_at until ends_at."""
+    rt: Runtime = state.runtime
+    now = rt.pipeline.clock()
+    starts, ends = _check(data, now)
     user: Principal = request.user
     async with rt.db.write() as conn:
-        res = await conn.execute(insert(SILENCES).returning(SILENCES.c.id).values(
-            matchers=body.matchers, starts_at=starts, ends_at=ends, comment=body.comment.strip(),
-            created_by=user.name, created_at=now))
-        sid = res.scalar_one()
-        row = (await conn.execute(select(SILENCES).where(SILENCES.c.id == sid))).mappings().one()
+        row = await store.create_silence(conn, matchers=data.matchers, starts_at=starts, ends_at=ends,
+                                         comment=data.comment.strip(), created_by=user.name, now=now)
     await reevaluate_now(rt)  # alerts already open under the silence are suppressed now, not later
     return _view(row, now)
 
 
-@get("/api/v1/silences", opt={"scope": "read"}, tags=["silences"])
+@get("/api/v1/silences", opt={"scope": "read"}, tags=["silences"], responses=errors())
 async def list_silences(
     state: State,
     status: Annotated[Literal["active", "pending", "expired", "all"], QueryParameter()] = "all",
     limit: Annotated[int, QueryParameter(ge=1, le=1000)] = 200,
-) -> dict[str, Any]:
+) -> SilenceList:
     """Silences, newest first; ``status`` filters active, pending or expired (history)."""
     rt: Runtime = state.runtime
     now = rt.pipeline.clock()
-    stmt = select(SILENCES).order_by(SILENCES.c.id.desc()).limit(limit)
-    if status == "active":
-        stmt = stmt.where(SILENCES.c.starts_at <= now, SILENCES.c.ends_at > now)
-    elif status == "pending":
-        stmt = stmt.where(SILENCES.c.starts_at > now)
-    elif status == "expired":
-        stmt = stmt.where(SILENCES.c.ends_at <= now)
     async with rt.db.read() as conn:
-        rows = (await conn.execute(stmt)).mappings().all()
-    return {"silences": [_view(r, now) for r in rows]}
+        rows = await store.list_silences(conn, status, now, limit)
+    return SilenceList([_view(r, now) for r in rows])
 
 
-@get("/api/v1/silences/{silence_id:int}", opt={"scope": "read"}, tags=["silences"])
-async def get_silence(state: State, silence_id: FromPath[int]) -> dict[str, Any]:
+@get("/api/v1/silences/{silence_id:int}", opt={"scope": "read"}, tags=["silences"], responses=errors(404))
+async def get_silence(state: State, silence_id: IdPath) -> SilenceView:
     rt: Runtime = state.runtime
     async with rt.db.read() as conn:
-        row = (await conn.execute(select(SILENCES).where(SILENCES.c.id == silence_id))).mappings().first()
-    if row is None:
-        raise NotFound(f"no silence with id {silence_id}")
+        row = await store.get_silence(conn, silence_id)
     return _view(row, rt.pipeline.clock())
 
 
-@delete("/api/v1/silences/{silence_id:int}", opt={"scope": "write"}, tags=["silences"], status_code=200)
-async def end_silence(state: State, request: Request[Any, Any, Any], silence_id: FromPath[int]) -> dict[str, Any]:
+@delete("/api/v1/silences/{silence_id:int}", opt={"scope": "write"}, tags=["silences"], status_code=200,
+        responses=errors(404, 409))
+async def end_silence(state: State, request: Request[Any, Any, Any], silence_id: IdPath) -> SilenceView:
     """End a silence now (it stays, expired, for history); its alerts are re-evaluated at once."""
     rt: Runtime = state.runtime
     now = rt.pipeline.clock()
     user: Principal = request.user
     async with rt.db.write() as conn:
-        row = (await conn.execute(select(SILENCES).where(SILENCES.c.id == silence_id))).mappings().first()
-        if row is None:
-            raise NotFound(f"no silence with id {silence_id}")
-        if row["ends_at"] <= now:
-            raise Conflict(f"silence {silence_id} has already ended")
-        await conn.execute(update(SILENCES).where(SILENCES.c.id == silence_id).values(
-            ends_at=max(now, row["starts_at"]), ended_by=user.name))
-        row = (await conn.execute(select(SILENCES).where(SILENCES.c.id == silence_id))).mappings().one()
+        row = await store.end_silence(conn, silence_id, ended_by=user.name, now=now)
     await reevaluate_now(rt)
     return _view(row, now)
 

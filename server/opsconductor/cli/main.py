@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 from collections.abc import Callable, Sequence
+
+from pydantic import ValidationError
+from pydantic_settings import SettingsError
 
 from opsconductor.errors import ConfigError, OpsConductorError
 
@@ -19,7 +23,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     server_cmds.register(sub)
     client_cmds.register(sub)
-    from opsconductor.plugins import register_cli
+    from opsconductor.cli.stages import register_cli
 
     register_cli(sub)
     return parser
@@ -27,11 +31,19 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)  # "setup plugin ..." on every import
     parser = build_parser()
     args = parser.parse_args(argv)
     func: Command = args.func
     try:
         return func(args)
+    except (ValidationError, SettingsError) as exc:
+        from opsconductor.config.settings_errors import describe, is_settings_error
+
+        if not is_settings_error(exc):
+            raise
+        print(describe(exc, os.environ), file=sys.stderr)  # one line per bad setting, no traceback
+        return 2
     except ConfigError as exc:
         print(str(exc), file=sys.stderr)
         return 1

@@ -14,6 +14,7 @@ from typing import Any
 
 from opsconductor.config.settings import Settings
 from opsconductor.errors import Unavailable
+from opsconductor.shipped import with_shipped_defaults
 from opsconductor.store.db import Database
 
 log = logging.getLogger("opsconductor")
@@ -24,14 +25,33 @@ def _settings(args: argparse.Namespace) -> Settings:
     for name in ("host", "port", "workers"):
         if getattr(args, name, None) is not None:
             overrides[name] = getattr(args, name)
-    return Settings(**overrides)
+    return with_shipped_defaults(Settings(**overrides))
 
 
-async def _check_database(settings: Settings) -> None:
+async def _check_database(settings: Settings, *, schema: bool = False) -> None:
+    """Unavailable (one line) unless the database answers (and, with ``schema``, is migrated to head)."""
+    from sqlalchemy.exc import DBAPIError
+
     db = Database(settings.effective_database_url)
+    quiet = logging.getLogger("alembic")
+    level = quiet.level
+    quiet.setLevel(logging.WARNING)  # the answer is one line: no "Context impl ..." chatter before it
     try:
+        from opsconductor.store.migrate import current_revision, head_revision
+
         await db.ping()
+        if schema:
+            async with db.read() as conn:
+                current = await current_revision(conn)
+            head = head_revision(settings.effective_database_url)
+            if current != head:
+                raise Unavailable(f"its schema is at {current or 'nothing (empty database)'}, this version needs "
+                                  f"{head}: run `opsconductor db upgrade` or `opsconductor serve --migrate`")
+    except DBAPIError as exc:  # e.g. the database does not exist, authentication failed
+        orig = exc.orig if exc.orig is not None else exc
+        raise Unavailable(str(orig).splitlines()[0] if str(orig) else type(orig).__name__) from None
     finally:
+        quiet.setLevel(level)
         await db.dispose()
 
 
@@ -71,10 +91,14 @@ def cmd_serve(args: argparse.Namespace) -> int:
         return 2
     if settings.is_sqlite or args.migrate:
         upgrade_sync(settings.effective_database_url)
+    elif not _database_reachable(settings, schema=True):
+        return 2
     key_file = asyncio.run(ensure_admin_key(settings))
     if key_file:
         log.info("first admin API key written to %s (read it once, then keep it safe)", key_file)
-    for name, value in (("HOST", settings.host), ("PORT", str(settings.port))):
+    # The app factory (in each worker) reads its settings from the environment: hand over what the CLI decided.
+    for name, value in (("HOST", settings.host), ("PORT", str(settings.port)), ("RULES_DIR", str(settings.rules_dir)),
+                        ("ADDONS_DIR", str(settings.addons_dir)), ("NOTIFY_FILE", str(settings.notify_file))):
         os.environ[f"OPSCONDUCTOR_{name}"] = value
     uvicorn.run(
         "opsconductor.api.app:create_app",
@@ -88,13 +112,13 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return 0
 
 
-def _database_reachable(settings: Settings) -> bool:
-    """Say clearly (password hidden) when the database cannot be reached."""
+def _database_reachable(settings: Settings, *, schema: bool = False) -> bool:
+    """Say clearly, in one line (password hidden), when the database cannot be used."""
     try:
-        asyncio.run(_check_database(settings))
+        asyncio.run(_check_database(settings, schema=schema))
     except Unavailable as exc:
-        print(f"opsconductor: cannot reach the database at {_redact(settings.effective_database_url)}: {exc}",
-              file=sys.stderr)
+        what = "the database at {} is not ready" if schema else "cannot reach the database at {}"
+        print(f"opsconductor: {what.format(_redact(settings.effective_database_url))}: {exc}", file=sys.stderr)
         return False
     return True
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic.fields import FieldInfo
@@ -42,6 +42,10 @@ class _YamlFileSource(PydanticBaseSettingsSource):
         return dict(self._data)
 
 
+DATABASE_SCHEMES = ("sqlite+aiosqlite://", "postgresql+asyncpg://")
+DATABASE_FORM = "postgresql+asyncpg://USER:PASSWORD@HOST:5432/DB or sqlite+aiosqlite:///PATH"
+
+
 class Settings(BaseSettings):
     """Everything the server can be told; see docs/configuration.md for each setting."""
 
@@ -54,7 +58,8 @@ class Settings(BaseSettings):
     )
     rules_dir: Path = Field(default=Path("rules"), description="YAML rule files (and notify.yaml)")
     rules_reevaluate_interval_s: float = Field(
-        default=15.0, gt=0, description="How often suppressed/active alerts are re-evaluated (windows, silences)"
+        default=15.0, gt=0,
+        description="Backstop: suppressions are re-decided at least this often (their causes already act at once)",
     )
     rules_watch: bool = Field(default=True, description="Reload rules when files under rules_dir change")
     heartbeat_check_interval_s: float = Field(
@@ -67,9 +72,10 @@ class Settings(BaseSettings):
     addons_dir: Path = Field(default=Path("addons"), description="Addon manifests: <dir>/<name>/addon.yaml")
     inventory_file: Path | None = Field(default=None, description="YAML inventory of targets to poll")
     host: str = Field(default="127.0.0.1", description="Address the HTTP server binds")
-    port: int = Field(default=8080, description="HTTP port")
+    port: int = Field(default=8080, ge=1, le=65535, description="HTTP port")
     workers: int = Field(default=1, description="Server processes (PostgreSQL only; SQLite is one process)")
-    log_level: str = Field(default="info", description="debug, info, warning or error")
+    log_level: Literal["debug", "info", "warning", "error"] = Field(default="info",
+                                                                   description="debug, info, warning or error")
     admin_key: SecretStr | None = Field(
         default=None, description="Preset the first admin API key (otherwise generated into data_dir)"
     )
@@ -88,6 +94,8 @@ class Settings(BaseSettings):
     snmp_concurrency: int = Field(default=256, ge=1, description="SNMP requests in flight (failing targets: a quarter)")
     ssh_sessions_per_device: int = Field(default=2, ge=1, description="Concurrent SSH sessions per device")
     ssh_known_hosts: Path | None = Field(default=None, description="known_hosts file; unset: no host key check")
+    credentials_dir: Path | None = Field(
+        default=None, description="file: secret references resolve only inside it; default <data_dir>/credentials")
     http_concurrency: int = Field(default=100, ge=1, description="HTTP polls in flight")
     notify_file: Path = Field(default=Path("rules/notify.yaml"), description="Notification routes and receivers")
     notify_retry_base_s: float = Field(default=1.0, gt=0, description="First retry delay; doubles each attempt")
@@ -109,6 +117,14 @@ class Settings(BaseSettings):
     )
     trap_engine_id: str | None = Field(default=None, description="The receiver's SNMPv3 engine ID (hex)")
     trap_batch_ms: float = Field(default=20.0, gt=0, description="Traps are collected this long, then stored together")
+
+    @field_validator("database_url")
+    @classmethod
+    def _database_url(cls, v: str | None) -> str | None:
+        if v is not None and not v.startswith(DATABASE_SCHEMES):
+            scheme = v.split(":", 1)[0] if ":" in v else "none"
+            raise ValueError(f"scheme {scheme!r} is not supported")
+        return v
 
     @field_validator("workers")
     @classmethod
@@ -133,6 +149,10 @@ class Settings(BaseSettings):
         if self.database_url:
             return self.database_url
         return f"sqlite+aiosqlite:///{(self.data_dir / 'opsconductor.db').resolve()}"
+
+    @property
+    def effective_credentials_dir(self) -> Path:
+        return self.credentials_dir if self.credentials_dir is not None else self.data_dir / "credentials"
 
     @property
     def is_sqlite(self) -> bool:

@@ -20,8 +20,6 @@ from opsconductor.correlate.matchers import And, Cmp, Eq, Exists, Matcher, Not, 
 from opsconductor.correlate.rules import Rule, RuleSet
 from opsconductor.errors import ConfigError, Location
 
-_ANY = None  # no constraint on a field
-
 
 def _pins(m: Matcher) -> dict[str, frozenset[Any]] | None:
     """Per field, the finite set of values the matcher allows; None if it can never match."""

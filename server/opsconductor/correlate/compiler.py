@@ -30,7 +30,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from opsconductor.correlate.matchers import And, Cmp, Eq, Exists, Matcher, Not, Or, Regex, fields, patterns
+from opsconductor.correlate.matchers import And, Cmp, Eq, Exists, Matcher, Not, Or, Regex, fields
 from opsconductor.model.event import NormalizedEvent
 
 SHARD_SIZE = 48
@@ -303,6 +303,3 @@ def _pin_field(p: tuple[str, frozenset[str]] | None) -> str | None:
 def compile_patterns(cm: CompiledMatchers) -> list[re.Pattern[str]]:
     return [re.compile(p) for _, p in cm.regex_atoms]
 
-
-def all_patterns(slots: Sequence[tuple[int, Matcher]]) -> set[str]:
-    return set().union(*(patterns(m) for _, m in slots)) if slots else set()

@@ -23,7 +23,6 @@ from sqlalchemy import bindparam, delete, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from opsconductor.correlate.compiled import CompiledRuleSet, Plan
-from opsconductor.correlate.decision import AcceptedEvent, Decision, fingerprint
 from opsconductor.correlate.enrich import enrich
 from opsconductor.correlate.evaluate import (
     FlapRow,
@@ -49,11 +48,15 @@ from opsconductor.correlate.suppress import (
     load_member_parents,
     load_source_index,
     open_fingerprints,
+    row_event,
     suppression,
 )
 from opsconductor.correlate.topology import Graph, TopologyView, load_view
+from opsconductor.model.alert import AlertStatus
+from opsconductor.model.decision import AcceptedEvent, Decided, Decision, fingerprint
 from opsconductor.model.event import NormalizedEvent, Severity
-from opsconductor.store.event_log import append_events
+from opsconductor.model.lifecycle import as_stored
+from opsconductor.store.alert_writer import load_open_alerts
 
 PARENT_SOURCE = "opsconductor"
 _CLEAR = Severity.clear
@@ -69,6 +72,19 @@ _CLEAR_TRACE: dict[str, Any] = {"stage": "suppress", "detail": "a clear is never
 _DEFAULT_SEVERITY_TRACE: dict[str, Any] = {"stage": "severity", "rule": None, "detail": "none sent, default warning"}
 _DEFAULT_DEDUP_TRACE: dict[str, Any] = {"stage": "dedup", "rule": None,
                                         "detail": "default key resource, component, event"}
+
+
+# fp, severity, trace, rule id, timeout, dropped, the (enriched) event
+_Identity = tuple[str, Severity, list[dict[str, Any]], str | None, int | None, bool, NormalizedEvent]
+
+
+def _same_fields(ev: NormalizedEvent, stored: dict[str, Any]) -> bool:
+    """Whether the stored view has every matchable field (``labels.*`` included) of the event
+    (``value`` always comes from the event)."""
+    sev = ev.severity.value if ev.severity is not None else None
+    return bool(stored["severity"] == sev and stored["labels"] == ev.labels and stored["summary"] == ev.summary
+            and stored["resource"] == ev.resource and stored["event"] == ev.event
+            and stored["component"] == ev.component and stored["source"] == ev.source)
 
 
 def parent_fingerprint(rule: Rule, key: str) -> str:
@@ -88,6 +104,8 @@ def _values_of(key: str) -> dict[str, str]:
 @dataclass
 class _Batch:
     ctx: Context
+    decisions: list[Decision] = field(default_factory=list)
+    open_rows: dict[str, dict[str, Any]] | None = None  # the batch's open alerts, for the store
     dirty_flaps: set[str] = field(default_factory=set)
     stored_flaps: set[str] = field(default_factory=set)  # fingerprints with a flap row at the start
     member_upserts: dict[tuple[str, str, str], datetime] = field(default_factory=dict)
@@ -125,27 +143,32 @@ class RulesCorrelator:
     def version(self) -> str:
         return self.current.version
 
-    async def decide(self, batch: Sequence[AcceptedEvent]) -> list[Decision]:
-        """Without a connection (protocol fallback): no state, no silences — pipeline uses decide_in."""
-        return await self._decide(None, batch, self.clock(), write=False)
+    async def decide(self, conn: AsyncConnection, batch: Sequence[AcceptedEvent]) -> Decided:
+        """Decide a batch in the pipeline's transaction: reads and writes flap and correlation
+        state; parents raised or cleared come back as derived events for the pipeline to accept."""
+        b = await self._decide(conn, batch, self.clock(), write=True)
+        return Decided(b.decisions, b.derived, b.open_rows)
 
-    async def decide_in(self, conn: AsyncConnection, batch: Sequence[AcceptedEvent]) -> list[Decision]:
-        return await self._decide(conn, batch, self.clock(), write=True)
+    async def decide_offline(self, batch: Sequence[AcceptedEvent]) -> list[Decision]:
+        """Without a database: no state, no silences (``rules explain`` on files)."""
+        return (await self._decide(None, batch, self.clock(), write=False)).decisions
 
-    async def after_apply(self, conn: AsyncConnection, decisions: Sequence[Decision], now: datetime) -> None:
-        """In the batch transaction, after the store applied ``decisions``: incident links and severity."""
-        await link_incidents(conn, self.current.ruleset, decisions, now)
+    async def after_apply(self, conn: AsyncConnection, decisions: Sequence[Decision]) -> list[NormalizedEvent]:
+        """In the batch transaction, after the store applied ``decisions``: incident links; returns the
+        parent events (severity following the children) for the pipeline to accept."""
+        return await link_incidents(conn, self.current.ruleset, decisions)
 
     async def explain(self, conn: AsyncConnection, event: NormalizedEvent) -> Decision:
         """What would happen to this event now; reads state, writes nothing."""
-        return (await self._decide(conn, [AcceptedEvent(0, event, self.clock())], self.clock(), write=False))[0]
+        return (await self._decide(conn, [AcceptedEvent(0, event, self.clock())], self.clock(),
+                                   write=False)).decisions[0]
 
     # ---------------------------------------------------------------------------------
     async def _decide(self, conn: AsyncConnection | None, batch: Sequence[AcceptedEvent], now: datetime,
-                      *, write: bool) -> list[Decision]:
+                      *, write: bool) -> _Batch:
         compiled = self.current  # one rule set per batch, even if a reload lands meanwhile
         if not batch:
-            return []
+            return _Batch(Context(now=now, silences=[], patterns={}))
         # the engine (a thread and the worker process) and the silences query run at the same time
         classify = asyncio.ensure_future(asyncio.to_thread(compiled.classify_plans, [a.event for a in batch]))
         try:
@@ -162,6 +185,7 @@ class RulesCorrelator:
                                                                                                     strict=True)]
         ctx = Context(now=now, silences=silences, patterns=compiled._ref_patterns)
         b = _Batch(ctx)
+        views, vplans = await self._views(conn, compiled, b, batch, plans, pre, write)
         if conn is not None:
             # State exists only for identities that a flap/correlate rule matched; a clear may end it.
             if compiled.ruleset.of_kind("flap"):
@@ -177,7 +201,7 @@ class RulesCorrelator:
                 b.members_loaded = True
                 b.stored_member_fps = {m["fingerprint"] for m in member_rows}
                 b.open_member_fps = {m["fingerprint"] for m in member_rows if m["open"]}
-            targets = [a.event for a, p in zip(batch, plans, strict=True) if p.inhibit_targets]
+            targets = [v for v, p in zip(views, vplans, strict=True) if p.inhibit_targets]
             if targets:
                 ctx.sources = await load_source_index(conn, compiled.ruleset.of_kind("inhibit"), targets,
                                                       compiled._ref_patterns)
@@ -186,9 +210,10 @@ class RulesCorrelator:
                                                [m for m in member_rows if m["open"]], now)
             if parents:  # one query: are the parents of stored memberships and touched groups open?
                 ctx.open_parents |= await open_fingerprints(conn, sorted(parents))
-        out: list[Decision] = []
+        out = b.decisions
         version = compiled.version
-        for a, plan, (fp, sev, trace, rule_id, timeout, drop, _ev) in zip(batch, plans, pre, strict=True):
+        for a, plan, view, vplan, (fp, sev, trace, rule_id, timeout, drop, _ev) in zip(
+                batch, plans, views, vplans, pre, strict=True):
             if drop:
                 hb = plan.first.get("heartbeat")
                 if hb is not None:
@@ -215,12 +240,12 @@ class RulesCorrelator:
                 trace.append(_CLEAR_TRACE)
                 ctx.cleared.add(fp)
             else:
-                reason = suppression(a.event, fp, plan, ctx, trace)
+                # suppression decides on the alert as it will be stored, like every re-check
+                reason = suppression(view, fp, vplan, ctx, trace)
                 ctx.cleared.discard(fp)  # open again after an earlier clear in this batch
-                if plan.inhibit_sources:
-                    src = Source(fp, a.event if a.event.severity is sev else
-                                 a.event.model_copy(update={"severity": sev}))
-                    for rule in plan.inhibit_sources:
+                if vplan.inhibit_sources:
+                    src = Source(fp, view)
+                    for rule in vplan.inhibit_sources:
                         add_batch_source(ctx, rule, src)
             if ctx.topology is not None:
                 seen = a.event if a.event.severity is sev else a.event.model_copy(update={"severity": sev})
@@ -231,10 +256,44 @@ class RulesCorrelator:
                                 parent_fingerprint=memberships[0][1] if memberships else None))
         if write and conn is not None:
             await self._write_state(conn, b, now)
-        return out
+        return b
+
+    async def _views(self, conn: AsyncConnection | None, compiled: CompiledRuleSet, b: _Batch,
+                     batch: Sequence[AcceptedEvent], plans: Sequence[Plan], pre: Sequence[_Identity],
+                     write: bool) -> tuple[list[NormalizedEvent], list[Plan]]:
+        """Each event's alert as it will be stored (mapped severity, labels merged with the open
+        alert's...), the one view suppression decides on, and the plan of that view."""
+        events = [a.event for a in batch]
+        rs = compiled.ruleset
+        ruled = bool(rs.of_kind("maintenance") or rs.of_kind("inhibit"))
+        if not (ruled or b.ctx.silences):
+            return events, list(plans)  # nothing decides on the view
+        current: dict[str, dict[str, Any]] = {}
+        if conn is not None:
+            # loaded for update as the store needs them (it takes them from here, not again)
+            b.open_rows = await load_open_alerts(conn, {i[0] for i in pre if not i[5]}, for_update=write)
+            current = dict(b.open_rows)  # a copy: the views below replace rows, never change them
+        views: list[NormalizedEvent] = []
+        for ev, (fp, sev, *_, drop, _ev) in zip(events, pre, strict=True):
+            if drop or sev is _CLEAR:
+                if not drop:
+                    current.pop(fp, None)  # resolved: the next event opens a new alert
+                views.append(ev)
+                continue
+            stored = as_stored(current.get(fp), ev, sev)
+            views.append(ev if _same_fields(ev, stored) else row_event(stored))
+            stored["status"] = AlertStatus.active.value  # open, for the next event of this batch
+            current[fp] = stored
+        vplans = list(plans)
+        changed = [i for i, (ev, v) in enumerate(zip(events, views, strict=True)) if v is not ev]
+        if ruled and changed:
+            got = await asyncio.to_thread(compiled.classify_plans, [views[i] for i in changed])
+            for i, p in zip(changed, got, strict=True):
+                vplans[i] = p
+        return views, vplans
 
     def _identity(self, compiled: CompiledRuleSet, ev: NormalizedEvent, plan: Plan
-                  ) -> tuple[str, Severity, list[dict[str, Any]], str | None, int | None, bool, NormalizedEvent]:
+                  ) -> _Identity:
         """drop, severity mapping, dedup identity, clear_on: no state needed.
 
         Trace entries that depend only on the rules are built once per plan and shared
@@ -485,9 +544,3 @@ class RulesCorrelator:
                                                          MEMBERS.c.rule_id.in_(sorted({u[0] for u in ups}))))
             await conn.execute(insert(MEMBERS), [{"rule_id": r, "group_key": k, "fingerprint": f, "last_seen": seen,
                                                   "open": True} for r, k, f, seen in ups])
-        if b.derived:
-            await append_events(conn, b.derived, now)
-
-
-async def count_members(conn: AsyncConnection) -> int:
-    return int((await conn.execute(select(func.count()).select_from(MEMBERS))).scalar_one())

@@ -70,7 +70,7 @@ def mapped_severity(rule: Rule, event: NormalizedEvent) -> tuple[Severity | None
 
 
 def fast_fingerprint(*parts: str | None) -> str:
-    """:func:`~opsconductor.correlate.decision.fingerprint`, the same bytes hashed in one call."""
+    """:func:`~opsconductor.model.decision.fingerprint`, the same bytes hashed in one call."""
     return hashlib.sha256(b"".join(b"\x00\x1f" if p is None else p.encode("utf-8") + b"\x01\x1f"
                                    for p in parts)).hexdigest()
 

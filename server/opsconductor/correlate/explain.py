@@ -14,12 +14,12 @@ from pathlib import Path
 from typing import Any
 
 from opsconductor.correlate.correlator import RulesCorrelator
-from opsconductor.correlate.decision import AcceptedEvent, Decision
 from opsconductor.correlate.loader import load_ruleset
 from opsconductor.correlate.service import compile_ruleset
 from opsconductor.errors import ConfigErrors, InputError
+from opsconductor.model.decision import AcceptedEvent, Decision
 from opsconductor.model.event import NormalizedEvent
-from opsconductor.pipeline import utcnow
+from opsconductor.store.alert_store import utcnow
 
 
 async def explain_offline(paths: Sequence[Path], data: Any) -> dict[str, Any]:
@@ -31,7 +31,7 @@ async def explain_offline(paths: Sequence[Path], data: Any) -> dict[str, Any]:
     except ValueError as exc:
         raise InputError(f"invalid event: {exc}") from None
     correlator = RulesCorrelator(compile_ruleset(rs), utcnow)
-    d = (await correlator.decide([AcceptedEvent(0, event, utcnow())]))[0]
+    d = (await correlator.decide_offline([AcceptedEvent(0, event, utcnow())]))[0]
     return decision_view(d)
 
 

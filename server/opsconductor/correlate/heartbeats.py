@@ -23,7 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from opsconductor.correlate.state import HEARTBEATS
 from opsconductor.model.event import NormalizedEvent, Severity
-from opsconductor.store.event_log import append_events
+from opsconductor.store.event_log import accept_in
 
 EVENT = "heartbeat_missing"
 SOURCE = "heartbeat"
@@ -75,7 +75,7 @@ async def beat(conn: AsyncConnection, b: Beat, now: datetime) -> bool:
     was_missing = bool(row is not None and row[0])
     await conn.execute(update(HEARTBEATS).where(HEARTBEATS.c.origin == b.origin).values(**values))
     if was_missing:
-        await append_events(conn, [missing_event(b.origin, b.timeout, b.labels, clear=True)], now)
+        await accept_in(conn, [missing_event(b.origin, b.timeout, b.labels, clear=True)], now)
     return was_missing
 
 
@@ -92,7 +92,7 @@ async def expire(conn: AsyncConnection, now: datetime) -> int:
         if claimed.rowcount:
             events.append(missing_event(r["origin"], r["timeout"], r["labels"] or {}, clear=False))
     if events:
-        await append_events(conn, events, now)
+        await accept_in(conn, events, now)
     return len(events)
 
 

@@ -7,25 +7,24 @@
   event, so the one lifecycle applies it (history, transition, notification).
 - When the parent resolves is decided by the correlator (``resolve: all|any``).
 
-Runs in the batch transaction, after the store applied the batch's decisions.
+Runs in the batch transaction, after the store applied the batch's decisions; the parent
+updates go back to the pipeline, which accepts them like every derived event.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from datetime import datetime
 from typing import Any
 
-from sqlalchemy import or_, select, text, update
+from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from opsconductor.correlate.decision import Decision
 from opsconductor.correlate.evaluate import parent_event
 from opsconductor.correlate.rules import RuleSet
 from opsconductor.correlate.state import MEMBERS
+from opsconductor.model.decision import Decision
 from opsconductor.model.event import SEVERITY_RANK, NormalizedEvent, Severity
-from opsconductor.store.alert_writer import ALERTS
-from opsconductor.store.event_log import append_events
+from opsconductor.store.alert_writer import ALERTS, link_children
 from opsconductor.store.tables import OPEN_STATUS_SQL
 
 PARENT_SOURCE = "opsconductor"
@@ -71,14 +70,14 @@ def is_parent_event(ev: NormalizedEvent) -> bool:
     return ev.source == PARENT_SOURCE and "correlated_by" in ev.labels and "correlation_key" in ev.labels
 
 
-async def link_incidents(conn: AsyncConnection, ruleset: RuleSet, decisions: Sequence[Decision],
-                         now: datetime) -> int:
+async def link_incidents(conn: AsyncConnection, ruleset: RuleSet, decisions: Sequence[Decision]
+                         ) -> list[NormalizedEvent]:
     """After a batch was applied: link the children of every parent it touched and make each
-    parent's severity follow its children. Returns how many parent updates were appended."""
+    parent's severity follow its children. Returns the parent updates, for the pipeline to accept."""
     parents = {d.parent_fingerprint for d in decisions if d.parent_fingerprint and not d.drop}
     parents |= {d.fingerprint for d in decisions if not d.drop and is_parent_event(d.event)}
     if not parents:
-        return 0
+        return []
     stmt = select(ALERTS.c.id, ALERTS.c.fingerprint, ALERTS.c.severity, ALERTS.c.labels).where(
         ALERTS.c.fingerprint.in_(sorted(parents)), text(OPEN_STATUS_SQL))
     rows = [dict(r) for r in (await conn.execute(stmt)).mappings()]
@@ -91,11 +90,7 @@ async def link_incidents(conn: AsyncConnection, ruleset: RuleSet, decisions: Seq
             continue
         members = select(MEMBERS.c.fingerprint).where(MEMBERS.c.rule_id == rule.id, MEMBERS.c.group_key == key,
                                                       MEMBERS.c.open == True)  # noqa: E712
-        await conn.execute(  # one statement: the open members not yet linked to this parent
-            update(ALERTS)
-            .where(ALERTS.c.fingerprint.in_(members), text(OPEN_STATUS_SQL),
-                   or_(ALERTS.c.parent_id.is_(None), ALERTS.c.parent_id != p["id"]))
-            .values(parent_id=p["id"]))
+        await link_children(conn, p["id"], members)  # one statement, by the one writer
         if rule.raise_.severity is not None:
             continue  # pinned by the rule
         sevs = (await conn.execute(select(ALERTS.c.severity).where(ALERTS.c.parent_id == p["id"],
@@ -103,6 +98,4 @@ async def link_incidents(conn: AsyncConnection, ruleset: RuleSet, decisions: Seq
         top = highest(sevs)
         if top is not None and top.value != p["severity"]:
             derived.append(parent_event(rule, _values_of(key), severity=top))
-    if derived:
-        await append_events(conn, derived, now)
-    return len(derived)
+    return derived

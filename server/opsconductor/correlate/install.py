@@ -1,8 +1,10 @@
-"""Attach the rules correlator to a Runtime (called from ``plugins.install_components``).
+"""The rules stage: built for the pipeline (:func:`build`), started with the runtime (:func:`install`).
 
-Installs the correlator as ``rt.pipeline.correlator``, loads the rules on start,
-and runs three background loops: the file watcher (hot reload), the periodic
-re-evaluation of suppressions, and — via SIGHUP — reload on demand.
+:func:`build` makes the rules correlator, the suppression stage and the rules service
+(the pipeline is composed from them in ``plugins.build_runtime``). :func:`install` loads
+the rules on start and runs the background loops: the file watcher (hot reload), the
+suppression stage's timer loop (silence/window boundaries, the periodic backstop) and,
+via SIGHUP, reload on demand.
 """
 
 from __future__ import annotations
@@ -11,19 +13,21 @@ import asyncio
 import contextlib
 import logging
 import signal
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
 from typing import TYPE_CHECKING
 
-from sqlalchemy import text
-
+from opsconductor.config.settings import Settings
 from opsconductor.correlate.compiled import CompiledRuleSet
 from opsconductor.correlate.correlator import RulesCorrelator
 from opsconductor.correlate.heartbeats import expire
-from opsconductor.correlate.reevaluate import Reevaluator
+from opsconductor.correlate.redecide import RulesSuppression
 from opsconductor.correlate.rules import RuleSet
 from opsconductor.correlate.service import RulesService
 from opsconductor.correlate.topology import graph_of
 from opsconductor.correlate.worker import InProcessEngine
-from opsconductor.pipeline import PROCESSOR_LOCK_KEY
+from opsconductor.metrics import Metrics
 
 if TYPE_CHECKING:
     from opsconductor.runtime import Runtime
@@ -37,19 +41,25 @@ def empty_compiled() -> CompiledRuleSet:
     return compiled
 
 
+@dataclass(frozen=True)
+class RulesStage:
+    correlator: RulesCorrelator
+    suppression: RulesSuppression
+    service: RulesService
+
+
+def build(s: Settings, metrics: Metrics, clock: Callable[[], datetime]) -> RulesStage:
+    correlator = RulesCorrelator(empty_compiled(), clock)
+    service = RulesService(s.rules_dir, correlator, metrics, use_worker=s.rules_engine_worker,
+                           run_tests=s.rules_test_on_reload)
+    return RulesStage(correlator, RulesSuppression(correlator), service)
+
+
 def install(rt: Runtime) -> None:
     s = rt.settings
-    correlator = RulesCorrelator(empty_compiled(), lambda: rt.pipeline.clock())
-    rt.pipeline.correlator = correlator
-    service = RulesService(s.rules_dir, correlator, rt.metrics, use_worker=s.rules_engine_worker,
-                           run_tests=s.rules_test_on_reload)
-    rt.components["rules"] = service
-    rt.components["rules-reevaluator"] = Reevaluator()
-
-    async def reevaluate_loop() -> None:
-        while True:
-            await asyncio.sleep(s.rules_reevaluate_interval_s)
-            await reevaluate_now(rt)
+    service, suppression = rt.rules, rt.suppression
+    if service is None or suppression is None:
+        return
 
     async def heartbeat_loop() -> None:
         while True:
@@ -63,12 +73,12 @@ def install(rt: Runtime) -> None:
             await service.reload()
 
     async def start(rt: Runtime) -> None:
-        sources = rt.components.get("sources")  # installed after us; its targets carry depends_on
+        sources, correlator = rt.sources, service.correlator  # sources: its targets carry depends_on
         if sources is not None:
             correlator.topology_graph = lambda: graph_of(sources.targets())
             correlator.inventory = lambda: {t.name: t for t in sources.targets()}
         await service.reload()
-        rt.spawn(reevaluate_loop, "rules-reevaluate")
+        rt.spawn(lambda: suppression.loop(rt.store, s.rules_reevaluate_interval_s), "rules-reevaluate")
         rt.spawn(heartbeat_loop, "heartbeats")
         if s.rules_watch and s.rules_dir.is_dir():
             rt.spawn(watch_loop, "rules-watch")
@@ -101,20 +111,8 @@ async def expire_heartbeats_now(rt: Runtime) -> int:
 
 
 async def reevaluate_now(rt: Runtime) -> int:
-    """One re-evaluation pass (also used by tests and after silence changes); returns how many
+    """One re-evaluation pass (tests, and the silences API after a change); returns how many
     alerts changed. Incremental (see ``reevaluate.py``), one transaction per page of alerts."""
-    correlator = rt.pipeline.correlator
-    if not isinstance(correlator, RulesCorrelator):
+    if rt.suppression is None:
         return 0
-    reevaluator = rt.components.setdefault("rules-reevaluator", Reevaluator())
-    assert isinstance(reevaluator, Reevaluator)
-    async with reevaluator.lock:  # the loop and the API may both ask; one pass at a time
-        while True:
-            async with rt.db.write() as conn:
-                if conn.dialect.name == "postgresql":
-                    # the batch processor's lock: never change an alert while a batch (here or in
-                    # another server process) is changing it
-                    await conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": PROCESSOR_LOCK_KEY})
-                changed = await reevaluator.step(conn, correlator, rt.pipeline.clock(), rt.pipeline.sink)
-            if changed is not None:
-                return changed
+    return await rt.suppression.run_pass(rt.store)

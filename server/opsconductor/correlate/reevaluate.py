@@ -4,8 +4,9 @@ A silence or maintenance window that ends, an inhibiting alert that resolves, a
 link that stops flapping, a correlation parent that clears: each makes suppressed
 alerts ``active`` again (transition ``unsuppressed``); a new silence, window or
 inhibiting alert suppresses alerts that are already open (``suppressed``).
-Acknowledged alerts keep their status. Each change is one transaction with its
-history row and its transition to the notify sink, like every other alert change.
+Acknowledged alerts keep their status. Each change comes from the state machine
+(``Redecide``) and is written by the one writer, with its history row and its
+transition to the notify sink, like every other alert change.
 
 Incremental: a pass re-decides only the alerts whose answer can have changed.
 
@@ -31,11 +32,12 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, func, insert, or_, select, update
+from sqlalchemy import bindparam, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from opsconductor.correlate.correlator import PARENT_SOURCE, RulesCorrelator
 from opsconductor.correlate.evaluate import in_schedule
+from opsconductor.correlate.matchers import fields
 from opsconductor.correlate.state import FLAPS, MEMBERS
 from opsconductor.correlate.suppress import (
     CHUNK,
@@ -49,9 +51,9 @@ from opsconductor.correlate.suppress import (
     suppression,
     unindexed,
 )
-from opsconductor.model.alert import AlertStatus
-from opsconductor.store.alert_writer import ALERTS, HISTORY, TransitionSink
-from opsconductor.store.lifecycle import SYSTEM_ACTOR, Transition
+from opsconductor.model.alert import AlertStatus, HistoryKind
+from opsconductor.model.lifecycle import Redecide, transition
+from opsconductor.store.alert_writer import ALERTS, HISTORY, TransitionSink, write_redecisions
 
 PAGE = 1000
 """Alerts re-decided per transaction."""
@@ -147,7 +149,7 @@ class Reevaluator:
         ids |= targets
         # an alert acknowledged while its reason started or ended is decided again once unacknowledged
         unacked = select(HISTORY.c.alert_id).where(HISTORY.c.id > after, HISTORY.c.id <= top,
-                                                   HISTORY.c.kind == "unack")
+                                                   HISTORY.c.kind == HistoryKind.unack.value)
         ids.update(await _ids(conn, ALERTS.c.id.in_(unacked)))
         return _Pass(full=False, ids=sorted(ids))
 
@@ -168,7 +170,12 @@ async def _affected_by_changes(conn: AsyncConnection, correlator: RulesCorrelato
         return set()
     compiled = correlator.current
     inhibits = compiled.ruleset.of_kind("inhibit")
-    changed = select(HISTORY.c.alert_id).where(HISTORY.c.id > after, HISTORY.c.id <= top)
+    # An alert starts or stops inhibiting (or a parent opens or closes) when it opens or closes;
+    # a severity change matters only to a source matcher that looks at the severity.
+    kinds = [HistoryKind.created.value, HistoryKind.status.value]
+    if any("severity" in fields(r.inhibit_source) for r in inhibits if r.inhibit_source is not None):
+        kinds.append(HistoryKind.severity.value)
+    changed = select(HISTORY.c.alert_id).where(HISTORY.c.id > after, HISTORY.c.id <= top, HISTORY.c.kind.in_(kinds))
     relevant: list[Any] = [ALERTS.c.source == PARENT_SOURCE]
     if inhibits:
         pins = [_column_pin(r.inhibit_source) for r in inhibits if r.inhibit_source is not None]
@@ -182,15 +189,17 @@ async def _affected_by_changes(conn: AsyncConnection, correlator: RulesCorrelato
     rows = [dict(r) for r in (await conn.execute(stmt)).mappings()]
     if not rows:
         return set()
-    events = [row_event(r) for r in rows]
-    plans = await asyncio.to_thread(compiled.classify_plans, events)
+    # A changed alert that matches a source pin may have started or STOPPED inhibiting (its
+    # severity or labels changed): its resource is decided again either way, so no plan is needed.
+    source_pins = [p for p in (_column_pin(r.inhibit_source) for r in inhibits if r.inhibit_source) if p]
     resources: set[str] = set()
     groups: set[tuple[str, str]] = set()
-    for ev, plan in zip(events, plans, strict=True):
-        if plan.inhibit_sources:
-            resources.add(ev.resource)
-        if ev.source == PARENT_SOURCE and "correlated_by" in ev.labels:
-            groups.add((ev.labels["correlated_by"], ev.labels.get("correlation_key", "")))
+    for row in rows:
+        if any(row[col] in values for col, values in source_pins):
+            resources.add(row["resource"])
+        labels = row["labels"] or {}
+        if row["source"] == PARENT_SOURCE and "correlated_by" in labels:
+            groups.add((labels["correlated_by"], labels.get("correlation_key", "")))
     out: set[int] = set()
     res = sorted(resources)
     # only alerts an inhibit rule can target, when every target matcher pins a column
@@ -251,35 +260,9 @@ async def _redecide(conn: AsyncConnection, correlator: RulesCorrelator, rows: li
     # Only the alerts that change are read whole (their trace grows; the sink gets the full row).
     full = {r["id"]: dict(r) for r in (await conn.execute(
         select(ALERTS).where(ALERTS.c.id.in_([d[0]["id"] for d in decided])))).mappings()}
-    updates: list[dict[str, Any]] = []
-    history: list[dict[str, Any]] = []
-    transitions: list[Transition] = []
-    for narrow, reason, trace in decided:
-        row = full[narrow["id"]]
-        status = row["status"]
-        new = dict(row)
-        new.update(suppressed_reason=reason, updated_at=now,
-                   status=AlertStatus.suppressed.value if reason else AlertStatus.active.value,
-                   trace=[*row["trace"], {"stage": "reevaluate", "at_time": now.isoformat(),
-                                          "detail": f"suppressed: {reason}" if reason else "suppression ended"},
-                          *trace])
-        updates.append({"_id": row["id"], "status": new["status"], "suppressed_reason": reason,
-                        "updated_at": now, "trace": new["trace"]})
-        if new["status"] != status:
-            text = f"suppressed: {reason}" if reason else f"suppression ended ({row['suppressed_reason']})"
-            history.append({"alert_id": row["id"], "at": now, "kind": "status", "status": new["status"],
-                            "severity": row["severity"], "previous_status": status, "previous_severity": None,
-                            "text": text, "actor": SYSTEM_ACTOR, "event_id": None})
-            transitions.append(Transition("suppressed" if reason else "unsuppressed", new, status, row["severity"],
-                                          text=text))
-    await conn.execute(update(ALERTS).where(ALERTS.c.id == bindparam("_id")).values(
-        status=bindparam("status"), suppressed_reason=bindparam("suppressed_reason"),
-        updated_at=bindparam("updated_at"), trace=bindparam("trace")), updates)
-    if history:
-        await conn.execute(insert(HISTORY), history)
-    if transitions:
-        await sink.on_transitions(conn, transitions)
-    return len(updates)
+    changes = [(full[narrow["id"]], transition(full[narrow["id"]], Redecide(reason, tuple(trace)), now))
+               for narrow, reason, trace in decided]
+    return await write_redecisions(conn, changes, sink)
 
 
 async def reevaluate(conn: AsyncConnection, correlator: RulesCorrelator, now: datetime,

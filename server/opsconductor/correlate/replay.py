@@ -37,19 +37,19 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from opsconductor.correlate.compiled import CompiledRuleSet
 from opsconductor.correlate.correlator import RulesCorrelator
-from opsconductor.correlate.decision import AcceptedEvent
 from opsconductor.correlate.heartbeats import EVENT as HEARTBEAT_EVENT
 from opsconductor.correlate.heartbeats import SOURCE as HEARTBEAT_SOURCE
 from opsconductor.correlate.heartbeats import expire
-from opsconductor.correlate.reevaluate import Reevaluator
+from opsconductor.correlate.redecide import RulesSuppression
 from opsconductor.correlate.topology import Graph
 from opsconductor.metrics import Metrics
 from opsconductor.model.alert import Outcome
-from opsconductor.pipeline import Pipeline
-from opsconductor.store.alert_writer import ALERTS, EVENTS, EventResult, apply_decisions
+from opsconductor.model.decision import AcceptedEvent
+from opsconductor.model.lifecycle import Transition
+from opsconductor.pipeline import Pipeline, build_pipeline
+from opsconductor.store.alert_writer import ALERTS, EVENTS, EventResult
 from opsconductor.store.db import Database
-from opsconductor.store.event_log import fetch_unprocessed, stored_event
-from opsconductor.store.lifecycle import Transition
+from opsconductor.store.event_log import accept_in, fetch_unprocessed, stored_event
 
 SLICE = 5_000
 EXAMPLES = 3
@@ -170,9 +170,9 @@ async def replay(compiled: CompiledRuleSet, log: Sequence[LoggedEvent], *, workd
     correlator.topology_graph, correlator.inventory = graph, inventory
     correlator.event_time = True  # windows, flap and correlation counts at each event's own time
     sink = _RecordingSink(notify_planner(notify) if notify is not None else None, clock)
-    pipeline = Pipeline(db, metrics=Metrics(), correlator=correlator, sink=sink, clock=clock, batch_size=SLICE,
-                        default_timeout=default_timeout)
-    reevaluator = Reevaluator()
+    suppression = RulesSuppression(correlator)
+    pipeline = build_pipeline(db, metrics=Metrics(), correlator=correlator, suppression=suppression, sink=sink,
+                              clock=clock, batch_size=SLICE, default_timeout=default_timeout)
     opened: dict[int, int] = {}  # alert id -> index of the logged event that opened it
     started = time.perf_counter()
     try:
@@ -187,12 +187,12 @@ async def replay(compiled: CompiledRuleSet, log: Sequence[LoggedEvent], *, workd
             # negative ids: these events are not rows of the replay's event log (derived ones are)
             batch = [AcceptedEvent(-(k + 1), stored_event(log[k].payload, log[k].received_at), log[k].received_at)
                      for k in range(i, j)]
-            for r in await _process(pipeline, correlator, batch, clock.now):
+            for r in await _process(pipeline, correlator, suppression, batch, clock.now):
                 if r.alert_id is not None and r.outcome in (Outcome.created, Outcome.suppressed):
                     opened.setdefault(r.alert_id, -r.event_id - 1)
             if (clock.now - last_pass).total_seconds() >= reevaluate_s or j == len(log):
                 last_pass = clock.now
-                await _housekeeping(pipeline, correlator, reevaluator, clock.now)
+                await _housekeeping(pipeline, suppression, clock.now)
             i = j
         run.seconds = time.perf_counter() - started
         async with db.read() as conn:
@@ -209,31 +209,34 @@ def _scratch_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cur.close()
 
 
-async def _process(pipeline: Pipeline, correlator: RulesCorrelator, batch: Sequence[AcceptedEvent],
-                   now: datetime) -> list[EventResult]:
-    """The pipeline's batch step (correlate -> store -> incident links) for events that are not in
-    the event log, then the events the batch derived (parents, clears), in one transaction."""
-    async with pipeline.db.write() as conn:
-        decisions = await correlator.decide_in(conn, batch)
-        results = await apply_decisions(conn, decisions, now, default_timeout=pipeline.default_timeout,
-                                        sink=pipeline.sink)
-        await correlator.after_apply(conn, decisions, now)
+async def _process(pipeline: Pipeline, correlator: RulesCorrelator, suppression: RulesSuppression,
+                   batch: Sequence[AcceptedEvent], now: datetime) -> list[EventResult]:
+    """The pipeline's batch step (correlate -> store -> incident links -> suppression) for events
+    that are not in the event log, then the events the batch derived (parents, clears), in one
+    transaction."""
+    async with pipeline.store.transaction() as conn:
+        results = await _step(pipeline, correlator, suppression, conn, batch, now)
         while derived := await fetch_unprocessed(conn, SLICE):
-            more = await correlator.decide_in(conn, derived)
-            await apply_decisions(conn, more, now, default_timeout=pipeline.default_timeout, sink=pipeline.sink)
-            await correlator.after_apply(conn, more, now)
+            await _step(pipeline, correlator, suppression, conn, derived, now)
     return results
 
 
-async def _housekeeping(pipeline: Pipeline, correlator: RulesCorrelator, reevaluator: Reevaluator,
-                        now: datetime) -> None:
+async def _step(pipeline: Pipeline, correlator: RulesCorrelator, suppression: RulesSuppression,
+                conn: AsyncConnection, batch: Sequence[AcceptedEvent], now: datetime) -> list[EventResult]:
+    decided = await correlator.decide(conn, batch)
+    await accept_in(conn, decided.derived, now)
+    mark = await suppression.mark(conn)
+    results = await pipeline.store.apply_decisions(conn, decided.decisions, now, decided.open_rows)
+    await accept_in(conn, await correlator.after_apply(conn, decided.decisions), now)
+    await suppression.after_batch(conn, mark, now, pipeline.sink)
+    return results
+
+
+async def _housekeeping(pipeline: Pipeline, suppression: RulesSuppression, now: datetime) -> None:
     async with pipeline.db.write() as conn:
         await expire(conn, now)
     await pipeline.drain()
-    changed = None
-    while changed is None:
-        async with pipeline.db.write() as conn:
-            changed = await reevaluator.step(conn, correlator, now, pipeline.sink)
+    await suppression.run_pass(pipeline.store)
     await pipeline.drain()
 
 

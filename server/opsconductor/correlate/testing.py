@@ -25,13 +25,13 @@ from sqlalchemy import select
 from opsconductor.correlate.compiled import CompiledRuleSet
 from opsconductor.correlate.correlator import RulesCorrelator
 from opsconductor.correlate.heartbeats import expire
-from opsconductor.correlate.reevaluate import Reevaluator
+from opsconductor.correlate.redecide import RulesSuppression
 from opsconductor.correlate.rules import RuleTest
 from opsconductor.correlate.topology import graph_of
 from opsconductor.metrics import Metrics
 from opsconductor.model.event import NormalizedEvent
-from opsconductor.pipeline import Pipeline
-from opsconductor.store.alert_writer import ALERTS, NoSink
+from opsconductor.pipeline import Pipeline, build_pipeline
+from opsconductor.store.alert_writer import ALERTS
 from opsconductor.store.db import Database
 
 DEFAULT_START = datetime(2026, 1, 5, 12, 0, tzinfo=UTC)  # a Monday, noon UTC
@@ -155,8 +155,8 @@ class RuleTestRunner:
         graph = graph_of(targets.values())
         correlator.topology_graph = lambda: graph
         correlator.inventory = lambda: targets
-        pipeline = Pipeline(db, metrics=Metrics(), correlator=correlator, clock=clock)
-        reevaluator = Reevaluator()  # incremental passes, as in production
+        suppression = RulesSuppression(correlator)  # incremental passes, as in production
+        pipeline = build_pipeline(db, metrics=Metrics(), correlator=correlator, suppression=suppression, clock=clock)
         try:
             pending = sorted(events, key=lambda x: x[0])
             last = pending[-1][0] if pending else 0.0
@@ -164,12 +164,12 @@ class RuleTestRunner:
                 at = last if exp.at is None else exp.at
                 while pending and pending[0][0] <= at:
                     t, ev = pending.pop(0)
-                    await self._advance(pipeline, reevaluator, clock, start + timedelta(seconds=t))
+                    await self._advance(pipeline, suppression, clock, start + timedelta(seconds=t))
                     if ev is not None:
                         await pipeline.accept([ev.model_copy(update={"occurred_at": clock.now})
                                                if ev.occurred_at is None else ev])
                         await pipeline.drain()
-                await self._advance(pipeline, reevaluator, clock, start + timedelta(seconds=at))
+                await self._advance(pipeline, suppression, clock, start + timedelta(seconds=at))
                 async with db.read() as conn:
                     rows = [dict(r) for r in (await conn.execute(select(ALERTS).order_by(ALERTS.c.id))).mappings()]
                 for p in compare_alerts(exp.alerts, rows):
@@ -178,18 +178,14 @@ class RuleTestRunner:
             await db.dispose()
         return RuleTestResult(test, not problems, problems)
 
-    async def _advance(self, pipeline: Pipeline, reevaluator: Reevaluator, clock: FakeClock, to: datetime) -> None:
-        """Move the clock forward, running the re-evaluation job as production would."""
+    async def _advance(self, pipeline: Pipeline, suppression: RulesSuppression, clock: FakeClock,
+                       to: datetime) -> None:
+        """Move the clock forward, running the re-evaluation pass as production would."""
         if to > clock.now:
             clock.now = to
         await pipeline.drain()
-        correlator = pipeline.correlator
-        assert isinstance(correlator, RulesCorrelator)
         async with pipeline.db.write() as conn:
             await expire(conn, clock.now)  # heartbeats past their deadline, as the server's loop does
         await pipeline.drain()
-        changed = None
-        while changed is None:
-            async with pipeline.db.write() as conn:
-                changed = await reevaluator.step(conn, correlator, clock.now, NoSink())
+        await suppression.run_pass(pipeline.store)
         await pipeline.drain()  # parents raised or cleared by the correlation

@@ -20,7 +20,6 @@ class AlertStatus(StrEnum):
 
 
 OPEN_STATUSES = (AlertStatus.active, AlertStatus.acknowledged, AlertStatus.suppressed)
-CLOSED_STATUSES = (AlertStatus.resolved, AlertStatus.expired)
 
 
 class Outcome(StrEnum):
@@ -34,3 +33,38 @@ class Outcome(StrEnum):
     suppressed = "suppressed"  # stored, but with status suppressed
     dropped = "dropped"  # a rule dropped it: kept in the event log only
     ignored = "ignored"  # a clear with no open alert to resolve
+
+
+class TransitionKind(StrEnum):
+    """A change people may need to hear about; the notify stage routes these."""
+
+    firing = "firing"
+    severity_changed = "severity_changed"
+    acknowledged = "acknowledged"
+    unacknowledged = "unacknowledged"
+    resolved = "resolved"
+    expired = "expired"
+    suppressed = "suppressed"
+    unsuppressed = "unsuppressed"
+    repeat = "repeat"  # a reminder: the alert is still active after the route's repeat_interval
+
+
+class HistoryKind(StrEnum):
+    """The ``kind`` column of ``alert_history``."""
+
+    created = "created"
+    severity = "severity"
+    status = "status"
+    ack = "ack"
+    unack = "unack"
+    note = "note"
+
+
+class Action(StrEnum):
+    """What an operator (or housekeeping) can do to an alert."""
+
+    ack = "ack"
+    unack = "unack"
+    resolve = "resolve"
+    note = "note"
+    expire = "expire"

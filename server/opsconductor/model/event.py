@@ -14,6 +14,7 @@ from typing import Annotated, Any
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 RAW_MAX_BYTES = 16_384
+RAW_MAX_DEPTH = 64
 """``raw`` keeps the original payload for forensics; larger payloads are refused."""
 
 
@@ -73,11 +74,16 @@ class NormalizedEvent(BaseModel):
     def _aware(cls, v: datetime | None) -> datetime | None:
         if v is not None and v.tzinfo is None:
             raise ValueError("must carry a timezone offset (RFC 3339), e.g. 2026-01-01T00:00:00Z")
-        return v.astimezone(UTC) if v is not None else None
+        try:
+            return v.astimezone(UTC) if v is not None else None
+        except OverflowError:  # e.g. 0001-01-01T00:00:00+01:00 is before the first representable UTC instant
+            raise ValueError("is outside the range of representable times") from None
 
     @field_validator("raw")
     @classmethod
     def _raw_size(cls, v: Any) -> Any:
+        if v is not None and _depth(v) > RAW_MAX_DEPTH:  # deeper than the serializer goes: refuse, never crash
+            raise ValueError(f"is nested deeper than {RAW_MAX_DEPTH} levels")
         if v is not None and len(json.dumps(v, default=str)) > RAW_MAX_BYTES:
             raise ValueError(f"is larger than {RAW_MAX_BYTES} bytes")
         return v
@@ -90,6 +96,17 @@ class NormalizedEvent(BaseModel):
             v = getattr(self, name)
             return v.value if isinstance(v, Severity) else v
         raise KeyError(name)
+
+
+def _depth(value: Any) -> int:
+    """Nesting depth of decoded JSON, without recursion (the value may be deeper than the stack)."""
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        v, d = stack.pop()
+        if isinstance(v, dict | list):
+            deepest = max(deepest, d)
+            stack.extend((x, d + 1) for x in (v.values() if isinstance(v, dict) else v))
+    return deepest
 
 
 MATCHABLE_FIELDS = ("resource", "event", "component", "severity", "source", "summary", "value")

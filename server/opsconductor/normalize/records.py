@@ -9,13 +9,20 @@ which is what makes change detection possible:
 - ``decrease``  when a numeric field went down (sysUpTime -> device_rebooted)
 - ``threshold`` severity from threshold levels; emitted when that severity changes
 - ``present``   alarm lists: an event while a record is listed, ``clear`` when it disappears
+
+Reconciliation: a rule whose severity follows the record (a severity map or template, or a
+threshold) describes a *condition*, and ``reassert`` rules send that condition's current
+state on every poll while it is not clear, so the alert stays open (``last_seen`` moves) as
+long as the poll sees it. A clear is sent when the state turns clear, and again whenever the
+caller says the condition is open in the alert table (``open_keys``): a trap or an operator
+cannot strand a condition the poll sees clear.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Container, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -47,6 +54,8 @@ class FieldTransform:
     map: Mapping[Any, str] | None = None
     map_default: str | None = None
     convert: tuple[str, ...] = ()
+    rate: str | None = None  # counter32 | counter64: the field becomes its per-second increase
+    compute: Template | None = None  # a field computed from the row (normalize/metrics.py)
 
     def apply(self, value: Any) -> Any:
         if value is None:
@@ -112,6 +121,16 @@ class EventRule:
     threshold: Threshold | None = None
     initial: bool = True
     only: Mapping[str, tuple[Any, ...]] = dataclasses.field(default_factory=dict)
+    reassert: bool = False  # a condition: its current non-clear state is sent on every poll
+    for_cycles: int = 1  # threshold: a level must be seen this many polls in a row before it is raised
+
+
+def is_condition(when: str, severity: SeveritySpec) -> bool:
+    """Whether a rule describes a state the poll owns (re-asserted by default) rather than a one-off."""
+    if when == "threshold":
+        return True
+    templated = severity.template is not None and severity.template.compiled is not None
+    return when == "change" and (severity.mapping is not None or templated)
 
 
 @dataclass
@@ -150,7 +169,9 @@ def _build(rule: EventRule, ctx: Context, row: Record, tctx: Mapping[str, Any], 
            severity: Severity | None) -> NormalizedEvent | None:
     try:
         resource = rule.resource.render(tctx) if rule.resource else str(ctx.target.get("name", ""))
-        labels = {k: t.render(tctx) for k, t in rule.labels.items()}
+        # The target's labels (site, role...) under the rule's own: label rules and routes see
+        # polled events the way they see every other event of the target.
+        labels = {**(ctx.target.get("labels") or {}), **{k: t.render(tctx) for k, t in rule.labels.items()}}
         rendered_value: Any = rule.value.render(tctx) if rule.value else value
         if rendered_value is not None and not isinstance(rendered_value, (str, int, float)):
             rendered_value = str(rendered_value)
@@ -197,23 +218,51 @@ def _decide(rule: EventRule, key: str, value: Any, state: dict[str, Any]) -> tup
         state[key] = num
         return prev is not None and num < prev, {"value": num}
     if rule.when == "threshold" and rule.threshold is not None:
-        try:
-            sev = rule.threshold.evaluate(value)
-        except (TypeError, ValueError):
-            return False, {}
         old = state.get(key, _MISSING)
+        try:
+            sev = rule.threshold.evaluate(value, None if old is _MISSING else old)
+        except (TypeError, ValueError):
+            return False, {}  # no value this poll (first rate sample, counter reset): nothing changes
+        sev = _held(rule, key, sev, old, state)
         state[key] = sev
         emit = old != sev and not (old is _MISSING and sev == Severity.clear and not rule.initial)
         return emit, {"severity": sev}
     return False, {}
 
 
+def _reassert(rule: EventRule, key: str, ident: tuple[str, str, str], tctx: Mapping[str, Any], value: Any,
+              state: Mapping[str, Any], open_keys: Container[tuple[str, str, str]]) -> bool:
+    """A condition not sent by change detection: send it anyway when it is not clear (it stays
+    open), or when it is clear but the alert table still has it open (a trap or a person said so)."""
+    sev = state.get(key) if rule.when == "threshold" else rule.severity.resolve(tctx, value)
+    if sev is None:
+        return False
+    return sev != Severity.clear or ident in open_keys
+
+
+def _held(rule: EventRule, key: str, sev: Severity, old: Any, state: dict[str, Any]) -> Severity:
+    """``for: N``: a new non-clear level counts as crossed only after N polls in a row."""
+    pending_key = f"{key}#for"
+    if rule.for_cycles <= 1 or sev == Severity.clear or sev == old:
+        state.pop(pending_key, None)
+        return sev
+    seen, count = state.get(pending_key, (None, 0))
+    count = count + 1 if seen == sev else 1
+    if count >= rule.for_cycles:
+        state.pop(pending_key, None)
+        return sev
+    state[pending_key] = (sev, count)
+    return Severity.clear if old is _MISSING else old  # type: ignore[no-any-return]
+
+
 def evaluate(rules: Sequence[EventRule], records: Sequence[Record], ctx: Context,
-             state: dict[str, Any]) -> list[NormalizedEvent]:
+             state: dict[str, Any], open_keys: Container[tuple[str, str, str]] = ()) -> list[NormalizedEvent]:
     """Events for this poll's records; ``state`` carries what the last poll saw.
 
+    ``open_keys`` are the (resource, event, component) of open alerts, as far as the caller
+    knows: a condition this poll sees clear is cleared again when it is among them.
     The event itself is only built (validated) when it is emitted: a poll that changes
-    nothing costs a few template renders, not a pydantic model per record.
+    nothing and sees no condition costs a few template renders, not a pydantic model per record.
     """
     events: list[NormalizedEvent] = []
     for i, rule in enumerate(rules):
@@ -231,13 +280,25 @@ def evaluate(rules: Sequence[EventRule], records: Sequence[Record], ctx: Context
                 continue
             key = f"{i}|{ident[0]}|{ident[1]}|{ident[2]}"
             emit, update = _decide(rule, key, value, state)
+            again = False
+            if not emit and rule.reassert and _reassert(rule, key, ident, tctx, value, state, open_keys):
+                emit, again, update = True, True, ({"severity": state[key]} if rule.when == "threshold" else {})
             if not emit:
+                continue
+            # A re-assertion of an unchanged record repeats the last event (cheap copy, no rebuild).
+            last = state.get(f"{key}#ev") if rule.reassert else None
+            if again and last is not None and last[0] == fields and last[1] == ctx.target:
+                events.append(last[2].model_copy(update={"occurred_at": ctx.now}))
                 continue
             ev = _build(rule, ctx, row, tctx, value, rule.severity.resolve(tctx, value))
             if ev is None:
                 continue
             if update:
                 ev = ev.model_copy(update=update)
+            if rule.reassert and ev.severity != Severity.clear:  # only open conditions are repeated often
+                state[f"{key}#ev"] = (fields, ctx.target, ev)
+            elif last is not None:
+                state.pop(f"{key}#ev", None)
             if rule.when == "present":
                 seen[key] = ev
             events.append(ev)

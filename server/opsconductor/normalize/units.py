@@ -58,18 +58,26 @@ class Threshold:
     """Levels checked most severe first: ``above`` (>=) or ``below`` (<=) a limit."""
 
     levels: tuple[tuple[Severity, str, float], ...]  # (severity, "above"|"below", limit)
+    hysteresis: float = 0.0  # a level crossed stays until the value is this far back past its limit
 
-    def evaluate(self, value: Any) -> Severity:
-        """The most severe level crossed, or ``clear``."""
+    def evaluate(self, value: Any, current: Severity | None = None) -> Severity:
+        """The most severe level crossed, or ``clear``; with hysteresis, ``current`` holds within its band."""
         v = to_number(value)
+        crossed = Severity.clear
         for sev, direction, limit in self.levels:
             if (direction == "above" and v >= limit) or (direction == "below" and v <= limit):
-                return sev
-        return Severity.clear
+                crossed = sev
+                break
+        if self.hysteresis and current is not None and SEVERITY_RANK[crossed] < SEVERITY_RANK[current]:
+            for sev, direction, limit in self.levels:
+                if sev == current and ((direction == "above" and v >= limit - self.hysteresis)
+                                       or (direction == "below" and v <= limit + self.hysteresis)):
+                    return current
+        return crossed
 
 
 def build_threshold(spec: Mapping[str, Any]) -> Threshold:
-    """``{above: {major: 90, warning: 75}}`` or ``{below: {critical: 5}}`` -> Threshold."""
+    """``{above: {major: 90, warning: 75}, hysteresis: 5}`` or ``{below: {critical: 5}}`` -> Threshold."""
     levels: list[tuple[Severity, str, float]] = []
     for direction in ("above", "below"):
         for sev_name, limit in (spec.get(direction) or {}).items():
@@ -82,10 +90,13 @@ def build_threshold(spec: Mapping[str, Any]) -> Threshold:
             levels.append((sev, direction, to_number(limit)))
     if not levels:
         raise ValueError("a threshold needs 'above' or 'below' levels")
-    unknown = set(spec) - {"above", "below"}
+    unknown = set(spec) - {"above", "below", "hysteresis"}
     if unknown:
         raise ValueError(f"unknown threshold option {sorted(unknown)[0]!r}")
-    return Threshold(tuple(sorted(levels, key=lambda x: -SEVERITY_RANK[x[0]])))
+    hysteresis = to_number(spec.get("hysteresis", 0))
+    if hysteresis < 0:
+        raise ValueError("hysteresis cannot be negative")
+    return Threshold(tuple(sorted(levels, key=lambda x: -SEVERITY_RANK[x[0]])), hysteresis)
 
 
 def convert(value: Any, steps: Sequence[str]) -> Any:

@@ -1,7 +1,8 @@
 """Named value maps (numeric MIB enumerations and vendor codes -> words).
 
-Manifests say ``map: if_oper_status`` or give an inline mapping; the named maps here
-are copied from the MIB or API documentation cited next to each one.
+Manifests say ``map: if_oper_status`` or give an inline mapping; the named maps here are the
+standards' (IF-MIB, X.733), copied from the documents cited next to each one. A vendor's codes
+are an inline map in that vendor's addon.
 """
 
 from __future__ import annotations
@@ -13,13 +14,7 @@ from typing import Any
 IF_OPER_STATUS = {1: "up", 2: "down", 3: "testing", 4: "unknown", 5: "dormant", 6: "notPresent",
                   7: "lowerLayerDown"}
 IF_ADMIN_STATUS = {1: "up", 2: "down", 3: "testing"}
-# ItuPerceivedSeverity (ITU-ALARM-TC-MIB, RFC 3877), the syntax of CIENA-CES-ALARM-MIB
-# cienaCesAlarmActiveSeverity (1.3.6.1.4.1.1271.2.1.24.1.3.1.1.1); words are X.733 severities.
-CIENA_CES_ALARM_SEVERITY = {1: "cleared", 2: "indeterminate", 3: "critical", 4: "major", 5: "minor", 6: "warning"}
-# PRTG API "status_raw" of sensors (PRTG manual, "Live Data" / sensor states).
-PRTG_STATUS = {1: "unknown", 2: "scanning", 3: "up", 4: "warning", 5: "down", 6: "no_probe", 7: "paused_user",
-               8: "paused_dependency", 9: "paused_schedule", 10: "unusual", 11: "paused_license",
-               12: "paused_until", 13: "down_acknowledged", 14: "down_partial"}
+# Vendor maps (Ciena alarm severities, PRTG sensor states) live in their addons' YAML.
 # X.733 perceived severity words (Ciena MCP, SAOS CLI) -> OpsConductor severities.
 X733_TO_SEVERITY = {"critical": "critical", "major": "major", "minor": "minor", "warning": "warning",
                     "indeterminate": "warning", "info": "info", "cleared": "clear", "clear": "clear"}
@@ -27,8 +22,6 @@ X733_TO_SEVERITY = {"critical": "critical", "major": "major", "minor": "minor", 
 BUILTIN_MAPS: Mapping[str, Mapping[Any, str]] = {
     "if_oper_status": IF_OPER_STATUS,
     "if_admin_status": IF_ADMIN_STATUS,
-    "ciena_ces_alarm_severity": CIENA_CES_ALARM_SEVERITY,
-    "prtg_status": PRTG_STATUS,
     "x733_severity": X733_TO_SEVERITY,
 }
 

@@ -82,6 +82,7 @@ class Route:
     active_time: tuple[TimeWindow, ...]
     mute_time: tuple[TimeWindow, ...]
     routes: tuple[Route, ...] = ()
+    match_spec: Any = field(default=None, compare=False)  # the `match:` as written (Alertmanager's view)
 
 
 @dataclass(frozen=True)
@@ -261,6 +262,7 @@ class _Loader:
             continue_=bool(cont),
             active_time=self.windows(data.get("active_time"), (*path, "active_time")),
             mute_time=self.windows(data.get("mute_time"), (*path, "mute_time")),
+            match_spec=data.get("match"),
         )
         children = data.get("routes", [])
         if not isinstance(children, list):

@@ -5,14 +5,20 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from opsconductor.config.settings import Settings
+from opsconductor.metrics import Metrics
 from opsconductor.notify.config import check_file, load_config
 from opsconductor.notify.metrics import NotifyMetrics
 from opsconductor.notify.outbox import NotifySink
 from opsconductor.notify.service import NotifyService
 from opsconductor.notify.worker import Worker
+from opsconductor.store.db import Database
 
 if TYPE_CHECKING:
     from opsconductor.runtime import Runtime
@@ -20,20 +26,32 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
-def install(rt: Runtime) -> None:
+@dataclass(frozen=True)
+class NotifyStage:
+    service: NotifyService
+    sink: NotifySink  # the pipeline's transition sink (the store hands it every transition)
+    worker: Worker
+
+
+def build(s: Settings, metrics: Metrics, db: Database, clock: Callable[[], datetime]) -> NotifyStage:
     """Load ``settings.notify_file`` (a broken file stops the server with file:line:col)."""
-    s = rt.settings
     if not s.notify_file.exists():
         log.warning("notify file %s not found: no notifications will be sent", s.notify_file)
-    service = NotifyService(load_config(s.notify_file), NotifyMetrics(rt.metrics.registry), public_url=s.public_url,
+    service = NotifyService(load_config(s.notify_file), NotifyMetrics(metrics.registry), public_url=s.public_url,
                             path=s.notify_file)
     service.reload_if_changed()  # remember the file's mtime
-    rt.components["notify"] = service
-    rt.pipeline.sink = NotifySink(lambda: service.config, service.enabled, lambda: rt.pipeline.clock(), service.wake)
-    worker = Worker(rt.db, service, lambda: rt.pipeline.clock(), poll_s=s.notify_poll_s,
+    sink = NotifySink(lambda: service.config, service.enabled, clock, service.wake)
+    worker = Worker(db, service, clock, poll_s=s.notify_poll_s,
                     retry_base_s=s.notify_retry_base_s, retry_cap_s=s.notify_retry_max_s,
                     retention_s=s.notify_retention_days * 86_400)
-    rt.components["notify_worker"] = worker
+    return NotifyStage(service, sink, worker)
+
+
+def install(rt: Runtime) -> None:
+    """Run the delivery worker for the life of the runtime."""
+    worker = rt.notify_worker
+    if worker is None:
+        return
 
     async def start(runtime: Runtime) -> None:
         runtime.spawn(worker.run, "notify-worker")

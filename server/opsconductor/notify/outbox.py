@@ -17,12 +17,14 @@ from typing import Any
 from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from opsconductor.model.alert import AlertStatus, TransitionKind
+from opsconductor.model.lifecycle import Transition
 from opsconductor.notify.config import NotifyConfig, Route
 from opsconductor.notify.routing import group_due, group_key, match_routes
 from opsconductor.notify.tables import GROUPS, NOTIFICATIONS, PENDING, STATE
-from opsconductor.store.lifecycle import Transition
 
-FOLLOW_UPS = ("acknowledged", "unacknowledged", "resolved", "expired")
+FOLLOW_UPS = (TransitionKind.acknowledged, TransitionKind.unacknowledged, TransitionKind.resolved,
+              TransitionKind.expired)
 _CHUNK = 500
 
 
@@ -80,30 +82,30 @@ def plan(cfg: NotifyConfig, enabled: Callable[[str], bool], transitions: Sequenc
     for t in transitions:
         alert = t.alert
         aid = int(alert["id"])
-        kind = "firing" if t.kind == "unsuppressed" else t.kind
+        kind = TransitionKind.firing if t.kind == TransitionKind.unsuppressed else t.kind
         announced = [s for s in by_alert.get(aid, ()) if s.announced]
-        if kind == "suppressed":
+        if kind == TransitionKind.suppressed:
             continue
         if kind in FOLLOW_UPS:
             for st in announced:
                 route = _follow_up_route(cfg, routes, st)
                 if route is not None and kind in route.notify_on:
                     out.append(Planned(alert, st.receiver, route, kind, t))
-                if kind in ("resolved", "expired"):
+                if kind in (TransitionKind.resolved, TransitionKind.expired):
                     st.repeat_at, st.dirty = None, True
             continue
         # firing / severity_changed: only open, unsuppressed alerts are announced
-        if alert["status"] not in ("active", "acknowledged"):
+        if alert["status"] not in (AlertStatus.active, AlertStatus.acknowledged):
             continue
         told = {s.receiver for s in announced}
         for route in match_routes(cfg.route, alert, now):
             if not enabled(route.receiver):
                 continue
             if route.receiver in told:
-                if kind == "severity_changed" and kind in route.notify_on:
+                if kind == TransitionKind.severity_changed and kind in route.notify_on:
                     out.append(Planned(alert, route.receiver, route, kind, t))
                 continue
-            if "firing" not in route.notify_on:
+            if TransitionKind.firing not in route.notify_on:
                 continue
             found = states.get((aid, route.receiver))
             if found is None:
@@ -114,8 +116,8 @@ def plan(cfg: NotifyConfig, enabled: Callable[[str], bool], transitions: Sequenc
             if route.repeat_interval > 0:
                 st.repeat_at = now + timedelta(seconds=route.repeat_interval)
             told.add(route.receiver)
-            out.append(Planned(alert, route.receiver, route, "firing", t))
-        if kind == "severity_changed":
+            out.append(Planned(alert, route.receiver, route, TransitionKind.firing, t))
+        if kind == TransitionKind.severity_changed:
             matched = {r.receiver for r in match_routes(cfg.route, alert, now)}
             for st in announced:
                 route = _follow_up_route(cfg, routes, st)

@@ -2,8 +2,8 @@
 
 A sweep (run by the delivery worker) finds announced alerts whose ``repeat_at`` passed; active
 ones get a ``repeat`` notification (ticketing receivers skip it: the ticket is the reminder),
-closed or acknowledged ones stop repeating. It takes the event processor's advisory lock on
-PostgreSQL so its sequence numbers never race the outbox sink.
+closed or acknowledged ones stop repeating (the state machine's ``remind`` rule). It takes the
+store's processing lock so its sequence numbers never race the outbox sink.
 """
 
 from __future__ import annotations
@@ -11,15 +11,15 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
-from sqlalchemy import select, text
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from opsconductor.model.lifecycle import remind
 from opsconductor.notify.config import NotifyConfig
 from opsconductor.notify.outbox import Planned, _State, queue
 from opsconductor.notify.tables import STATE
-from opsconductor.pipeline import PROCESSOR_LOCK_KEY
+from opsconductor.store.alert_store import processing_lock
 from opsconductor.store.alert_writer import ALERTS
-from opsconductor.store.lifecycle import Transition
 
 BATCH = 500
 
@@ -31,8 +31,7 @@ async def anything_due(conn: AsyncConnection, now: datetime) -> bool:
 
 async def sweep(conn: AsyncConnection, cfg: NotifyConfig, enabled: Callable[[str], bool], now: datetime) -> int:
     """Queue the due reminders; returns how many were queued."""
-    if conn.dialect.name == "postgresql":
-        await conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": PROCESSOR_LOCK_KEY})
+    await processing_lock(conn)
     due = list((await conn.execute(
         select(STATE).where(STATE.c.repeat_at <= now, STATE.c.announced.is_(True)).limit(BATCH))).mappings())
     if not due:
@@ -47,11 +46,12 @@ async def sweep(conn: AsyncConnection, cfg: NotifyConfig, enabled: Callable[[str
         states[(st.alert_id, st.receiver)] = st
         alert = alerts.get(st.alert_id)
         route = routes.get(st.route_id)
-        if alert is None or alert["status"] != "active" or route is None or route.receiver != st.receiver:
+        reminder = remind(alert)
+        if reminder is None or route is None or route.receiver != st.receiver:
             continue  # closed, acknowledged or re-routed: no more reminders
         if not route.repeat_interval or not enabled(st.receiver):
             continue
         st.repeat_at = now + timedelta(seconds=route.repeat_interval)
-        planned.append(Planned(alert, st.receiver, route, "repeat", Transition("repeat", alert)))
+        planned.append(Planned(reminder.alert, st.receiver, route, reminder.kind, reminder))
     await queue(conn, planned, states, now)
     return len(planned)

@@ -6,17 +6,15 @@ when a request is built, and nothing else ever prints the value.
 
 from __future__ import annotations
 
-import os
 import re
 from dataclasses import dataclass
-from pathlib import Path
 from urllib.parse import urlsplit
 
+from opsconductor.secrets import SecretUnavailable, resolve_text
+
+__all__ = ["REDACTED", "SecretRef", "SecretUnavailable", "redact"]
+
 REDACTED = "***"
-
-
-class SecretUnavailable(Exception):
-    """The referenced environment variable or file does not exist (message names the ref, never a value)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,19 +36,8 @@ class SecretRef:
         return self.ref if self.kind != "literal" else REDACTED
 
     def resolve(self) -> str:
-        if self.kind == "env":
-            name = self.ref[4:]
-            value = os.environ.get(name)
-            if not value:
-                raise SecretUnavailable(f"environment variable {name} is not set")
-            return value
-        if self.kind == "file":
-            path = Path(self.ref[5:])
-            try:
-                return path.read_text(encoding="utf-8").strip()
-            except OSError as exc:
-                raise SecretUnavailable(f"secret file {path}: {exc.strerror}") from None
-        return self.ref
+        # The one resolver (opsconductor.secrets); notify config may also write a value inline.
+        return resolve_text(self.ref, allow_literal=True)
 
     def __repr__(self) -> str:
         return f"SecretRef({self.describe()!r})"

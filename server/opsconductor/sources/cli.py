@@ -107,7 +107,7 @@ def _toggle(args: argparse.Namespace, enabled: bool) -> int:
 
 
 def cmd_reload(args: argparse.Namespace) -> int:
-    from opsconductor.cli.client_cmds import _client
+    from opsconductor.api_client import client as _client
 
     with _client(args) as c:
         r = c.post("/api/v1/poller/reload")
@@ -122,7 +122,7 @@ def cmd_reload(args: argparse.Namespace) -> int:
 
 
 def register(sub: Any) -> None:
-    from opsconductor.cli.client_cmds import DEFAULT_URL
+    from opsconductor.api_client import DEFAULT_URL
 
     p = sub.add_parser("addons", help="addon manifests: list, check, enable, disable, reload")
     s = p.add_subparsers(dest="addons_command", metavar="ACTION", required=True)

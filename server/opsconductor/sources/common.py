@@ -19,7 +19,8 @@ from jinja2.sandbox import SandboxedEnvironment
 from opsconductor.config.yaml_source import DataPath, Positions
 from opsconductor.errors import ConfigError, ConfigErrors
 from opsconductor.model.event import Severity
-from opsconductor.normalize.records import WHEN, EventRule, FieldTransform, SeveritySpec, Template
+from opsconductor.normalize.metrics import RATE_KINDS
+from opsconductor.normalize.records import WHEN, EventRule, FieldTransform, SeveritySpec, Template, is_condition
 from opsconductor.normalize.units import CONVERSIONS, build_threshold
 from opsconductor.normalize.valuemaps import BUILTIN_MAPS, normalize_map
 
@@ -45,6 +46,10 @@ DEFS: dict[str, Any] = {
                     "description": f"a built-in map ({', '.join(sorted(BUILTIN_MAPS))}) or an inline mapping"},
             "default": {"type": "string"},
             "convert": {"type": "array", "items": {"type": "string", "enum": sorted(CONVERSIONS)}},
+            "rate": {"type": "string", "enum": list(RATE_KINDS),
+                     "description": "an SNMP counter: the field becomes its increase per second"},
+            "compute": {"$ref": "#/$defs/template",
+                        "description": "a new numeric field from the row (after rates), e.g. utilisation %"},
         },
     },
     "event_rule": {
@@ -66,10 +71,17 @@ DEFS: dict[str, Any] = {
             "threshold": {
                 "type": "object",
                 "additionalProperties": False,
-                "properties": {d: {"type": "object", "additionalProperties": {"type": "number"}}
-                               for d in ("above", "below")},
+                "properties": {**{d: {"type": "object", "additionalProperties": {"type": "number"}}
+                                  for d in ("above", "below")},
+                               "hysteresis": {"type": "number", "minimum": 0,
+                                              "description": "a level clears only this far back past it"}},
             },
             "only": {"type": "object", "additionalProperties": {"type": "array"}},
+            "for": {"type": "integer", "minimum": 1,
+                    "description": "threshold: raise a level only after this many polls in a row"},
+            "reassert": {"type": "boolean",
+                         "description": "send the condition's current state on every poll (default: true when "
+                                        "the severity follows the value - a map, a template or a threshold)"},
         },
     },
     "on_unreachable": {
@@ -141,7 +153,7 @@ def validate_entry(schema: Mapping[str, Any], entry: Any, positions: Positions, 
                 msg = f"unknown option {extra[0]!r}; expected one of {sorted(err.schema.get('properties', {}))}"
         elif err.validator == "pattern" and any("credential" in str(x) for x in where):
             # Never quote the value: it may be a secret pasted where a reference belongs.
-            msg = "must be a reference 'env:NAME' or 'file:/absolute/path', not the secret itself"
+            msg = "must be a reference 'env:NAME' or 'file:NAME' (in the credentials directory), not the secret itself"
         elif err.validator == "oneOf":
             msg = f"{err.instance!r} is not valid here: {err.schema.get('description', 'see the schema')}"
         errors.append(positions.error(where, msg))
@@ -160,10 +172,14 @@ def compile_template(env: SandboxedEnvironment, text: str, positions: Positions,
 
 def parse_fields(entry: Mapping[str, Any], positions: Positions, path: DataPath) -> dict[str, FieldTransform]:
     out: dict[str, FieldTransform] = {}
+    env = SandboxedEnvironment(autoescape=False)
     for name, spec in (entry.get("fields") or {}).items():
         m = spec.get("map")
         mapping = BUILTIN_MAPS[m] if isinstance(m, str) else normalize_map(m) if m else None
-        out[name] = FieldTransform(mapping, spec.get("default"), tuple(spec.get("convert", ())))
+        compute = (compile_template(env, str(spec["compute"]), positions, (*path, "fields", name, "compute"))
+                   if "compute" in spec else None)
+        out[name] = FieldTransform(mapping, spec.get("default"), tuple(spec.get("convert", ())),
+                                   spec.get("rate"), compute)
     return out
 
 
@@ -211,6 +227,8 @@ def parse_events(entry: Mapping[str, Any], env: SandboxedEnvironment, positions:
                         for k, v in (r.get("labels") or {}).items()},
                 threshold=threshold, initial=bool(r.get("initial", True)),
                 only={k: tuple(v) for k, v in (r.get("only") or {}).items()},
+                reassert=bool(r.get("reassert", is_condition(when, severity))),
+                for_cycles=int(r.get("for", 1)),
             ))
         except ConfigError as exc:
             errors.append(exc)

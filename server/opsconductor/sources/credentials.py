@@ -1,4 +1,4 @@
-"""Credential references: ``env:NAME`` or ``file:/path``, resolved at use, never stored.
+"""Credentials of targets: references resolved by the one resolver (:mod:`opsconductor.secrets`).
 
 Inventory entries, API targets and manifests hold only the reference. The secret is
 read when a poll needs it and lives in a :class:`Secret`, whose ``repr``/``str`` never
@@ -10,27 +10,19 @@ text is a JSON or YAML mapping, several named parts (``{"user": ..., "auth_key":
 
 from __future__ import annotations
 
+import hashlib
 import json
-import os
-import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from opsconductor.errors import SourceError
+from opsconductor.secrets import REFERENCE, SecretUnavailable, check_reference, resolve_text
 
-REFERENCE = re.compile(r"^(env:[A-Za-z_][A-Za-z0-9_]*|file:/.+)$")
-
+__all__ = ["REFERENCE", "CredentialError", "Secret", "check_reference", "resolve"]
 
 class CredentialError(SourceError):
     """A credential reference cannot be resolved (the message never contains the secret)."""
-
-
-def check_reference(ref: str) -> str | None:
-    """None if ``ref`` is a valid reference, else why not (used by inventory and API validation)."""
-    if REFERENCE.match(ref):
-        return None
-    return "must be a reference 'env:NAME' or 'file:/absolute/path', not the secret itself"
 
 
 class Secret:
@@ -66,6 +58,10 @@ class Secret:
     def has_parts(self) -> bool:
         return bool(self._parts)
 
+    def digest(self) -> str:
+        """A one-way digest of the whole secret: keys caches (SSH connections) by the full credential."""
+        return hashlib.sha256(f"{self.reference}\0{self._text}".encode()).hexdigest()
+
     def __repr__(self) -> str:
         return f"Secret({self.reference!r}, ***)"
 
@@ -78,21 +74,10 @@ class Secret:
         return hash(self.reference)
 
 
-def resolve(ref: str, environ: Mapping[str, str] | None = None) -> Secret:
-    """Read the secret now. CredentialError names the reference, never the content."""
-    env = os.environ if environ is None else environ
-    if ref.startswith("env:"):
-        name = ref[4:]
-        if name not in env:
-            raise CredentialError(f"credential {ref}: environment variable {name} is not set")
-        return Secret(ref, env[name])
-    if ref.startswith("file:"):
-        path = Path(ref[5:])
-        try:
-            return Secret(ref, path.read_text(encoding="utf-8"))
-        except OSError as exc:
-            raise CredentialError(f"credential {ref}: cannot read: {exc.strerror}") from None
-        except UnicodeDecodeError:
-            raise CredentialError(f"credential {ref}: not UTF-8 text") from None
-    # Never echo an invalid reference: it may be a secret pasted in by mistake.
-    raise CredentialError(f"credential reference {check_reference(ref)}")
+def resolve(ref: str, environ: Mapping[str, str] | None = None, credentials_dir: Path | None = None) -> Secret:
+    """Read the secret now (the one resolver's rules). CredentialError names the reference only."""
+    try:
+        return Secret(ref, resolve_text(ref, environ=environ, credentials_dir=credentials_dir))
+    except SecretUnavailable as exc:
+        raise CredentialError(f"credential {ref if check_reference(ref) is None else '(not a reference)'}: "
+                              f"{exc}") from None

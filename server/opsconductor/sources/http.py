@@ -22,7 +22,7 @@ import jmespath.parser
 from jinja2.sandbox import SandboxedEnvironment
 
 from opsconductor.config.yaml_source import DataPath, Positions
-from opsconductor.errors import SourceError
+from opsconductor.errors import AuthFailed, BadAnswer, SourceError
 from opsconductor.normalize.parsers import ParseError, compile_jmespath, parse_json
 from opsconductor.normalize.records import Template
 from opsconductor.sources.common import CommonSpec, compile_template, kind_schema, parse_common, validate_entry
@@ -72,6 +72,8 @@ class HttpKind:
                     "url": {"type": "string", "description": "login: token endpoint (relative to url)"},
                     "token": {"type": "string", "description": "login: JMESPath of the token in the answer"},
                 },
+                # The login endpoint is the addon's to say (no vendor path defaulted in code).
+                "if": {"properties": {"type": {"const": "login"}}}, "then": {"required": ["url"]},
             },
             "items": {"type": "string", "description": "JMESPath to the list of records"},
             "pagination": {
@@ -92,7 +94,8 @@ class HttpKind:
                     "name": {"type": "string"}, "address": {"type": "string"}, "port": {"type": "string"},
                     "labels": TEMPLATES, "addons": {"type": "array", "items": {"type": "string"}},
                     "credential": {"type": "string"},
-                    "credentials": {"type": "object", "additionalProperties": {"type": "string"}},
+                    "credentials": {"type": "object", "additionalProperties": {"type": "string"},
+                                    "description": "per kind/addon: a reference or a template giving one"},
                     "only_with_address": {"type": "boolean"},
                 },
             },
@@ -126,7 +129,7 @@ class HttpKind:
         if inv is not None:
             inv = {k: (compile_template(env, v, positions, (*path, "inventory", k)) if isinstance(v, str) else
                        {lk: compile_template(env, str(lv), positions, (*path, "inventory", k, lk))
-                        for lk, lv in v.items()} if isinstance(v, dict) and k == "labels" else v)
+                        for lk, lv in v.items()} if isinstance(v, dict) and k in ("labels", "credentials") else v)
                    for k, v in inv.items()}
         links = entry.get("links")
         if links is not None:
@@ -160,29 +163,38 @@ class HttpKind:
         records: list[dict[str, Any]] = []
         pag = spec.pagination or {}
         offset = int(pag.get("start", 0))
+        size = int(pag.get("size", 100))
+        # Query parameters the auth added (a token): a `next` link carries everything else.
+        auth_query = {k: v for k, v in params.items() if k not in spec.params}
+        page_url, page_params = url, dict(params)
         for _ in range(spec.max_pages):
-            page_params = dict(params)
             if pag.get("type") == "offset":
-                page_params[pag.get("param", "offset")] = offset
-                page_params[pag.get("size_param", "limit")] = pag.get("size", 100)
-            resp = await self._request(job, spec, url, headers, page_params, basic, secret)
+                page_params = {**params, pag.get("param", "offset"): offset, pag.get("size_param", "limit"): size}
+            resp = await self._request(job, spec, page_url, headers, page_params, basic, secret)
             try:
                 data = resp.json()
+                if spec.items is not None and spec.items.search(data) is None:
+                    # Not "no records": an answer without its list must not clear every alarm.
+                    raise ParseError(f"the answer has no {spec.items.expression!r}")
                 page = parse_json(data, spec.items)
             except (ValueError, ParseError) as exc:
-                raise SourceError(f"{job.target.name}: answer is not the expected JSON: {exc}") from None
+                raise BadAnswer(f"{job.target.name}: answer is not the expected JSON: {exc}") from None
             records.extend(page)
             if pag.get("type") == "offset":
                 offset += len(page)
                 total = spec.total_path.search(data) if spec.total_path else None
-                if not page or len(page) < int(pag.get("size", 100)) or (total is not None and offset >= int(total)):
+                # A server may send fewer rows than asked (its own cap): only the reported total,
+                # or an empty page, ends the list.
+                if not page or (offset >= _int(total) if total is not None else len(page) < size):
                     break
             elif pag.get("type") == "next" and spec.next_path is not None:
                 nxt = spec.next_path.search(data)
                 if not nxt:
                     break
-                url = str(httpx.URL(url).join(str(nxt)))
-                params = {}  # the next link carries its own query
+                # Exactly as given (its query holds the filters and the offset); httpx would
+                # replace that query with `params`, so only the auth's own parameters are added.
+                page_url = str(httpx.URL(page_url).join(str(nxt)).copy_merge_params(auth_query))
+                page_params = {}
             else:
                 break
         if spec.inventory is not None:
@@ -214,7 +226,7 @@ class HttpKind:
 
     async def _login(self, job: PollJob, spec: HttpSpec, url: str, secret: Secret) -> str:
         a = spec.auth or {}
-        login_url = str(httpx.URL(url).join(a.get("url", "/tron/api/v1/tokens")))
+        login_url = str(httpx.URL(url).join(a["url"]))
         resp = await job.clients.http.request(
             "POST", login_url, json={"username": secret.part("username"), "password": secret.part("password")},
             timeout=spec.common.timeout)
@@ -223,7 +235,7 @@ class HttpKind:
         except (ValueError, ParseError):
             token = None
         if not token:
-            raise SourceError(f"{job.target.name}: login answer has no token")
+            raise AuthFailed(f"{job.target.name}: login answer has no token")
         job.state["_token"] = str(token)
         return str(token)
 
@@ -253,6 +265,13 @@ def _link(links: Mapping[str, Any], record: Mapping[str, Any], ctx: Mapping[str,
     return {"a": a, "b": b, "upstream_roles": list(links["upstream_roles"])}
 
 
+def _int(v: Any) -> int:
+    try:
+        return int(v)
+    except (TypeError, ValueError):
+        raise BadAnswer(f"the reported total {v!r} is not a number") from None
+
+
 def _inventory(inv: Mapping[str, Any], record: Mapping[str, Any], ctx: Mapping[str, Any]) -> dict[str, Any] | None:
     tctx = {**record, "row": record, **ctx}
     name = inv["name"].render(tctx)
@@ -265,5 +284,6 @@ def _inventory(inv: Mapping[str, Any], record: Mapping[str, Any], ctx: Mapping[s
         "labels": {k: v for k, t in (inv.get("labels") or {}).items() if (v := t.render(tctx))},
         "addons": list(inv.get("addons") or ()),
         "credential": inv["credential"].render(tctx) if "credential" in inv else None,
-        "credentials": dict(inv.get("credentials") or {}),
+        # Per-device references, e.g. from a NetBox custom field: {snmp: "{{ custom_fields.snmp_cred }}"}.
+        "credentials": {k: v for k, t in (inv.get("credentials") or {}).items() if (v := t.render(tctx))},
     }

@@ -12,7 +12,7 @@ from typing import Any
 
 import httpx
 
-from opsconductor.errors import SourceError, Unreachable
+from opsconductor.errors import AuthFailed, ErrorAnswer, SourceError, Unreachable
 
 
 def redact(url: httpx.URL | str) -> str:
@@ -48,14 +48,18 @@ class HttpClient:
                       timeout: float = 10.0, suspect: bool = False) -> httpx.Response:  # noqa: ASYNC109
         async with self._suspect_limit if suspect else self._limit:
             try:
-                resp = await self._client.request(method, url, headers=headers, params=params, json=json,
-                                                  auth=auth, timeout=timeout)
+                # No params (not even {}): httpx would replace the URL's own query with them.
+                resp = await self._client.request(method, url, headers=headers, params=params or None,
+                                                  json=json, auth=auth, timeout=timeout)
             except (httpx.ConnectError, httpx.ConnectTimeout, httpx.ReadTimeout, httpx.PoolTimeout) as exc:
                 raise Unreachable(f"HTTP {method} {redact(url)}: {type(exc).__name__}") from None
             except httpx.HTTPError as exc:
                 raise SourceError(f"HTTP {method} {redact(url)}: {type(exc).__name__}") from None
         if resp.status_code >= 400:
-            raise SourceError(f"HTTP {method} {redact(resp.request.url)} answered {resp.status_code}")
+            msg = f"HTTP {method} {redact(resp.request.url)} answered {resp.status_code}"
+            if resp.status_code in (401, 403):
+                raise AuthFailed(msg)
+            raise ErrorAnswer(msg, "http_error")
         return resp
 
     async def close(self) -> None:

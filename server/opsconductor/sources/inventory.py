@@ -40,7 +40,7 @@ TARGET_SCHEMA: dict[str, Any] = {
         "addons": {"type": "array", "items": {"type": "string"}},
         "intervals": {"type": "object", "additionalProperties": {"type": "number", "minimum": 1}},
         "credential": {"type": ["string", "null"], "pattern": REF_PATTERN,
-                       "description": "env:NAME or file:/path (never the secret itself)"},
+                       "description": "env:NAME or file:NAME in credentials_dir (never the secret itself)"},
         "credentials": {"type": "object", "additionalProperties": {"type": "string", "pattern": REF_PATTERN}},
         "enabled": {"type": "boolean"},
         "depends_on": {"type": "array", "items": NAME, "uniqueItems": True,

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from opsconductor.errors import SourceError
@@ -52,6 +53,8 @@ class PollJob:
     sync: Callable[[str, list[dict[str, Any]]], Awaitable[Any]] | None = None
     # Set by the poller while the target is failing: clients put it in their slow lane.
     suspect: bool = False
+    # `file:` references resolve only inside it (None: as given, for offline tools).
+    credentials_dir: Path | None = None
 
     async def sync_inventory(self, addon: str, targets: list[dict[str, Any]]) -> None:
         if self.sync is None:
@@ -81,7 +84,7 @@ class PollJob:
             if required:
                 raise CredentialError(f"target {t.name} has no credential for {self.addon}/{c.name}")
             return None
-        return resolve(ref, self.environ)
+        return resolve(ref, self.environ, self.credentials_dir)
 
 
 class PolledKind(SourceKind, Protocol):

@@ -31,7 +31,7 @@ class Target:
     labels: Mapping[str, str] = field(default_factory=dict)
     addons: tuple[str, ...] = ()
     intervals: Mapping[str, float] = field(default_factory=dict)  # "<addon>/<source>" or "<addon>" -> seconds
-    credential: str | None = None  # a reference (env:NAME, file:/path), never the secret itself
+    credential: str | None = None  # a reference (env:NAME, file:NAME), never the secret itself
     enabled: bool = True
     # Per "<addon>/<source>", "<addon>" or kind ("snmp", "ssh", "http") references, when one
     # device needs several secrets (an SNMP community and an SSH key).

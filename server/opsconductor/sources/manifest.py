@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from opsconductor.config.yaml_source import load_yaml, parse_yaml
-from opsconductor.errors import ConfigError, ConfigErrors, Location
+from opsconductor.errors import ConfigError, ConfigErrors
 from opsconductor.sources.common import DEFS, validate_entry
 from opsconductor.sources.kinds import Registry, Target
 
@@ -173,7 +173,3 @@ def addon_schema(registry: Registry) -> dict[str, Any]:
         **envelope,
         "$defs": defs,
     }
-
-
-def manifest_location(m: Manifest) -> Location:
-    return Location(str(m.path))

@@ -26,13 +26,17 @@ class Pinger:
         self._limit = asyncio.Semaphore(concurrency)
         self._suspect_limit = asyncio.Semaphore(max(2, concurrency // 4))
 
-    async def tcp(self, address: str, port: int, timeout: float, *, suspect: bool = False) -> float:  # noqa: ASYNC109
-        """Round-trip time in ms of a TCP handshake (or its refusal)."""
+    async def tcp(self, address: str, port: int, timeout: float, *, suspect: bool = False,  # noqa: ASYNC109
+                  refused_is_down: bool = False) -> float:
+        """Round-trip time in ms of a TCP handshake (or its refusal, unless ``refused_is_down``:
+        checking that a service listens, not only that the host answers)."""
         async with self._suspect_limit if suspect else self._limit:
             start = time.perf_counter()
             try:
                 _, writer = await asyncio.wait_for(asyncio.open_connection(address, port), timeout)
             except ConnectionRefusedError:
+                if refused_is_down:
+                    raise Unreachable(f"{address}:{port} refuses TCP connections (nothing listens)") from None
                 return (time.perf_counter() - start) * 1000
             except (TimeoutError, OSError) as exc:
                 raise Unreachable(f"{address}:{port} does not answer TCP: {type(exc).__name__}") from None

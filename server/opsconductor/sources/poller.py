@@ -5,6 +5,11 @@ slow poll never stacks up and a late one never runs twice. Every job does the sa
 ``collect`` (the kind's protocol work) -> field transforms -> event rules -> the
 unreachable event -> ``emit`` (``pipeline.accept``). Per (target, protocol) state keeps
 an exponential backoff so a dead device costs little and never delays the others.
+
+The poll is the truth for what it polls (reconciliation, docs/addons.md): conditions it
+sees are re-asserted every poll, and a collection that fails is an alert of its own
+(``collection_<failure>`` per target and source, or the manifest's ``on_unreachable``),
+re-asserted while it fails and cleared by the first poll that works.
 """
 
 from __future__ import annotations
@@ -13,18 +18,21 @@ import asyncio
 import logging
 import random
 import time
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from apscheduler.events import EVENT_JOB_MAX_INSTANCES, EVENT_JOB_MISSED, JobExecutionEvent
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
-from opsconductor.errors import SourceError, Unreachable
-from opsconductor.model.event import NormalizedEvent, Severity
+from opsconductor.errors import SourceError
+from opsconductor.model.event import NormalizedEvent
+from opsconductor.normalize.metrics import apply_metrics
 from opsconductor.normalize.records import Context, evaluate, transform
+from opsconductor.sources.failures import OpenKey, failure_cleared, failure_kind, failure_raised
 from opsconductor.sources.job import Clients, PolledKind, PollJob
 from opsconductor.sources.kinds import Registry, Target
 from opsconductor.sources.manifest import Manifest
@@ -32,7 +40,7 @@ from opsconductor.sources.manifest import Manifest
 log = logging.getLogger(__name__)
 
 Emit = Callable[[Sequence[NormalizedEvent]], Awaitable[Any]]
-
+OpenConditions = Callable[[], Awaitable[Collection[OpenKey]]]
 
 class PollerMetrics:
     """Polls, failures and latency per protocol; registered on the server's registry."""
@@ -93,7 +101,9 @@ class Poller:
     def __init__(self, *, registry: Registry, clients: Clients, emit: Emit, metrics: PollerMetrics,
                  environ: Mapping[str, str] | None = None, max_backoff_s: float = 300.0,
                  jitter_fraction: float = 0.1,
-                 sync: Callable[[str, list[dict[str, Any]]], Awaitable[Any]] | None = None):
+                 sync: Callable[[str, list[dict[str, Any]]], Awaitable[Any]] | None = None,
+                 open_conditions: OpenConditions | None = None, open_refresh_s: float = 5.0,
+                 credentials_dir: Path | None = None):
         self.registry = registry
         self.clients = clients
         self.emit = emit
@@ -102,6 +112,14 @@ class Poller:
         self.max_backoff_s = max_backoff_s
         self.jitter_fraction = jitter_fraction
         self.sync = sync
+        self.credentials_dir = credentials_dir
+        # What the alert table has open, refreshed at most every open_refresh_s: a condition a
+        # poll sees clear is cleared again when it is still open there (a trap opened it).
+        self.open_conditions = open_conditions
+        self.open_refresh_s = open_refresh_s
+        self._open: Collection[OpenKey] = frozenset()
+        self._open_at = -1e9
+        self._open_lock = asyncio.Lock()
         self._jobs: dict[str, _Job] = {}
         self._backoff: dict[tuple[str, str], Backoff] = {}
         self._scheduler: AsyncIOScheduler | None = None
@@ -140,7 +158,8 @@ class Poller:
             status = old.status if old is not None else JobStatus(target.name, manifest.name, spec.common.name,
                                                                   spec.common.kind, interval)
             status.interval = interval
-            job = _Job(PollJob(target, manifest.name, spec, self.clients, self.environ, state, self.sync),
+            job = _Job(PollJob(target, manifest.name, spec, self.clients, self.environ, state, self.sync,
+                               credentials_dir=self.credentials_dir),
                        kind, interval, status, signature)  # type: ignore[arg-type]
             self._jobs[key] = job
             self._schedule(key, job)
@@ -211,39 +230,39 @@ class Poller:
         outcome = "ok"
         poll.suspect = backoff.failures > 0
         before = dict(poll.state)  # restored if the events cannot be stored, so no change is lost
+        failure: BaseException | None = None
         try:
             # A safety net only: the clients time out per request, and time spent queueing for
             # a client slot must not make a healthy device look unreachable.
             async with asyncio.timeout(common.timeout * 3 + 5.0):
                 records = await job.kind.collect(poll)
             ctx = Context(_target_view(poll.target), f"{poll.addon}/{common.name}", now)
-            events = evaluate(common.events, transform(records, common.fields), ctx, poll.state)
-            if poll.state.pop("unreachable", False) and common.on_unreachable:
-                events.append(self._unreachable(poll, now, clear=True))
+            open_keys = await self._open_keys()
+            records = apply_metrics(records, common.fields, poll.state, time.monotonic(),
+                                    getattr(poll.spec, "index", None))
+            events = evaluate(common.events, transform(records, common.fields), ctx, poll.state, open_keys)
+            events += failure_cleared(poll, now, open_keys)
             backoff.failures, backoff.until = 0, 0.0
             status.last_ok, status.last_error = now, None
-        except TimeoutError:
-            outcome = "overloaded"
+        except TimeoutError as exc:
+            failure = exc
             status.last_error = f"poll did not finish within {common.timeout * 3 + 5.0:g}s (poller overloaded?)"
-        except Unreachable as exc:
-            outcome = "unreachable"
-            status.last_error = str(exc)
-            if not poll.state.get("unreachable") and common.on_unreachable:
-                events.append(self._unreachable(poll, now, clear=False, reason=status.last_error))
-            poll.state["unreachable"] = True
-            self._back_off(backoff, job.interval)
         except asyncio.CancelledError:
             if self._scheduler is None:  # shutting down: not a failure of the target
                 return []
             raise
         except SourceError as exc:
-            outcome = "error"
+            failure = exc
             status.last_error = str(exc)
             self._back_off(backoff, job.interval)
         except Exception as exc:  # a bug in a kind must not kill the scheduler
-            outcome = "error"
+            failure = exc
             status.last_error = f"{type(exc).__name__}: {exc}"
             log.exception("poll %s failed", key)
+        if failure is not None:
+            kind = failure_kind(failure)
+            outcome = {"unreachable": "unreachable", "timeout": "overloaded"}.get(kind, "error")
+            events += failure_raised(poll, now, kind, status.last_error or kind)
         elapsed = time.perf_counter() - started
         status.last_duration_s = elapsed
         self.metrics.latency.labels(common.kind).observe(elapsed)
@@ -266,20 +285,24 @@ class Poller:
 
     def _back_off(self, b: Backoff, interval: float) -> None:
         b.failures += 1
-        # 1st failure: poll again at the next interval; then wait 2, 4, 8... intervals.
-        delay = min(interval * (2 ** (b.failures - 1)) - interval * 0.5, self.max_backoff_s)
+        # 1st failure: poll again at the next interval; then every other interval at most, as a
+        # probe (clients put suspect targets in their slow lane, SNMP without retries), so a
+        # device that comes back shows within two intervals; max_backoff_s may shorten it.
+        delay = min(interval * (2 ** (b.failures - 1)) - interval * 0.5, interval * 1.5, self.max_backoff_s)
         b.until = time.monotonic() + max(0.0, delay)
 
-    def _unreachable(self, poll: PollJob, now: datetime, *, clear: bool, reason: str = "") -> NormalizedEvent:
-        spec = poll.common.on_unreachable or {}
-        sev = Severity.clear if clear else Severity(spec.get("severity", "major"))
-        summary = spec.get("summary") or f"{poll.target.name} does not answer {poll.common.kind}"
-        return NormalizedEvent(
-            resource=poll.target.name, event=spec.get("event", "device_unreachable"), severity=sev,
-            summary=f"{poll.target.name} answers {poll.common.kind} again" if clear else f"{summary}: {reason}",
-            labels={k: v for k, v in poll.target.labels.items()}, source=f"{poll.addon}/{poll.common.name}",
-            occurred_at=now,
-        )
+    async def _open_keys(self) -> Collection[OpenKey]:
+        if self.open_conditions is None:
+            return ()
+        if time.monotonic() - self._open_at >= self.open_refresh_s:
+            async with self._open_lock:  # one query for every poll that needs it now
+                if time.monotonic() - self._open_at >= self.open_refresh_s:
+                    try:
+                        self._open = await self.open_conditions()
+                    except Exception as exc:  # the store's own health is reported by the store
+                        log.debug("open conditions not read: %s", exc)
+                    self._open_at = time.monotonic()
+        return self._open
 
     # -- status ------------------------------------------------------------------------------
     def status(self) -> list[dict[str, Any]]:

@@ -6,10 +6,11 @@ import json
 import sys
 from pathlib import Path
 
+from opsconductor.shipped import shipped
 from opsconductor.sources.kinds import default_registry
 from opsconductor.sources.manifest import addon_schema
 
-DEFAULT = Path(__file__).resolve().parents[3] / "schemas" / "addon.schema.json"
+DEFAULT = shipped("schemas") / "addon.schema.json"
 
 
 def main(argv: list[str]) -> int:

@@ -15,7 +15,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+from sqlalchemy import select
+
 from opsconductor.errors import ConfigError, ConfigErrors
+from opsconductor.model.alert import OPEN_STATUSES
 from opsconductor.sources.http import LINKS_SUFFIX
 from opsconductor.sources.http_client import HttpClient
 from opsconductor.sources.inventory import load_inventory
@@ -28,6 +31,7 @@ from opsconductor.sources.poller import Poller, PollerMetrics
 from opsconductor.sources.snmp_client import SnmpClient
 from opsconductor.sources.ssh_client import SshClient
 from opsconductor.sources.target_store import addon_states, list_targets, sync_links, sync_targets
+from opsconductor.store.tables import Alert
 
 if TYPE_CHECKING:
     from opsconductor.runtime import Runtime
@@ -44,7 +48,7 @@ class LoadReport:
 
 
 class SourcesService:
-    """Registered as ``rt.components["sources"]``."""
+    """The runtime's ``rt.sources``."""
 
     def __init__(self, rt: Runtime, registry: Registry | None = None):
         self.rt = rt
@@ -139,7 +143,8 @@ class SourcesService:
             ping=Pinger(),
         )
         self.poller = Poller(registry=self.registry, clients=clients, emit=self.emit, metrics=self.metrics,
-                             max_backoff_s=s.poller_max_backoff_s, sync=self.sync_inventory)
+                             max_backoff_s=s.poller_max_backoff_s, sync=self.sync_inventory,
+                             open_conditions=self.open_conditions, credentials_dir=s.effective_credentials_dir)
         await self.reload()
         if not s.poller_enabled:
             return
@@ -173,6 +178,14 @@ class SourcesService:
     async def emit(self, events: Sequence[Any]) -> None:
         await self.rt.pipeline.accept(events)
 
+    async def open_conditions(self) -> frozenset[tuple[str, str, str]]:
+        """(resource, event, component) of every open alert: what polls reconcile against."""
+        a = Alert.__table__  # type: ignore[attr-defined]
+        async with self.rt.db.read() as conn:
+            rows = (await conn.execute(select(a.c.resource, a.c.event, a.c.component)
+                                       .where(a.c.status.in_([st.value for st in OPEN_STATUSES])))).all()
+        return frozenset((r.resource, r.event, r.component or "") for r in rows)
+
     async def sync_inventory(self, origin: str, targets: Sequence[dict[str, Any]]) -> tuple[int, int, int]:
         """Targets discovered by an addon (NetBox) replace that addon's previous ones; links (NetBox
         cables, origin ``<addon>:links``) set the depends_on of that addon's targets."""
@@ -197,6 +210,6 @@ class SourcesService:
 
 def install(rt: Runtime) -> None:
     svc = SourcesService(rt)
-    rt.components["sources"] = svc
+    rt.sources = svc
     rt.on_start(svc.start)
     rt.on_stop(svc.stop)

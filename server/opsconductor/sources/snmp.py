@@ -2,7 +2,8 @@
 
     - name: interfaces
       kind: snmp
-      version: 2c                      # or 3 (USM; credential parts user/auth_key/priv_key)
+      version: 2c                      # default when the credential does not say: a credential
+                                       # {"version": "1", "community": ...} or {"user": ...} (v3) wins
       scalars: {sysUpTime: 1.3.6.1.2.1.1.3.0}
       table:
         index: ifIndex                 # the OID suffix of each row becomes this field
@@ -19,10 +20,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from opsconductor.config.yaml_source import DataPath, Positions
-from opsconductor.errors import SourceError
 from opsconductor.sources.common import CommonSpec, kind_schema, parse_common, validate_entry
+from opsconductor.sources.credentials import CredentialError
 from opsconductor.sources.job import PollJob
-from opsconductor.sources.snmp_client import AUTH_PROTOCOLS, PRIV_PROTOCOLS, SnmpAuth
+from opsconductor.sources.snmp_client import SnmpAuth
+from opsconductor.sources.snmp_usm import AUTH_PROTOCOLS, PRIV_PROTOCOLS
 
 OID = r"^\.?[0-9]+(\.[0-9]+)+$"
 _OID = re.compile(OID)
@@ -50,7 +52,8 @@ class SnmpKind:
         oid_map = {"type": "object", "minProperties": 1,
                    "additionalProperties": {"type": "string", "pattern": OID}}
         return kind_schema("snmp", {
-            "version": {"type": "string", "enum": ["2c", "3"], "description": "SNMP version (default 2c)"},
+            "version": {"type": "string", "enum": ["1", "2c", "3"],
+                        "description": "SNMP version when the target's credential does not say (default 2c)"},
             "port": {"type": "integer", "minimum": 1, "maximum": 65535},
             "auth_protocol": {"type": "string", "enum": sorted(AUTH_PROTOCOLS)},
             "priv_protocol": {"type": "string", "enum": sorted(PRIV_PROTOCOLS)},
@@ -84,17 +87,30 @@ class SnmpKind:
         )
 
     def auth(self, spec: SnmpSpec, job: PollJob) -> SnmpAuth:
+        """The target's own SNMP version and credential: one addon polls a mixed v1/v2c/v3 estate.
+
+        The version is the credential's ``version`` part, else 3 when it names a ``user``, else
+        the source's ``version`` (default 2c): a plain string is a community.
+        """
         secret = job.credential()
         assert secret is not None
-        if spec.version == "2c":
-            return SnmpAuth("2c", community=secret.part("community") or secret.value())
+        version = secret.part("version") or ("3" if secret.part("user") else spec.version)
+        version = {"v1": "1", "v2c": "2c", "2": "2c", "v3": "3"}.get(version.lower(), version.lower())
+        if version in ("1", "2c"):
+            return SnmpAuth(version, community=secret.part("community") or secret.value())
+        if version != "3":
+            raise CredentialError(f"credential {secret.reference}: unknown SNMP version {version!r} "
+                                  "(one of 1, 2c, 3)")
         if not secret.has_parts() or not secret.part("user"):
-            raise SourceError(f"credential {secret.reference}: SNMPv3 needs a JSON object with "
-                              "'user', 'auth_key' and 'priv_key'")
+            raise CredentialError(f"credential {secret.reference}: SNMPv3 needs a JSON object with "
+                                  "'user', 'auth_key' and 'priv_key'")
+        auth_protocol = (secret.part("auth_protocol") or spec.auth_protocol).lower()
+        priv_protocol = (secret.part("priv_protocol") or spec.priv_protocol).lower()
+        if auth_protocol not in AUTH_PROTOCOLS or priv_protocol not in PRIV_PROTOCOLS:
+            raise CredentialError(f"credential {secret.reference}: auth_protocol one of {sorted(AUTH_PROTOCOLS)}, "
+                                  f"priv_protocol one of {sorted(PRIV_PROTOCOLS)}")
         return SnmpAuth("3", user=secret.part("user"), auth_key=secret.part("auth_key"),
-                        priv_key=secret.part("priv_key"),
-                        auth_protocol=secret.part("auth_protocol") or spec.auth_protocol,
-                        priv_protocol=secret.part("priv_protocol") or spec.priv_protocol)
+                        priv_key=secret.part("priv_key"), auth_protocol=auth_protocol, priv_protocol=priv_protocol)
 
     async def collect(self, job: PollJob) -> list[dict[str, Any]]:
         spec: SnmpSpec = job.spec
@@ -102,11 +118,13 @@ class SnmpKind:
         auth = self.auth(spec, job)
         port = job.target.port_for("snmp", spec.port)
         # pysnmp's own timeout is per attempt; split the source timeout over the attempts.
-        per_try = max(0.2, spec.common.timeout / (spec.retries + 1))
+        # A failing target is probed with one attempt per request: it costs little while dead.
+        retries = 0 if job.suspect else spec.retries
+        per_try = max(0.2, spec.common.timeout / (retries + 1))
         scalars: dict[str, Any] = {}
         if spec.scalars:
             got = await client.get(job.target.address, port, auth, list(spec.scalars.values()),
-                                   timeout=per_try, retries=spec.retries, suspect=job.suspect)
+                                   timeout=per_try, retries=retries, suspect=job.suspect)
             by_oid = {k.lstrip("."): v for k, v in got.items()}
             scalars = {name: by_oid.get(oid) for name, oid in spec.scalars.items()}
         if not spec.columns:
@@ -116,7 +134,7 @@ class SnmpKind:
         walks = []
         for oid in spec.columns.values():
             walks.append(await client.walk(job.target.address, port, auth, oid, timeout=per_try,
-                                           retries=spec.retries, max_repetitions=spec.max_repetitions,
+                                           retries=retries, max_repetitions=spec.max_repetitions,
                                            suspect=job.suspect))
         rows: dict[str, dict[str, Any]] = {}
         for name, column in zip(spec.columns, walks, strict=True):

@@ -30,30 +30,15 @@ from pysnmp.proto import errind
 from pysnmp.proto.rfc1902 import Integer, IpAddress, OctetString
 from pysnmp.proto.rfc1905 import EndOfMibView, NoSuchInstance, NoSuchObject
 
-from opsconductor.errors import SourceError, Unreachable
-
-AUTH_PROTOCOLS = {
-    "md5": snmp_auth.USM_AUTH_HMAC96_MD5,
-    "sha": snmp_auth.USM_AUTH_HMAC96_SHA,
-    "sha224": snmp_auth.USM_AUTH_HMAC128_SHA224,
-    "sha256": snmp_auth.USM_AUTH_HMAC192_SHA256,
-    "sha384": snmp_auth.USM_AUTH_HMAC256_SHA384,
-    "sha512": snmp_auth.USM_AUTH_HMAC384_SHA512,
-}
-PRIV_PROTOCOLS = {
-    "des": snmp_auth.USM_PRIV_CBC56_DES,
-    "aes": snmp_auth.USM_PRIV_CFB128_AES,
-    "aes128": snmp_auth.USM_PRIV_CFB128_AES,
-    "aes192": snmp_auth.USM_PRIV_CFB192_AES,
-    "aes256": snmp_auth.USM_PRIV_CFB256_AES,
-}
+from opsconductor.errors import AuthFailed, ErrorAnswer, Unreachable
+from opsconductor.sources.snmp_usm import AUTH_PROTOCOLS, PRIV_PROTOCOLS
 
 
 @dataclass(frozen=True)
 class SnmpAuth:
     """v2c community or v3 USM user (authPriv/authNoPriv); built from a resolved Secret."""
 
-    version: str  # "2c" | "3"
+    version: str  # "1" | "2c" | "3"
     community: str | None = None
     user: str | None = None
     auth_key: str | None = None
@@ -65,8 +50,8 @@ class SnmpAuth:
         return f"SnmpAuth(version={self.version!r}, user={self.user!r})"
 
     def pysnmp(self) -> CommunityData | UsmUserData:
-        if self.version == "2c":
-            return CommunityData(self.community or "", mpModel=1)
+        if self.version in ("1", "2c"):
+            return CommunityData(self.community or "", mpModel=0 if self.version == "1" else 1)
         return UsmUserData(
             self.user or "",
             authKey=self.auth_key,
@@ -147,6 +132,23 @@ class SnmpClient:
         r = self.retries if retries is None else retries
         return t, r, t * (r + 1) + 1.0
 
+    def forget_engine(self, address: str, port: int) -> bool:
+        """Drop what discovery learnt about the agent at ``address:port`` (engine ID, boots, time).
+
+        pysnmp keeps a discovered engine ID per transport address for minutes and drops answers
+        from an agent whose engine ID has since changed (replaced device, reset configuration),
+        so v3 requests time out. After a v3 failure the request is sent once more, discovering the
+        engine again (``unknownEngineID`` / ``notInTimeWindow`` recover the same way).
+        """
+        dropped = False
+        for mp in self.engine.message_processing_subsystems.values():
+            cache = getattr(mp, "_SnmpV3MessageProcessingModel__engineIdCache", None)
+            if isinstance(cache, dict):
+                for key in [k for k in cache if tuple(k[1])[:2] == (address, port)]:
+                    del cache[key]
+                    dropped = True
+        return dropped
+
     def lane(self, suspect: bool) -> asyncio.Semaphore:
         return self._suspect_limit if suspect else self._limit
 
@@ -154,6 +156,19 @@ class SnmpClient:
                   timeout: float | None = None, retries: int | None = None, suspect: bool = False  # noqa: ASYNC109
                   ) -> dict[str, Any]:
         """GET ``oids`` in one PDU; returns {oid: value}; Unreachable on timeout."""
+        try:
+            return await self._get(address, port, auth, oids, timeout, retries, suspect)
+        except (Unreachable, AuthFailed):
+            if not self._rediscover(auth, address, port):
+                raise
+            return await self._get(address, port, auth, oids, timeout, retries, suspect)
+
+    def _rediscover(self, auth: SnmpAuth, address: str, port: int) -> bool:
+        """After a v3 failure: True when a discovered engine was dropped, so asking again may work."""
+        return auth.version == "3" and self.forget_engine(address, port)
+
+    async def _get(self, address: str, port: int, auth: SnmpAuth, oids: Sequence[str], timeout: float | None,  # noqa: ASYNC109
+                   retries: int | None, suspect: bool) -> dict[str, Any]:
         t, r, overall = self._deadline(timeout, retries)
         async with self.lane(suspect):
             transport = await self._transport(address, port, t, r)
@@ -171,6 +186,17 @@ class SnmpClient:
                    timeout: float | None = None, retries: int | None = None,  # noqa: ASYNC109
                    max_repetitions: int = 25, max_rows: int = 100_000, suspect: bool = False) -> dict[str, Any]:
         """Bulk-walk one table column; returns {row index (OID suffix): value}."""
+        try:
+            return await self._walk(address, port, auth, column, timeout, retries, max_repetitions, max_rows,
+                                    suspect)
+        except (Unreachable, AuthFailed):
+            if not self._rediscover(auth, address, port):
+                raise
+            return await self._walk(address, port, auth, column, timeout, retries, max_repetitions, max_rows,
+                                    suspect)
+
+    async def _walk(self, address: str, port: int, auth: SnmpAuth, column: str, timeout: float | None,  # noqa: ASYNC109
+                    retries: int | None, max_repetitions: int, max_rows: int, suspect: bool) -> dict[str, Any]:
         t, r, overall = self._deadline(timeout, retries)
         prefix = ObjectIdentifier(column)
         out: dict[str, Any] = {}
@@ -202,10 +228,26 @@ class SnmpClient:
         self.engine.close_dispatcher()
 
 
+# The agent refused our USM credential (wrong keys, unknown user, wrong security level).
+_AUTH_ERRORS = (errind.WrongDigest, errind.UnknownUserName, errind.UnsupportedSecurityLevel,
+                errind.DecryptionError, errind.AuthenticationFailure, errind.AuthenticationError,
+                errind.UnknownSecurityName, errind.UnknownCommunityName)
+# The agent's engine (ID, boots, time) is not the one we discovered: rediscover, then retry.
+STALE_ENGINE = (errind.UnknownEngineID, errind.NotInTimeWindow, errind.EngineIDMismatch)
+
+
 def _check(err: Any, status: Any, index: Any, address: str, port: int) -> None:
     if err:
         if isinstance(err, errind.RequestTimedOut) or "timed out" in str(err).lower():
             raise Unreachable(f"SNMP request to {address}:{port} timed out")
-        raise SourceError(f"SNMP error from {address}:{port}: {err}")
+        if isinstance(err, STALE_ENGINE):
+            raise StaleEngine(f"SNMP engine of {address}:{port} changed: {err}")
+        if isinstance(err, _AUTH_ERRORS):
+            raise AuthFailed(f"SNMP credential refused by {address}:{port}: {err}")
+        raise ErrorAnswer(f"SNMP error from {address}:{port}: {err}", "snmp_error")
     if status:
-        raise SourceError(f"SNMP error from {address}:{port}: {status.prettyPrint()} at index {index}")
+        raise ErrorAnswer(f"SNMP error from {address}:{port}: {status.prettyPrint()} at index {index}", "snmp_error")
+
+
+class StaleEngine(AuthFailed):
+    """An SNMPv3 agent's engine ID or boots/time changed (agent replaced or reset)."""

@@ -23,10 +23,17 @@ trap came from — name, address, port, labels, as in polled sources — or empt
 OID). The resource defaults to ``target.name`` or else the agent's address. ``oid: "*"``
 catches traps no other rule maps; ``oid: 1.3.6.1.4.1.9.*`` matches a subtree. The receiver
 process (``snmp_trap_process.py``) feeds :func:`traps_to_events`.
+
+Every event carries the target's labels under the rule's own. ``varbind_labels: N`` (default
+20 on ``oid: "*"``, else 0) keeps the first N varbinds as labels (OID -> value, 256 characters
+at most), so a trap no addon maps still says what it carried. ``agent_address: v1_agent_addr``
+on a source takes an SNMPv1 trap's agent-addr field (``snmpTrapAddress.0``, RFC 3584) as the
+agent's address instead of the UDP sender's: for traps that come through a relay.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -49,11 +56,13 @@ from opsconductor.normalize.valuemaps import BUILTIN_MAPS, apply_map, normalize_
 
 SNMP_TRAP_OID = "1.3.6.1.6.3.1.1.4.1.0"  # snmpTrapOID.0 (SNMPv2-MIB, RFC 3418)
 SYS_UPTIME = "1.3.6.1.2.1.1.3.0"  # sysUpTime.0 (SNMPv2-MIB, RFC 3418)
+SNMP_TRAP_ADDRESS = "1.3.6.1.6.3.18.1.3.0"  # snmpTrapAddress.0 (RFC 3584): a v1 trap's agent-addr
+LABEL_VALUE_MAX = 256
 _OID = re.compile(r"^\.?[0-2](\.\d+)+$")
 _RESERVED = frozenset({"agent_address", "agent_port", "version", "trap_oid", "uptime", "target", "vb", "index",
                        "oids"})
-_SOURCE_KEYS = frozenset({"name", "kind", "description", "varbinds", "traps", "resource"})
-_RULE_KEYS = EVENT_KEYS | {"oid", "name", "description", "varbinds"}
+_SOURCE_KEYS = frozenset({"name", "kind", "description", "varbinds", "traps", "resource", "agent_address"})
+_RULE_KEYS = EVENT_KEYS | {"oid", "name", "description", "varbinds", "varbind_labels"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,6 +92,7 @@ class TrapRule:
     prefix: bool
     template: EventTemplate
     varbinds: tuple[VarbindDef, ...]
+    varbind_labels: int = 0  # the first N varbinds become labels
 
     @property
     def by_oid(self) -> dict[str, VarbindDef]:
@@ -101,6 +111,7 @@ class TrapSpec:
     addon: str
     rules: tuple[TrapRule, ...]
     resource: Template | None = None
+    agent_address: str = "sender"  # or "v1_agent_addr"
 
 
 def _oid_text(value: Any, positions: Positions, path: DataPath) -> str:
@@ -164,6 +175,8 @@ class SnmpTrapKind:
                 "severity": {"oneOf": [{"type": "string"}, {"type": "object"}]},
                 "labels": {"type": "object", "additionalProperties": template},
                 "labels_from": {"oneOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}}]},
+                "varbind_labels": {"type": "integer", "minimum": 0, "maximum": 50,
+                                   "description": "keep the first N varbinds as labels (default 20 on '*')"},
             },
         }
         return {
@@ -172,6 +185,8 @@ class SnmpTrapKind:
                 "name": {"type": "string", "pattern": "^[a-z0-9][a-z0-9_-]*$"},
                 "kind": {"const": "snmp_trap"}, "description": {"type": "string"},
                 "resource": template, "varbinds": varbinds,
+                "agent_address": {"enum": ["sender", "v1_agent_addr"],
+                                  "description": "v1_agent_addr: an SNMPv1 trap's agent-addr (relays)"},
                 "traps": {"type": "array", "minItems": 1, "items": rule},
             },
         }
@@ -209,15 +224,22 @@ class SnmpTrapKind:
                 own = _parse_varbinds(r.get("varbinds"), positions, (*p, "varbinds"))
                 own_names = {v.name for v in own}
                 template = compile_event_template(env, r, positions, p, required=("event",))
+                labels_n = r.get("varbind_labels", 20 if raw_oid == "*" else 0)
+                if not isinstance(labels_n, int) or isinstance(labels_n, bool) or not 0 <= labels_n <= 50:
+                    raise positions.error((*p, "varbind_labels"), "must be a number from 0 to 50")
                 rules.append(TrapRule(oid, prefix, template,
-                                      (*own, *(v for v in common if v.name not in own_names))))
+                                      (*own, *(v for v in common if v.name not in own_names)), labels_n))
             except ConfigErrors as exc:
                 errors.extend(exc.errors)
             except ConfigError as exc:
                 errors.append(exc)
         if errors:
             raise errors[0] if len(errors) == 1 else ConfigErrors(errors)
-        return TrapSpec(name=name, addon=_addon_name(positions), rules=tuple(rules), resource=resource)
+        agent = entry.get("agent_address", "sender")
+        if agent not in ("sender", "v1_agent_addr"):
+            raise positions.error((*path, "agent_address"), "must be 'sender' or 'v1_agent_addr'")
+        return TrapSpec(name=name, addon=_addon_name(positions), rules=tuple(rules), resource=resource,
+                        agent_address=agent)
 
 
 def _addon_name(positions: Positions) -> str:
@@ -295,6 +317,10 @@ def trap_context(trap: ReceivedTrap, rule: TrapRule, target: Mapping[str, Any]) 
             "oids": oids}
 
 
+def _varbind_labels(trap: ReceivedTrap, n: int) -> dict[str, str]:
+    return {oid: str(value_text(v))[:LABEL_VALUE_MAX] for oid, v in trap.varbinds[:n]}
+
+
 def trap_raw(trap: ReceivedTrap) -> dict[str, Any]:
     return {"agent": trap.address, "version": trap.version, "trap_oid": trap.trap_oid, "uptime": trap.uptime,
             "varbinds": [[oid, value_text(v) if isinstance(v, bytes) else v] for oid, v in trap.varbinds]}
@@ -319,14 +345,20 @@ def traps_to_events(
             stats.unmapped += 1
             continue
         spec, rule = hit
+        if spec.agent_address == "v1_agent_addr" and trap.version == "v1":
+            agent = str(dict(trap.varbinds).get(SNMP_TRAP_ADDRESS) or trap.address)
+            if agent not in ("0.0.0.0", trap.address):
+                trap = dataclasses.replace(trap, address=agent)
         target = targets(trap.address) or {}
         ctx = trap_context(trap, rule, target)
         default_resource = (spec.resource.render(ctx) if spec.resource else "") or target.get("name") or trap.address
         try:
-            events.append(rule.template.render(
+            ev = rule.template.render(
                 ctx, source=spec.addon, raw=trap_raw(trap), now=trap.received_at,
                 defaults={"resource": default_resource, "occurred_at": trap.received_at.isoformat()},
-            ))
+            )
+            extra = {**(target.get("labels") or {}), **_varbind_labels(trap, rule.varbind_labels)}
+            events.append(ev.model_copy(update={"labels": {**extra, **ev.labels}}) if extra else ev)
         except ValueError as exc:
             stats.invalid += 1
             if len(stats.errors) < 5:

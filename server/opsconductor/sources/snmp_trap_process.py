@@ -83,7 +83,7 @@ def _writer(conn: Connection, out: queue.SimpleQueue[Any]) -> None:
 async def _child(conn: Connection, host: str, port: int, auth: TrapAuth, batch_window: float,
                  database_url: str) -> None:
     from opsconductor.store.db import Database
-    from opsconductor.store.event_log import append_events
+    from opsconductor.store.event_log import accept_in
 
     out: queue.SimpleQueue[Any] = queue.SimpleQueue()
     writer = threading.Thread(target=_writer, args=(conn, out), name="trap-pipe-writer", daemon=True)
@@ -107,7 +107,7 @@ async def _child(conn: Connection, host: str, port: int, auth: TrapAuth, batch_w
         events, stats = traps_to_events(batch, state.table, state.targets.get)
         if events:
             async with db.write() as c:  # raises -> the receiver keeps the batch and retries
-                await append_events(c, events, datetime.now(UTC))
+                await accept_in(c, events, datetime.now(UTC))  # the one accept path
         by_source: dict[str, int] = {}
         for e in events:
             by_source[e.source or ""] = by_source.get(e.source or "", 0) + 1

@@ -19,7 +19,8 @@ import asyncio
 import contextlib
 import logging
 import socket
-from collections.abc import Awaitable, Callable, Sequence
+import time
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -31,33 +32,13 @@ from pysnmp.proto.api import v2c
 
 from opsconductor.sources.snmp_trap import SNMP_TRAP_OID, SYS_UPTIME, ReceivedTrap
 from opsconductor.sources.snmp_trap_ber import BerError, decode_v2c_trap
+from opsconductor.sources.snmp_usm import AUTH_PROTOCOLS, PRIV_PROTOCOLS
 
 log = logging.getLogger(__name__)
 
 SNMP_TRAP_COMMUNITY = "1.3.6.1.6.3.18.1.4.0"  # snmpTrapCommunity.0 (RFC 3584): a secret, never kept
 RECEIVE_BUFFER = 4 * 1024 * 1024
 _INFORM_TAG = v2c.InformRequestPDU.tagSet
-
-AUTH_PROTOCOLS = {
-    "md5": config.USM_AUTH_HMAC96_MD5,
-    "sha": config.USM_AUTH_HMAC96_SHA,
-    "sha1": config.USM_AUTH_HMAC96_SHA,
-    "sha224": config.USM_AUTH_HMAC128_SHA224,
-    "sha256": config.USM_AUTH_HMAC192_SHA256,
-    "sha384": config.USM_AUTH_HMAC256_SHA384,
-    "sha512": config.USM_AUTH_HMAC384_SHA512,
-}
-PRIV_PROTOCOLS = {
-    "des": config.USM_PRIV_CBC56_DES,
-    "3des": config.USM_PRIV_CBC168_3DES,
-    "aes": config.USM_PRIV_CFB128_AES,
-    "aes128": config.USM_PRIV_CFB128_AES,
-    "aes192": config.USM_PRIV_CFB192_AES,
-    "aes256": config.USM_PRIV_CFB256_AES,
-    "aes192-blumenthal": config.USM_PRIV_CFB192_AES_BLUMENTHAL,
-    "aes256-blumenthal": config.USM_PRIV_CFB256_AES_BLUMENTHAL,
-}
-
 
 @dataclass(frozen=True)
 class V3User:
@@ -85,6 +66,7 @@ class ReceiverStats:
     received: int = 0
     fast: int = 0
     bad_community: int = 0
+    v3_auth_failure: int = 0
     malformed: int = 0
     overflow: int = 0
 
@@ -154,8 +136,9 @@ class TrapReceiver:
         self.batch_window = batch_window
         self.max_pending = max_pending
         self.clock = clock
-        self.on_drop = on_drop  # "bad_community" | "malformed" | "overflow", e.g. into a metric
+        self.on_drop = on_drop  # "bad_community" | "v3_auth_failure" | "malformed" | "overflow" (a metric)
         self.stats = ReceiverStats()
+        self._failure_logged: dict[str, float] = {}  # sender -> when its last auth failure was logged
         self._communities = frozenset(auth.communities)
         self._pending: list[ReceivedTrap] = []
         self._oid_cache: dict[bytes, str] = {}
@@ -204,7 +187,24 @@ class TrapReceiver:
             config.add_v3_user(eng, user.name, **kw)  # informs: we are the authoritative engine
             for engine_id in user.engine_ids:  # traps: the sender is authoritative
                 config.add_v3_user(eng, user.name, securityEngineId=v2c.OctetString(engine_id), **kw)
+        eng.observer.register_observer(self._security_failed, "rfc3412.prepareDataElements:sm-failure")
         return eng
+
+    def _security_failed(self, eng: Any, point: str, info: Mapping[str, Any], cb_ctx: Any) -> None:
+        """pysnmp dropped a message it could not authenticate: counted, and logged once a minute per
+        sender with pysnmp's reason (wrong digest, unknown user...), never a key or community."""
+        v3 = int(info.get("securityModel") or 0) == 3
+        self._drop("v3_auth_failure" if v3 else "bad_community")
+        address = str(next(iter(info.get("transportAddress") or ("?",))))
+        now = time.monotonic()
+        if now - self._failure_logged.get(address, -1e9) >= 60.0:
+            self._failure_logged[address] = now
+            if len(self._failure_logged) > 10_000:
+                self._failure_logged.clear()
+            status = info.get("statusInformation") or {}
+            reason = status.get("errorIndication") if hasattr(status, "get") else None
+            log.warning("SNMP%s trap from %s dropped: %s", "v3" if v3 else "v1/v2c", address,
+                        reason or "authentication failed")
 
     async def stop(self) -> None:
         if self._flusher is not None:

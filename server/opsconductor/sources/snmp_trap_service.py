@@ -19,7 +19,8 @@ from opsconductor.errors import ConfigError
 from opsconductor.sources.credentials import CredentialError, resolve
 from opsconductor.sources.snmp_trap import TrapSpec
 from opsconductor.sources.snmp_trap_process import ReceiverProcess
-from opsconductor.sources.snmp_trap_receiver import AUTH_PROTOCOLS, PRIV_PROTOCOLS, TrapAuth, V3User
+from opsconductor.sources.snmp_trap_receiver import TrapAuth, V3User
+from opsconductor.sources.snmp_usm import AUTH_PROTOCOLS, PRIV_PROTOCOLS
 from opsconductor.sources.webhook_catalog import PushCatalog
 
 if TYPE_CHECKING:
@@ -44,14 +45,14 @@ def trap_auth_from_settings(settings: Settings, environ: Mapping[str, str] | Non
     communities: list[bytes] = []
     for i, ref in enumerate(settings.trap_communities):
         try:
-            communities.append(resolve(ref, environ).value().encode())
+            communities.append(resolve(ref, environ, settings.effective_credentials_dir).value().encode())
         except CredentialError as exc:
             raise ConfigError(f"trap_communities[{i}]: {exc}") from None
     users: list[V3User] = []
     for i, ref in enumerate(settings.trap_v3_users):
         where = f"trap_v3_users[{i}] ({ref})"
         try:
-            secret = resolve(ref, environ)
+            secret = resolve(ref, environ, settings.effective_credentials_dir)
         except CredentialError as exc:
             raise ConfigError(f"trap_v3_users[{i}]: {exc}") from None
         if not secret.has_parts():
@@ -76,11 +77,11 @@ def trap_auth_from_settings(settings: Settings, environ: Mapping[str, str] | Non
     return TrapAuth(tuple(communities), tuple(users), engine_id)
 
 
-def inventory_targets(components: Mapping[str, Any]) -> Callable[[], dict[str, dict[str, Any]]]:
+def inventory_targets(service: Callable[[], Any]) -> Callable[[], dict[str, dict[str, Any]]]:
     """The inventory's targets by address (as templates see them), as the sources service has them now."""
 
     def snapshot() -> dict[str, dict[str, Any]]:
-        svc = components.get("sources")
+        svc = service()
         targets = svc.targets() if svc is not None and hasattr(svc, "targets") else []
         return {t.address: {"name": t.name, "address": t.address, "port": t.port, "labels": dict(t.labels)}
                 for t in targets}
@@ -89,14 +90,14 @@ def inventory_targets(components: Mapping[str, Any]) -> Callable[[], dict[str, d
 
 
 class TrapService:
-    """Registered as ``rt.components["snmp_traps"]``: runs and configures the receiver process."""
+    """The runtime's ``rt.snmp_traps``: runs and configures the receiver process."""
 
     def __init__(self, rt: Runtime, catalog: PushCatalog, metrics: Any,
                  targets: Callable[[], dict[str, dict[str, Any]]] | None = None):
         self.rt = rt
         self.catalog = catalog
         self.metrics = metrics
-        self.targets = targets or inventory_targets(rt.components)
+        self.targets = targets or inventory_targets(lambda: rt.sources)
         self.receiver: ReceiverProcess | None = None
         self.error: str | None = None
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from opsconductor.config.yaml_source import DataPath, Positions
-from opsconductor.errors import SourceError
+from opsconductor.errors import BadAnswer
 from opsconductor.normalize.parsers import PARSER_TYPES, ParseError, TextParser, build_parser
 from opsconductor.sources.common import CommonSpec, kind_schema, parse_common, validate_entry
 from opsconductor.sources.job import PollJob
@@ -76,4 +76,4 @@ class SshKind:
         try:
             return spec.parser.run(out)
         except ParseError as exc:
-            raise SourceError(f"output of {spec.command!r} on {job.target.name}: {exc}") from None
+            raise BadAnswer(f"output of {spec.command!r} on {job.target.name}: {exc}") from None

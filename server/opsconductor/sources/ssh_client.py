@@ -1,6 +1,7 @@
 """The one SSH client (asyncssh): connection reuse and a per-device session limit.
 
-A connection per (address, port, user) is opened on first use and kept; each command
+A connection per (address, port, user, credential) is opened on first use and kept (two
+targets on one address with different secrets never share one); each command
 runs in its own session on it, at most ``sessions_per_device`` at a time per device
 (network OSes often allow only a few). A broken connection is dropped and reopened
 once. Host keys are checked against ``known_hosts`` when it is set.
@@ -16,8 +17,8 @@ from typing import Any
 
 import asyncssh
 
-from opsconductor.errors import SourceError, Unreachable
-from opsconductor.sources.credentials import Secret
+from opsconductor.errors import AuthFailed, ErrorAnswer, SourceError, Unreachable
+from opsconductor.sources.credentials import CredentialError, Secret
 
 log = logging.getLogger(__name__)
 
@@ -37,12 +38,12 @@ class SshClient:
         self._per_device = sessions_per_device
         self._known_hosts = str(known_hosts) if known_hosts else None
         self._connect_timeout = connect_timeout
-        self._conns: dict[tuple[str, int, str], _Conn] = {}
+        self._conns: dict[tuple[str, int, str, str], _Conn] = {}
 
     def _options(self, secret: Secret) -> tuple[str, dict[str, Any]]:
         user = secret.part("username") or secret.part("user")
         if not user:
-            raise SourceError(f"credential {secret.reference}: SSH needs a JSON object with 'username' "
+            raise CredentialError(f"credential {secret.reference}: SSH needs a JSON object with 'username' "
                               "and 'password' or 'private_key'")
         opts: dict[str, Any] = {"username": user, "known_hosts": self._known_hosts,
                                 "connect_timeout": self._connect_timeout}
@@ -51,7 +52,7 @@ class SshClient:
             try:
                 opts["client_keys"] = [asyncssh.import_private_key(key, secret.part("passphrase"))]
             except (asyncssh.KeyImportError, ValueError):
-                raise SourceError(f"credential {secret.reference}: private_key does not parse") from None
+                raise CredentialError(f"credential {secret.reference}: private_key does not parse") from None
             opts["password"] = None
         else:
             opts["password"] = secret.part("password")
@@ -61,7 +62,7 @@ class SshClient:
 
     async def _connection(self, address: str, port: int, secret: Secret) -> tuple[_Conn, asyncssh.SSHClientConnection]:
         user, opts = self._options(secret)
-        key = (address, port, user)
+        key = (address, port, user, secret.digest())
         entry = self._conns.get(key)
         if entry is None:
             entry = self._conns[key] = _Conn(None, asyncio.Semaphore(self._per_device), asyncio.Lock())
@@ -72,7 +73,7 @@ class SshClient:
                 except (OSError, TimeoutError, asyncssh.ConnectionLost) as exc:
                     raise Unreachable(f"SSH to {address}:{port}: {type(exc).__name__}: {exc}") from None
                 except asyncssh.PermissionDenied:
-                    raise SourceError(f"SSH to {address}:{port}: authentication failed for {user}") from None
+                    raise AuthFailed(f"SSH to {address}:{port}: authentication failed for {user}") from None
                 except asyncssh.Error as exc:
                     raise SourceError(f"SSH to {address}:{port}: {exc.reason}") from None
             return entry, entry.conn
@@ -95,7 +96,7 @@ class SshClient:
                         continue
                 if result.exit_status not in (0, None):
                     err = str(result.stderr or "").strip().splitlines()[:1]
-                    raise SourceError(f"SSH command on {address}:{port} exited {result.exit_status}: "
+                    raise ErrorAnswer(f"SSH command on {address}:{port} exited {result.exit_status}: "
                                       f"{err[0] if err else ''}")
                 out = result.stdout
                 return out.decode("utf-8", "replace") if isinstance(out, bytes) else str(out or "")

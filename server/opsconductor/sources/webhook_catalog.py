@@ -3,7 +3,7 @@
 Pushed sources need no scheduler: the HTTP routes and the trap receiver ask this catalog,
 when a payload arrives, which addon source translates it. The manifests themselves are
 loaded (and hot-reloaded, a bad one refused while the last good version stays) by the
-sources service (``rt.components["sources"]``, :mod:`opsconductor.sources.service`); this
+sources service (``rt.sources``, :mod:`opsconductor.sources.service`); this
 catalog is a view on them that re-indexes whenever the loaded set or the enabled set
 changes. Without a sources service (a bare runtime) it loads ``addons_dir`` itself once.
 """
@@ -22,12 +22,12 @@ from opsconductor.sources.webhook import WebhookSpec
 Snapshot = tuple[Mapping[str, Manifest], frozenset[str]]  # loaded manifests, disabled addon names
 
 
-def service_snapshot(components: Mapping[str, Any], addons_dir: Path) -> Callable[[], Snapshot]:
+def service_snapshot(service: Callable[[], Any], addons_dir: Path) -> Callable[[], Snapshot]:
     """What the sources service has loaded; falls back to loading ``addons_dir`` once by itself."""
     own: list[AddonSet] = []
 
     def snapshot() -> Snapshot:
-        svc = components.get("sources")
+        svc = service()
         if svc is not None and hasattr(svc, "addons"):
             return svc.addons.manifests, frozenset(getattr(svc, "disabled", frozenset()))
         if not own:

@@ -30,15 +30,15 @@ class PushMetrics:
 
 
 def install(rt: Runtime) -> None:
-    """Index the addons' pushed sources (api/push.py finds them in ``rt.components``); run the trap receiver.
+    """Index the addons' pushed sources (api/push.py finds them in ``rt.push``); run the trap receiver.
 
     Install after the sources service: its start hook loads the manifests this reads.
     """
-    catalog = PushCatalog(service_snapshot(rt.components, rt.settings.addons_dir))
+    catalog = PushCatalog(service_snapshot(lambda: rt.sources, rt.settings.addons_dir))
     metrics = PushMetrics(rt.metrics.registry)
-    rt.components["push"] = catalog
-    rt.components["push_metrics"] = metrics
+    rt.push = catalog
+    rt.push_metrics = metrics
     traps = TrapService(rt, catalog, metrics)
-    rt.components["snmp_traps"] = traps
+    rt.snmp_traps = traps
     rt.on_start(traps.start)
     rt.on_stop(traps.stop)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 import json
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Select, and_, case, func, or_, select
@@ -15,8 +15,8 @@ from sqlalchemy.sql.elements import ColumnElement
 from opsconductor.errors import InputError, NotFound
 from opsconductor.model.alert import OPEN_STATUSES, AlertStatus
 from opsconductor.model.event import SEVERITY_RANK, Severity
+from opsconductor.model.lifecycle import Row
 from opsconductor.store.alert_writer import ALERTS, HISTORY
-from opsconductor.store.lifecycle import Row
 
 SEVERITY_ORDER = case({s.value: r for s, r in SEVERITY_RANK.items()}, value=ALERTS.c.severity, else_=-1)
 SORTABLE: dict[str, ColumnElement[Any]] = {
@@ -27,6 +27,7 @@ SORTABLE: dict[str, ColumnElement[Any]] = {
     "severity": SEVERITY_ORDER,
 }
 MAX_LIMIT = 1000
+MAX_INT = 2**63 - 1  # BIGINT: a cursor holding more would overflow the query parameter
 
 
 @dataclass(frozen=True)
@@ -45,6 +46,15 @@ class AlertFilter:
     ids: tuple[int, ...] = field(default_factory=tuple)
 
     def __post_init__(self) -> None:
+        for name, t in (("since", self.since), ("until", self.until)):
+            if t is None:
+                continue
+            if t.tzinfo is None:
+                raise InputError(f"{name} must carry a timezone offset (RFC 3339, e.g. 2026-01-01T00:00:00Z)")
+            try:
+                object.__setattr__(self, name, t.astimezone(UTC))  # the database compares UTC instants
+            except OverflowError:
+                raise InputError(f"{name} is outside the range of representable times") from None
         for s in self.status:
             if s not in AlertStatus.__members__:
                 raise InputError(f"unknown status {s!r}; one of {', '.join(AlertStatus)}")
@@ -83,6 +93,8 @@ def parse_label_filters(values: list[str]) -> tuple[tuple[str, str], ...]:
         key, sep, val = v.partition(":")
         if not sep or not key:
             raise InputError(f"label filter {v!r} must look like name:value, e.g. site:ams")
+        if '"' in key:  # SQLite's JSON path cannot quote it
+            raise InputError("a label name in a filter cannot contain a double quote")
         out.append((key, val))
     return tuple(out)
 
@@ -98,11 +110,14 @@ def _decode_cursor(cursor: str, sort: str) -> tuple[Any, int]:
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
         got_sort, value, alert_id = json.loads(raw)
-        if got_sort != sort or not isinstance(alert_id, int):
+        if got_sort != sort or not isinstance(alert_id, int) or not -MAX_INT <= alert_id <= MAX_INT:
             raise ValueError
         if sort.lstrip("+-") in ("last_seen", "first_seen"):
-            value = datetime.fromisoformat(value)
-        elif not isinstance(value, int):
+            when = datetime.fromisoformat(value)
+            if when.tzinfo is None or when.isoformat() != value:  # only what _encode_cursor wrote
+                raise ValueError
+            value = when
+        elif not isinstance(value, int) or not -MAX_INT <= value <= MAX_INT:
             raise ValueError
     except (ValueError, TypeError, json.JSONDecodeError):
         raise InputError("invalid cursor: use the next_cursor of a previous page with the same sort") from None
@@ -167,3 +182,21 @@ async def count_alerts(conn: AsyncConnection) -> dict[str, dict[str, int]]:
     for severity, status, n in rows:
         out.setdefault(severity, {})[status] = int(n)
     return out
+
+
+async def due_for_expiry(conn: AsyncConnection, now: datetime, limit: int = 1000) -> list[int]:
+    """Open alerts whose last_seen + timeout has passed, oldest first."""
+    stmt = (
+        select(ALERTS.c.id)
+        .where(ALERTS.c.status.in_([s.value for s in OPEN_STATUSES]), ALERTS.c.expires_at.is_not(None),
+               ALERTS.c.expires_at < now)
+        .order_by(ALERTS.c.expires_at)
+        .limit(limit)
+    )
+    return list((await conn.execute(stmt)).scalars().all())
+
+
+async def list_children(conn: AsyncConnection, parent_id: int) -> list[Row]:
+    """Every alert (open or closed) whose ``parent_id`` is this alert (an incident's children), oldest first."""
+    rows = (await conn.execute(select(ALERTS).where(ALERTS.c.parent_id == parent_id).order_by(ALERTS.c.id))).mappings()
+    return [dict(r) for r in rows]

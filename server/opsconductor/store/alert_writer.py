@@ -1,7 +1,13 @@
-"""Apply a batch of decisions to the alert table in one transaction.
+"""The one writer of ``alerts`` and ``alert_history``.
+
+Every alert change (events, operator actions, expiry, suppression re-decisions) is a
+:class:`~opsconductor.model.lifecycle.Change` from the state machine; this module writes
+changes and hands their transitions to the sink in the same transaction. Nothing else
+updates or inserts these two tables (a test checks it). Callers get their transaction,
+with the processing lock, from :class:`~opsconductor.store.alert_store.AlertStore`.
 
 Batching is what makes the intake fast: one query loads the open alerts of every
-fingerprint in the batch, the pure lifecycle runs in memory in arrival order, then
+fingerprint in the batch, the pure state machine runs in memory in arrival order, then
 rows, history and the event log's processed markers are written with executemany.
 """
 
@@ -12,12 +18,13 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
-from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy import bindparam, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from opsconductor.correlate.decision import Decision
-from opsconductor.model.alert import OPEN_STATUSES, Outcome
-from opsconductor.store.lifecycle import Change, Row, Transition, apply_decision
+from opsconductor.errors import Conflict, NotFound
+from opsconductor.model.alert import OPEN_STATUSES, Action, Outcome
+from opsconductor.model.decision import Decision
+from opsconductor.model.lifecycle import ActionTrigger, Change, EventTrigger, Row, Transition, transition
 from opsconductor.store.tables import Alert, AlertHistory, EventRecord
 
 ALERTS = Alert.__table__  # type: ignore[attr-defined]
@@ -80,14 +87,20 @@ async def load_open_alerts(
         for values in result:
             row = dict(zip(keys, values, strict=True))
             out[row["fingerprint"]] = row
-    traced = sorted(set(with_trace) & set(out))
+    await load_traces(conn, out, with_trace)
+    return out
+
+
+async def load_traces(conn: AsyncConnection, rows: dict[str, Row], fingerprints: Iterable[str]) -> None:
+    """Add the decision trace to the loaded open alerts of ``fingerprints`` (in place)."""
+    open_statuses = [s.value for s in OPEN_STATUSES]
+    traced = sorted(set(fingerprints) & set(rows))
     for chunk in _chunks(traced):
         stmt = select(ALERTS.c.fingerprint, ALERTS.c.trace).where(
             ALERTS.c.fingerprint.in_(chunk), ALERTS.c.status.in_(open_statuses)
         )
         for fp, trace in (await conn.execute(stmt)).all():
-            out[fp]["trace"] = trace
-    return out
+            rows[fp]["trace"] = trace
 
 
 async def write_changes(
@@ -160,19 +173,24 @@ async def apply_decisions(
     *,
     default_timeout: int,
     sink: TransitionSink,
+    open_rows: dict[str, Row] | None = None,
 ) -> list[EventResult]:
-    """Apply decisions in order, write everything, mark the events processed; one transaction."""
-    state = await load_open_alerts(
-        conn,
-        (d.fingerprint for d in decisions if not d.drop),
-        for_update=True,
-        with_trace=(d.fingerprint for d in decisions if d.is_clear and not d.drop),
-    )
+    """Apply decisions in order, write everything, mark the events processed; one transaction.
+
+    ``open_rows``: the open alerts of every (non-dropped) fingerprint of the batch, when the
+    correlator already loaded them (for update) in this transaction; else they are loaded here."""
+    cleared = (d.fingerprint for d in decisions if d.is_clear and not d.drop)
+    if open_rows is None:
+        state = await load_open_alerts(conn, (d.fingerprint for d in decisions if not d.drop), for_update=True,
+                                       with_trace=cleared)
+    else:
+        state = open_rows
+        await load_traces(conn, state, cleared)
     originals = {row["id"]: dict(row) for row in state.values()}
     changes: list[tuple[Row | None, Change]] = []
     for d in decisions:
         current = state.get(d.fingerprint)
-        ch = apply_decision(current, d, now, default_timeout=default_timeout)
+        ch = transition(current, EventTrigger(d, default_timeout), now)
         if ch.row is not None:
             if current is not None and not ch.is_new:
                 # mutate in place so later decisions in the batch see (and share) the same row
@@ -186,7 +204,7 @@ async def apply_decisions(
         changes.append((current, ch))
     alert_ids = await write_changes(conn, changes, sink, originals)
     results = [
-        EventResult(d.event_id, alert_id, ch.outcome)
+        EventResult(d.event_id, alert_id, ch.outcome or Outcome.ignored)
         for d, alert_id, (_, ch) in zip(decisions, alert_ids, changes, strict=True)
     ]
     await conn.execute(
@@ -196,3 +214,48 @@ async def apply_decisions(
         [{"_id": r.event_id, "_alert": r.alert_id, "_outcome": r.outcome.value} for r in results],
     )
     return results
+
+
+async def apply_action(
+    conn: AsyncConnection, alert_ids: Sequence[int], action: Action, *, actor: str, now: datetime,
+    text: str | None, sink: TransitionSink, skip_conflicts: bool = False,
+) -> list[Row]:
+    """Apply an action to alerts by id; returns the updated rows. NotFound/Conflict unless skipping."""
+    stmt = select(ALERTS).where(ALERTS.c.id.in_(list(alert_ids)))
+    if conn.dialect.name == "postgresql":
+        stmt = stmt.with_for_update()
+    rows = {r["id"]: dict(r) for r in (await conn.execute(stmt)).mappings()}
+    missing = [i for i in alert_ids if i not in rows]
+    if missing and not skip_conflicts:
+        raise NotFound(f"no alert with id {missing[0]}")
+    changes: list[tuple[Row | None, Change]] = []
+    for alert_id in dict.fromkeys(alert_ids):
+        if alert_id not in rows:
+            continue
+        try:
+            ch = transition(rows[alert_id], ActionTrigger(action, actor, text), now)
+        except Conflict:
+            if skip_conflicts:
+                continue
+            raise
+        changes.append((rows[alert_id], ch))
+    await write_changes(conn, changes, sink, {r["id"]: r for r in rows.values()})
+    return [ch.row for _, ch in changes if ch.row is not None]
+
+
+async def write_redecisions(conn: AsyncConnection, changes: Sequence[tuple[Row, Change]],
+                            sink: TransitionSink) -> int:
+    """Persist suppression re-decisions (rows read whole, changes from the state machine)."""
+    live = [(row, ch) for row, ch in changes if ch.row is not None]
+    await write_changes(conn, live, sink, {row["id"]: row for row, _ in live})
+    return len(live)
+
+
+async def link_children(conn: AsyncConnection, parent_id: int, fingerprints: Any) -> None:
+    """Set ``parent_id`` on the open alerts of ``fingerprints`` (a list or a SELECT of them) that are
+    not yet linked to this parent: an incident's children, in one statement."""
+    await conn.execute(
+        update(ALERTS)
+        .where(ALERTS.c.fingerprint.in_(fingerprints), ALERTS.c.status.in_([s.value for s in OPEN_STATUSES]),
+               or_(ALERTS.c.parent_id.is_(None), ALERTS.c.parent_id != parent_id))
+        .values(parent_id=parent_id))

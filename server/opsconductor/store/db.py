@@ -19,8 +19,9 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from opsconductor.errors import Unavailable
+from opsconductor.shipped import shipped
 
-MIGRATIONS_DIR = Path(__file__).resolve().parents[3] / "migrations"
+MIGRATIONS_DIR = shipped("migrations")
 
 # Errors that mean "the database is not reachable right now", as opposed to a bug.
 DB_DOWN_ERRORS: tuple[type[BaseException], ...] = (OperationalError, DBAPIError, OSError, ConnectionError, TimeoutError)

@@ -9,14 +9,16 @@ from typing import Any
 from sqlalchemy import func, insert, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from opsconductor.correlate.decision import AcceptedEvent
 from opsconductor.model.alert import Outcome
+from opsconductor.model.decision import AcceptedEvent
 from opsconductor.model.event import NormalizedEvent, Severity
 from opsconductor.store.alert_writer import EVENTS, EventResult
 
 
-async def append_events(conn: AsyncConnection, events: Sequence[NormalizedEvent], now: datetime) -> list[int]:
-    """Insert events in order; returns their ids (monotonic: arrival order)."""
+async def accept_in(conn: AsyncConnection, events: Sequence[NormalizedEvent], now: datetime) -> list[int]:
+    """THE accept path: make events durable in the log, in order, in ``conn``'s transaction;
+    returns their ids (monotonic: arrival order). Every producer comes through here:
+    ``Pipeline.accept`` (REST, poller, webhooks), the SNMP trap process, correlation parents."""
     if not events:
         return []
     rows = [

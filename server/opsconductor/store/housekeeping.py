@@ -10,7 +10,6 @@ from typing import TYPE_CHECKING
 from sqlalchemy import func, select
 
 from opsconductor.errors import Unavailable
-from opsconductor.store.alert_actions import Action, apply_action, due_for_expiry
 from opsconductor.store.alert_writer import ALERTS
 from opsconductor.store.event_log import backlog
 
@@ -22,16 +21,7 @@ log = logging.getLogger(__name__)
 
 async def expire_due(rt: Runtime) -> int:
     """Expire every open alert whose last_seen + timeout has passed; returns how many."""
-    total = 0
-    while True:
-        now = rt.pipeline.clock()
-        async with rt.db.write() as conn:
-            ids = await due_for_expiry(conn, now)
-            if not ids:
-                return total
-            await apply_action(conn, ids, Action.expire, actor="housekeeping", now=now,
-                               text="not seen within its timeout", sink=rt.pipeline.sink, skip_conflicts=True)
-        total += len(ids)
+    return await rt.pipeline.expire_due()
 
 
 async def refresh_gauges(rt: Runtime) -> int:

@@ -13,12 +13,13 @@ from typing import Any
 from sqlalchemy import BigInteger, Column, Index, Integer, String, Text, text
 from sqlmodel import Field, SQLModel
 
+from opsconductor.model.alert import OPEN_STATUSES
 from opsconductor.store.types import JSONType, UTCDateTime
 
 # SQLite only auto-increments INTEGER PRIMARY KEY columns.
 BIGINT_PK = BigInteger().with_variant(Integer, "sqlite")
 
-OPEN_STATUS_SQL = "status IN ('active', 'acknowledged', 'suppressed')"
+OPEN_STATUS_SQL = f"status IN ({', '.join(repr(s.value) for s in OPEN_STATUSES)})"
 
 
 class Alert(SQLModel, table=True):

@@ -1,17 +1,19 @@
-"""The contract between the correlate stage and the store stage.
+"""The contract between the correlate stage and the store stage (data only).
 
-A :class:`Correlator` turns each accepted event into a :class:`Decision`: the dedup
+A correlator turns each :class:`AcceptedEvent` into a :class:`Decision`: the dedup
 identity (fingerprint), the effective severity, whether the event is dropped or
-suppressed and why, and the trace of rules that decided. The store applies
-decisions to the alert table; it never looks at rules itself.
+suppressed and why, and the trace of rules that decided. The store applies decisions
+to the alert table through the state machine (``model/lifecycle.py``); it never looks
+at rules itself. Living in ``model/`` keeps the import arrows one way:
+correlate -> model <- store.
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from datetime import datetime
+from typing import Any
 
 from opsconductor.model.event import NormalizedEvent, Severity
 
@@ -36,7 +38,7 @@ class AcceptedEvent:
 
     id: int
     event: NormalizedEvent
-    received_at: Any  # datetime; Any keeps this module free of the store's types
+    received_at: datetime
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,34 +63,14 @@ class Decision:
         return self.severity is Severity.clear
 
 
-class OpenAlertView(Protocol):
-    """Read access to currently open alerts, for correlators that need state (inhibition)."""
+@dataclass(frozen=True, slots=True)
+class Decided:
+    """A correlator's answer for a batch: one decision per event, in order, and the events it
+    derived (correlation parents raised or cleared), which the pipeline accepts into the event
+    log in the same transaction (the one accept path every producer uses)."""
 
-    async def open_alerts(self, **equal: str) -> Sequence[dict[str, Any]]: ...
-
-
-class Correlator(Protocol):
-    """The correlate stage. The spine ships :class:`DefaultCorrelator`; the rules engine replaces it."""
-
-    @property
-    def version(self) -> str: ...
-
-    async def decide(self, batch: Sequence[AcceptedEvent]) -> list[Decision]: ...
-
-
-class DefaultCorrelator:
-    """No rules: fingerprint (resource, component, event), severity as sent (default warning)."""
-
-    version = "default"
-
-    async def decide(self, batch: Sequence[AcceptedEvent]) -> list[Decision]:
-        return [
-            Decision(
-                event_id=a.id,
-                event=a.event,
-                fingerprint=default_fingerprint(a.event),
-                severity=a.event.severity or Severity.warning,
-                trace=({"stage": "default", "decided": "fingerprint=(resource,component,event)"},),
-            )
-            for a in batch
-        ]
+    decisions: list[Decision]
+    derived: list[NormalizedEvent] = field(default_factory=list)
+    # the open alerts of the batch's (non-dropped) fingerprints, when the correlator loaded them
+    # for update (the store then does not load them again)
+    open_rows: dict[str, dict[str, Any]] | None = None

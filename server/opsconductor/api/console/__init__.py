@@ -1,0 +1,1 @@
+"""The NOC console: server-rendered pages, a session cookie, live updates over SSE."""
