@@ -310,6 +310,10 @@ class Pipeline:
         now = self.clock()
         mark = await self.suppression.mark(conn)
         results = await self.store.apply_decisions(conn, decided.decisions, now, decided.open_rows)  # store
+        after_apply = getattr(self.correlator, "after_apply", None)  # incident links (rules engine)
+        if after_apply is not None and (more := await after_apply(conn, decided.decisions)):
+            await accept_in(conn, more, now)  # parent severity following its children
+            self._derived.extend(more)
         await self.suppression.after_batch(conn, mark, now, self.store.sink)  # suppression re-decisions
         return results
 

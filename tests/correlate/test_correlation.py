@@ -17,9 +17,9 @@ rules:
   - id: peering-loss
     correlate: {when: {event: bgp_down}, group_by: [resource], count: 2, within: 1m,
                 raise: {event: peering_loss, resource: "{resource}", severity: major,
-                        summary: "{resource}: peers down"}}
+                        summary: "{resource}: peers down"}, resolve: any}
 tests:
-  - name: two peers down raise a parent; members stay active; the parent clears with them
+  - name: two peers down raise a parent; members stay active; with resolve any the first clear clears it
     input:
       - {at: 0s, event: {resource: pe1, event: bgp_down, component: a}}
       - {at: 10s, event: {resource: pe1, event: bgp_down, component: b}}

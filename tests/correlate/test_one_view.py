@@ -201,7 +201,7 @@ tests:
         alerts: [{resource: r1, status: suppressed, severity: critical, duplicate_count: 1,
                   suppressed_reason: "maintenance window critical-window"}]
       - at: 60s
-        alerts: [{resource: r1, status: active, severity: major, duplicate_count: 1, suppressed_reason: null}]
+        alerts: [{resource: r1, status: active, severity: major, duplicate_count: 0, suppressed_reason: null}]
 """
 
 

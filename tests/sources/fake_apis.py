@@ -143,6 +143,27 @@ class NetBox(FakeApi):
         self.token = token
         self.devices: list[dict[str, Any]] = []
         self.routes[("GET", "/api/dcim/devices/")] = self.list_devices
+        self.cables: list[dict[str, Any]] = []
+        self.routes[("GET", "/api/dcim/cables/")] = self.list_cables
+
+    def add_cable(self, id_: int, a: str, b: str) -> None:
+        """A cable between interfaces of devices ``a`` and ``b`` (NetBox >= 3.3 terminations)."""
+        def end(name: str, n: int) -> list[dict[str, Any]]:
+            dev = next(d for d in self.devices if d["name"] == name)
+            return [{"object_type": "dcim.interface", "object_id": 100 * id_ + n,
+                     "object": {"id": 100 * id_ + n, "name": f"xe-0/0/{n}", "cable": id_,
+                                "device": {"id": dev["id"], "name": name}}}]
+        self.cables.append({"id": id_, "a_terminations": end(a, 0), "b_terminations": end(b, 1),
+                            "status": {"value": "connected"}})
+
+    def list_cables(self, req: Request) -> tuple[int, Any]:
+        if req.headers.get("authorization") != f"Token {self.token}":
+            return 403, {"detail": "Authentication credentials were not provided."}
+        limit, offset = int(req.q("limit", "50")), int(req.q("offset", "0"))
+        nxt = (f"http://127.0.0.1:{self.port}/api/dcim/cables/?limit={limit}&offset={offset + limit}"
+               if offset + limit < len(self.cables) else None)
+        return 200, {"count": len(self.cables), "next": nxt, "previous": None,
+                     "results": self.cables[offset:offset + limit]}
 
     def add_device(self, id_: int, name: str, ip: str | None, site: str, role: str, platform: str | None,
                    *, status: str = "active", tenant: str | None = None,

@@ -54,6 +54,15 @@ def test_severity_change_keeps_previous_severity_and_records_history() -> None:
     assert history == ["severity"] and transitions == ["severity_changed"]
 
 
+def test_severity_change_resets_duplicate_count_and_a_new_alert_has_no_parent() -> None:
+    row, *_ = step(None, decide("minor"))
+    assert row is not None and row["parent_id"] is None  # linked by the correlate stage, never by the event
+    row, *_ = step(row, decide("minor", at=2))
+    assert row is not None and row["duplicate_count"] == 1
+    row, *_ = step(row, decide("critical", at=5))
+    assert row is not None and row["duplicate_count"] == 0  # Alerta resets it on a severity change
+
+
 def test_clear_resolves_and_clear_without_alert_is_ignored() -> None:
     row, *_ = step(None, decide("major"))
     row, outcome, history, transitions = step(row, decide("clear", event="link_up", at=10))

@@ -42,6 +42,7 @@ class AlertView(msgspec.Struct):
     timeout: int
     expires_at: str | None
     updated_at: str
+    parent_id: int | None  # the incident (correlation parent) this alert belongs to
 
 
 class HistoryEntry(msgspec.Struct):

@@ -35,4 +35,8 @@ def extra_routes() -> list[Any]:
     from opsconductor.api.console import docs, pages, shelve
 
     routes += pages.ROUTES + shelve.ROUTES + docs.ROUTES  # the console at /, its stream; /schema/assets
+    from opsconductor.api import heartbeats, incidents, replay
+
+    routes += incidents.ROUTES + heartbeats.ROUTES  # /api/v1/alerts/{id}/children, /api/v1/heartbeats
+    routes += replay.ROUTES  # /api/v1/rules/replay
     return routes

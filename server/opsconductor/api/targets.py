@@ -39,6 +39,7 @@ class TargetView(msgspec.Struct):
     origin: str
     credential_set: bool
     credentials_for: list[str]
+    depends_on: list[str]  # upstream targets, for topology suppression
 
 
 class TargetList(msgspec.Struct):
@@ -52,6 +53,7 @@ def target_view(t: Target) -> TargetView:
     return TargetView(
         name=t.name, address=t.address, port=t.port, ports=dict(t.ports), labels=dict(t.labels),
         addons=list(t.addons), intervals=dict(t.intervals), enabled=t.enabled, origin=t.origin,
+        depends_on=list(t.depends_on),
         # Never the references (let alone the secrets): only which are configured.
         credential_set=t.credential is not None,
         credentials_for=sorted(t.credentials),

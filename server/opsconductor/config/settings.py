@@ -65,6 +65,9 @@ class Settings(BaseSettings):
     rules_settle_s: float = Field(
         default=1.0, ge=0, description="A file change reloads the rules once files have not changed for this long"
     )
+    heartbeat_check_interval_s: float = Field(
+        default=5.0, gt=0, description="How often heartbeats are checked for a missed deadline"
+    )
     rules_engine_worker: bool = Field(
         default=True, description="Run the rules engine in a supervised worker process (a crash cannot kill the API)"
     )

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from opsconductor.config.settings import Settings
+from opsconductor.correlate.lint import lint_ruleset
 from opsconductor.correlate.loader import load_ruleset
 from opsconductor.correlate.service import compile_ruleset
 from opsconductor.correlate.testing import RuleTestRunner
@@ -26,6 +27,11 @@ def cmd_check(args: argparse.Namespace) -> int:
     if errors:
         print(f"{len(errors)} error(s)", file=sys.stderr)
         return 1
+    warnings = lint_ruleset(rs)
+    for w in warnings:
+        print(w, file=sys.stderr)
+    if warnings:
+        print(f"{len(warnings)} warning(s)", file=sys.stderr)
     print(f"ok: {len(rs.rules)} rules, {len(rs.tests)} tests in {len(rs.files)} files (version {rs.version})")
     return 0
 
@@ -56,6 +62,12 @@ def cmd_explain(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_replay(args: argparse.Namespace) -> int:
+    from opsconductor.correlate.replay_cli import run_replay
+
+    return asyncio.run(run_replay(args))
+
+
 def register(sub: Any) -> None:
     p = sub.add_parser("rules", help="check, test and explain correlation rules")
     rsub = p.add_subparsers(dest="rules_command", metavar="ACTION", required=True)
@@ -70,3 +82,13 @@ def register(sub: Any) -> None:
     e.add_argument("event")
     e.add_argument("--rules", dest="paths", action="append", help="rule file or folder (repeatable)")
     e.set_defaults(func=cmd_explain)
+    r = rsub.add_parser("replay", help="replay the stored event log through new rules and show what would change "
+                                       "(exit 0: nothing, 1: something)")
+    r.add_argument("--rules", required=True, action="append", help="the new rule folder or file (repeatable)")
+    r.add_argument("--base", action="append", help="the rules to compare with (default: the rules_dir setting)")
+    r.add_argument("--since", default="7d", help="replay events received in this last period (default 7d)")
+    r.add_argument("--limit", type=int, default=None, help="replay at most this many events")
+    r.add_argument("--resolution", default="5s", help="events within this much log time are decided together "
+                                                      "(default 5s; larger is faster and coarser)")
+    r.add_argument("--json", action="store_true", help="print the diff as JSON")
+    r.set_defaults(func=cmd_replay)

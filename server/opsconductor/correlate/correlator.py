@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -23,6 +23,7 @@ from sqlalchemy import bindparam, delete, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from opsconductor.correlate.compiled import CompiledRuleSet, Plan
+from opsconductor.correlate.enrich import enrich
 from opsconductor.correlate.evaluate import (
     FlapRow,
     dedup_fingerprint,
@@ -33,6 +34,8 @@ from opsconductor.correlate.evaluate import (
     parent_event,
     render,
 )
+from opsconductor.correlate.heartbeats import Beat, beat, origin_of
+from opsconductor.correlate.incidents import highest_child_severity, link_incidents
 from opsconductor.correlate.rules import Rule
 from opsconductor.correlate.state import FLAPS, MEMBERS
 from opsconductor.correlate.suppress import (
@@ -48,6 +51,7 @@ from opsconductor.correlate.suppress import (
     row_event,
     suppression,
 )
+from opsconductor.correlate.topology import Graph, TopologyView, load_view
 from opsconductor.model.alert import AlertStatus
 from opsconductor.model.decision import AcceptedEvent, Decided, Decision, fingerprint
 from opsconductor.model.event import NormalizedEvent, Severity
@@ -70,7 +74,8 @@ _DEFAULT_DEDUP_TRACE: dict[str, Any] = {"stage": "dedup", "rule": None,
                                         "detail": "default key resource, component, event"}
 
 
-_Identity = tuple[str, Severity, list[dict[str, Any]], str | None, int | None, bool]
+# fp, severity, trace, rule id, timeout, dropped, the (enriched) event
+_Identity = tuple[str, Severity, list[dict[str, Any]], str | None, int | None, bool, NormalizedEvent]
 
 
 def _same_fields(ev: NormalizedEvent, stored: dict[str, Any]) -> bool:
@@ -113,6 +118,8 @@ class _Batch:
     group_counts: dict[tuple[str, str], int] = field(default_factory=dict)  # stored open members in the window
     group_known: dict[tuple[str, str], dict[str, datetime]] = field(default_factory=dict)  # ... of batch fps
     group_upserts: dict[tuple[str, str], set[str]] = field(default_factory=dict)  # members seen in this batch
+    severity_of: dict[str, Severity] = field(default_factory=dict)  # effective severity per fp in this batch
+    beats: dict[str, Beat] = field(default_factory=dict)  # heartbeats heard through heartbeat rules
 
 
 class RulesCorrelator:
@@ -121,6 +128,16 @@ class RulesCorrelator:
     def __init__(self, compiled: CompiledRuleSet, clock: Callable[[], datetime]):
         self.current = compiled
         self.clock = clock
+        self.topology_graph: Callable[[], Graph] = Graph  # the targets' depends_on (wired by install)
+        self.inventory: Callable[[], Mapping[str, Any]] = dict  # targets by name (wired by install)
+        # replay: windows, flap and correlation times follow each event's receive time, not the batch's
+        self.event_time = False
+        self._inventory: Mapping[str, Any] | None = None
+
+    async def topology_view(self, conn: AsyncConnection, compiled: CompiledRuleSet,
+                            events: Sequence[NormalizedEvent], now: datetime) -> TopologyView | None:
+        rules = compiled.ruleset.of_kind("topology")
+        return await load_view(conn, rules, self.topology_graph(), events, now) if rules else None
 
     @property
     def version(self) -> str:
@@ -135,6 +152,11 @@ class RulesCorrelator:
     async def decide_offline(self, batch: Sequence[AcceptedEvent]) -> list[Decision]:
         """Without a database: no state, no silences (``rules explain`` on files)."""
         return (await self._decide(None, batch, self.clock(), write=False)).decisions
+
+    async def after_apply(self, conn: AsyncConnection, decisions: Sequence[Decision]) -> list[NormalizedEvent]:
+        """In the batch transaction, after the store applied ``decisions``: incident links; returns the
+        parent events (severity following the children) for the pipeline to accept."""
+        return await link_incidents(conn, self.current.ruleset, decisions)
 
     async def explain(self, conn: AsyncConnection, event: NormalizedEvent) -> Decision:
         """What would happen to this event now; reads state, writes nothing."""
@@ -156,7 +178,11 @@ class RulesCorrelator:
                 await classify
             raise
         plans = await classify
+        self._inventory = None
         pre = [self._identity(compiled, a.event, p) for a, p in zip(batch, plans, strict=True)]
+        # enrichment (set: summary/labels) gives later stages and the store the enriched event
+        batch = [a if i[6] is a.event else AcceptedEvent(a.id, i[6], a.received_at) for a, i in zip(batch, pre,
+                                                                                                    strict=True)]
         ctx = Context(now=now, silences=silences, patterns=compiled._ref_patterns)
         b = _Batch(ctx)
         views, vplans = await self._views(conn, compiled, b, batch, plans, pre, write)
@@ -179,23 +205,34 @@ class RulesCorrelator:
             if targets:
                 ctx.sources = await load_source_index(conn, compiled.ruleset.of_kind("inhibit"), targets,
                                                       compiled._ref_patterns)
+            ctx.topology = await self.topology_view(conn, compiled, [a.event for a in batch], now)
             parents |= await self._load_groups(conn, compiled, batch, plans, b,
                                                [m for m in member_rows if m["open"]], now)
             if parents:  # one query: are the parents of stored memberships and touched groups open?
                 ctx.open_parents |= await open_fingerprints(conn, sorted(parents))
         out = b.decisions
         version = compiled.version
-        for a, plan, view, vplan, (fp, sev, trace, rule_id, timeout, drop) in zip(
+        for a, plan, view, vplan, (fp, sev, trace, rule_id, timeout, drop, _ev) in zip(
                 batch, plans, views, vplans, pre, strict=True):
             if drop:
+                hb = plan.first.get("heartbeat")
+                if hb is not None:
+                    origin = origin_of(hb.heartbeat_origin, a.event)
+                    b.beats[origin] = Beat(origin, hb.heartbeat_timeout, dict(a.event.labels), f"rule:{hb.id}")
                 out.append(Decision(a.id, a.event, fp, sev, drop=True, rule_id=rule_id,
                                     ruleset_version=version, trace=tuple(trace)))
                 continue
             is_clear = sev is _CLEAR
+            at = now
+            if self.event_time and a.received_at is not None:  # replay: each event at its own log time
+                at = ctx.now = a.received_at
+                if ctx.topology is not None:
+                    ctx.topology.now = at
             if plan.flap_rule is not None or fp in ctx.flaps:
-                self._flap(plan, fp, is_clear, now, b, trace)
+                self._flap(plan, fp, is_clear, at, b, trace)
+            b.severity_of[fp] = sev
             if plan.correlate_rules or (is_clear and fp in ctx.member_parents):
-                await self._correlate(conn, compiled, a.event, plan, fp, is_clear, now, b, trace)
+                await self._correlate(conn, compiled, a.event, plan, fp, is_clear, at, b, trace)
             elif is_clear:
                 b.member_closes.add(fp)
             reason = None
@@ -210,8 +247,13 @@ class RulesCorrelator:
                     src = Source(fp, view)
                     for rule in vplan.inhibit_sources:
                         add_batch_source(ctx, rule, src)
+            if ctx.topology is not None:
+                seen = a.event if a.event.severity is sev else a.event.model_copy(update={"severity": sev})
+                ctx.topology.observe(seen, fp, is_clear)
+            memberships = ctx.member_parents.get(fp)
             out.append(Decision(a.id, a.event, fp, sev, suppressed_reason=reason, rule_id=rule_id,
-                                ruleset_version=version, timeout=timeout, trace=tuple(trace)))
+                                ruleset_version=version, timeout=timeout, trace=tuple(trace),
+                                parent_fingerprint=memberships[0][1] if memberships else None))
         if write and conn is not None:
             await self._write_state(conn, b, now)
         return b
@@ -232,7 +274,7 @@ class RulesCorrelator:
             b.open_rows = await load_open_alerts(conn, {i[0] for i in pre if not i[5]}, for_update=write)
             current = dict(b.open_rows)  # a copy: the views below replace rows, never change them
         views: list[NormalizedEvent] = []
-        for ev, (fp, sev, *_, drop) in zip(events, pre, strict=True):
+        for ev, (fp, sev, *_, drop, _ev) in zip(events, pre, strict=True):
             if drop or sev is _CLEAR:
                 if not drop:
                     current.pop(fp, None)  # resolved: the next event opens a new alert
@@ -260,11 +302,18 @@ class RulesCorrelator:
         first = plan.first
         rule_id: str | None = None
         sev = ev.severity
+        if "heartbeat" in first:
+            r = first["heartbeat"]
+            origin = origin_of(r.heartbeat_origin, ev)
+            trace.append({"stage": "heartbeat", "rule": r.id, "at": plan.where(r),
+                          "detail": f"heartbeat of {origin}: the next is due within {r.heartbeat_timeout}s "
+                                    "(no alert)"})
+            return _DROPPED, sev or Severity.info, trace, r.id, None, True, ev
         if "drop" in first:
             r = first["drop"]
             trace.append(plan.static("drop", lambda: {"stage": "drop", "rule": r.id, "at": str(r.where),
                                                       "detail": "dropped (kept in the log)"}))
-            return _DROPPED, sev or Severity.warning, trace, r.id, None, True
+            return _DROPPED, sev or Severity.warning, trace, r.id, None, True, ev
         if "severity" in first:
             r = first["severity"]
             mapped, how = mapped_severity(r, ev)
@@ -275,6 +324,13 @@ class RulesCorrelator:
         if sev is None:
             sev = Severity.warning
             trace.append(_DEFAULT_SEVERITY_TRACE)
+        rs = first.get("severity")
+        if rs is not None and (rs.set_summary is not None or rs.set_labels
+                               or (rs.severity is not None and rs.severity.template is not None)):
+            ev, enriched, notes = enrich(rs, ev, sev, self._target(ev.resource))
+            if enriched is not sev:
+                sev, rule_id = enriched, rs.id
+            trace.append({"stage": "enrich", "rule": rs.id, "at": plan.where(rs), "detail": "; ".join(notes)})
         timeout: int | None = None
         parent_rule = self._parent_rule(compiled, ev) if ev.source == PARENT_SOURCE else None
         if parent_rule is not None:
@@ -301,7 +357,15 @@ class RulesCorrelator:
                         "detail": "clears the alert of this key"}))
             else:
                 trace.append(_DEFAULT_DEDUP_TRACE)
-        return fp, sev, trace, rule_id, timeout, False
+        if ev.timeout is not None:  # the event's own timeout wins (Alerta)
+            timeout = ev.timeout
+        return fp, sev, trace, rule_id, timeout, False, ev
+
+    def _target(self, name: str) -> Any | None:
+        """The inventory target of a resource, read once per batch (enrichment templates)."""
+        if self._inventory is None:
+            self._inventory = self.inventory()
+        return self._inventory.get(name)
 
     @staticmethod
     def _parent_rule(compiled: CompiledRuleSet, ev: NormalizedEvent) -> Rule | None:
@@ -369,7 +433,7 @@ class RulesCorrelator:
                 if key is None:
                     continue
                 still = await self._open_members(conn, rule_id, key, exclude=b.member_closes)
-                if still < rule.count:
+                if rule.resolve == "any" or still == 0:  # an incident stays open while a child is
                     b.derived.append(parent_event(rule, _values_of(key), clear=True))
                     b.parents_cleared.add(pfp)
                     b.ctx.open_parents.discard(pfp)
@@ -395,7 +459,10 @@ class RulesCorrelator:
             trace.append({"stage": "correlate", "rule": rule.id, "at": str(rule.where),
                           "detail": f"{count}/{rule.count} in {int(rule.within)}s for {desc}"})
             if count >= rule.count and pfp not in b.ctx.open_parents:
-                b.derived.append(parent_event(rule, values))
+                top = None if rule.raise_.severity is not None or conn is None else \
+                    await highest_child_severity(conn, rule.id, key, b.group_upserts.get((rule.id, key), set()),
+                                                 b.severity_of)
+                b.derived.append(parent_event(rule, values, severity=top))
                 b.ctx.open_parents.add(pfp)
                 trace.append({"stage": "correlate", "rule": rule.id, "detail": f"raises {desc}"})
 
@@ -438,7 +505,9 @@ class RulesCorrelator:
         known = {f for f, seen in b.group_known.get((rule.id, key), {}).items() if seen >= cutoff}
         live_known = known - b.member_closes
         stored = b.group_counts.get((rule.id, key), 0) - (len(known) - len(live_known))
-        batch = b.group_upserts.get((rule.id, key), set()) | {fp}
+        # members of this batch inside the window (all of them unless events carry their own times)
+        batch = {f for f in b.group_upserts.get((rule.id, key), set())
+                 if b.member_upserts.get((rule.id, key, f), now) >= cutoff} | {fp}
         return stored + len(batch - live_known)
 
     async def _group_of(self, conn: AsyncConnection, rule_id: str, fp: str) -> str | None:
@@ -451,6 +520,8 @@ class RulesCorrelator:
         return len(set((await conn.execute(stmt)).scalars().all()) - exclude)
 
     async def _write_state(self, conn: AsyncConnection, b: _Batch, now: datetime) -> None:
+        for hb in b.beats.values():
+            await beat(conn, hb, now)
         if b.dirty_flaps:
             dirty = sorted(b.dirty_flaps)
             stored = sorted(b.dirty_flaps & b.stored_flaps)  # the others have no row to replace

@@ -17,6 +17,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from opsconductor.correlate.intervals import in_interval
 from opsconductor.correlate.rules import Rule, Schedule
 from opsconductor.model.event import MATCHABLE_FIELDS, NormalizedEvent, Severity
 
@@ -56,6 +57,8 @@ def mapped_severity(rule: Rule, event: NormalizedEvent) -> tuple[Severity | None
         return None, "no severity spec"
     if spec.value is not None:
         return spec.value, f"set to {spec.value.value}"
+    if spec.template is not None:
+        return None, "from its template (see enrich)"
     raw = event.field_value(spec.source) if spec.source else None
     key = _text(raw)
     for k, sev in spec.mapping:
@@ -86,6 +89,8 @@ def dedup_fingerprint(rule: Rule | None, event: NormalizedEvent) -> str:
 
 def in_schedule(s: Schedule, now: datetime) -> bool:
     """Is ``now`` inside the recurring window? Windows may cross midnight (22:00-02:00)."""
+    if s.intervals:
+        return any(in_interval(iv, now) for iv in s.intervals)
     local = now.astimezone(ZoneInfo(s.timezone))
     t = (local.hour, local.minute)
     if s.start <= s.end:
@@ -115,8 +120,10 @@ def group_key(values: dict[str, str]) -> str:
     return "\x1f".join(f"{k}={v}" for k, v in sorted(values.items()))
 
 
-def parent_event(rule: Rule, values: dict[str, str], *, clear: bool = False) -> NormalizedEvent:
-    """The parent alert a correlation raises (or clears) for one group."""
+def parent_event(rule: Rule, values: dict[str, str], *, clear: bool = False,
+                 severity: Severity | None = None) -> NormalizedEvent:
+    """The parent alert a correlation raises (or clears) for one group; ``severity`` is its
+    children's highest when the rule does not pin one."""
     assert rule.raise_ is not None
     labels = {k[7:]: v for k, v in values.items() if k.startswith("labels.")}
     labels["correlated_by"] = rule.id
@@ -126,7 +133,7 @@ def parent_event(rule: Rule, values: dict[str, str], *, clear: bool = False) -> 
     return NormalizedEvent(
         resource=render(rule.raise_.resource, values) or rule.id,
         event=rule.raise_.event,
-        severity=Severity.clear if clear else rule.raise_.severity,
+        severity=Severity.clear if clear else (rule.raise_.severity or severity or Severity.warning),
         summary=summary,
         labels=labels,
         source="opsconductor",

@@ -22,9 +22,11 @@ from opsconductor.config.settings import Settings
 from opsconductor.correlate.compiled import CompiledRuleSet
 from opsconductor.correlate.correlator import RulesCorrelator
 from opsconductor.correlate.guard import settled
+from opsconductor.correlate.heartbeats import expire
 from opsconductor.correlate.redecide import RulesSuppression
 from opsconductor.correlate.rules import RuleSet
 from opsconductor.correlate.service import RulesService
+from opsconductor.correlate.topology import graph_of
 from opsconductor.correlate.worker import InProcessEngine
 from opsconductor.metrics import Metrics
 
@@ -60,6 +62,11 @@ def install(rt: Runtime) -> None:
     if service is None or suppression is None:
         return
 
+    async def heartbeat_loop() -> None:
+        while True:
+            await asyncio.sleep(s.heartbeat_check_interval_s)
+            await expire_heartbeats_now(rt)
+
     async def watch_loop() -> None:
         import watchfiles
 
@@ -68,8 +75,13 @@ def install(rt: Runtime) -> None:
             await service.reload()
 
     async def start(rt: Runtime) -> None:
+        sources, correlator = rt.sources, service.correlator  # sources: its targets carry depends_on
+        if sources is not None:
+            correlator.topology_graph = lambda: graph_of(sources.targets())
+            correlator.inventory = lambda: {t.name: t for t in sources.targets()}
         await service.reload()
         rt.spawn(lambda: suppression.loop(rt.store, s.rules_reevaluate_interval_s), "rules-reevaluate")
+        rt.spawn(heartbeat_loop, "heartbeats")
         if s.rules_watch and s.rules_dir.is_dir():
             rt.spawn(watch_loop, "rules-watch")
         # No SIGHUP where the loop cannot take signal handlers (not the main thread, e.g. the
@@ -89,6 +101,15 @@ def install(rt: Runtime) -> None:
 
 async def _reload_once(service: RulesService) -> None:
     await service.reload()
+
+
+async def expire_heartbeats_now(rt: Runtime) -> int:
+    """Open heartbeat_missing for every heartbeat past its deadline (the loop; tests)."""
+    async with rt.db.write() as conn:
+        n = await expire(conn, rt.pipeline.clock())
+    if n:
+        rt.pipeline.wake()
+    return n
 
 
 async def reevaluate_now(rt: Runtime) -> int:

@@ -13,6 +13,8 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from opsconductor.config.yaml_source import DataPath, YamlDocument
+from opsconductor.correlate.enrich import is_template, template_error
+from opsconductor.correlate.intervals import Interval, parse_interval
 from opsconductor.correlate.matchers import (
     CMP_OPS,
     MAX_REGEX_LENGTH,
@@ -43,11 +45,12 @@ from opsconductor.correlate.rules import (
 from opsconductor.errors import ConfigError
 from opsconductor.model.event import MATCHABLE_FIELDS, Severity
 
-ACTIONS = ("drop", "set", "dedup", "maintenance", "inhibit", "flap", "correlate")
-KIND_OF = {"drop": "drop", "set": "severity", "dedup": "dedup", "maintenance": "maintenance",
+ACTIONS = ("drop", "set", "dedup", "maintenance", "inhibit", "flap", "correlate", "heartbeat", "topology")
+KIND_OF = {"heartbeat": "heartbeat", "topology": "topology",
+           "drop": "drop", "set": "severity", "dedup": "dedup", "maintenance": "maintenance",
            "inhibit": "inhibit", "flap": "flap", "correlate": "correlate"}
 RULE_KEYS = ("id", "description", "when", "clear_on", "timeout", *ACTIONS)
-NEEDS_WHEN = ("drop", "set", "dedup", "flap")
+NEEDS_WHEN = ("drop", "set", "dedup", "flap", "heartbeat")
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$")
 _TIME = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
@@ -56,7 +59,7 @@ MAX_ANY_OF = 256
 """The engine hangs when one node gets more than 512 children; keep every rule far below that."""
 FIELDS_HELP = f"{', '.join(MATCHABLE_FIELDS)} or labels.<name>"
 EXPECT_KEYS = ("resource", "event", "component", "status", "severity", "duplicate_count", "suppressed_reason",
-               "labels", "summary", "rule_id")
+               "labels", "summary", "rule_id", "parent")
 
 
 def is_notify_config(data: Any) -> bool:
@@ -262,7 +265,7 @@ def _rule(ctx: _Ctx, raw: Any, path: DataPath, index: int) -> Rule | None:
         ctx.err((*path, "description"), "description must be text")
     when: Matcher | None = None
     if "when" in data:
-        if action in ("inhibit", "correlate", "maintenance"):
+        if action in ("inhibit", "correlate", "maintenance", "topology"):
             ctx.err((*path, "when"), f"a {action} rule takes its matchers inside '{action}:'")
         else:
             when = ctx.when(data["when"], (*path, "when"))
@@ -299,6 +302,10 @@ def _rule(ctx: _Ctx, raw: Any, path: DataPath, index: int) -> Rule | None:
             fields["flap_within"] = ctx.duration(m.get("within"), (*apath, "within"))
     elif action == "correlate":
         fields.update(_correlate(ctx, arg, apath))
+    elif action == "heartbeat":
+        fields.update(_heartbeat(ctx, arg, apath))
+    elif action == "topology":
+        fields.update(_topology(ctx, arg, apath))
     when = fields.pop("when", when)
     return Rule(id=rid, kind=kind, where=ctx.where(path), index=index, description=desc if isinstance(desc, str)
                 else None, when=when, source_text=data, **fields)
@@ -308,18 +315,36 @@ def _set(ctx: _Ctx, arg: Any, path: DataPath) -> dict[str, Any]:
     m = ctx.mapping(arg, path, "set")
     if m is None:
         return {}
-    ctx.keys(m, path, ("severity",), "set")
+    ctx.keys(m, path, ("severity", "summary", "labels"), "set")
+    out: dict[str, Any] = {}
+    if not {"severity", "summary", "labels"} & set(m):
+        ctx.err(path, "set needs 'severity', 'summary' or 'labels'")
+        return out
+    if "summary" in m:
+        out["set_summary"] = _template(ctx, m["summary"], (*path, "summary"))
+    if "labels" in m:
+        lm = ctx.mapping(m["labels"], (*path, "labels"), "labels (name: template)")
+        pairs = []
+        for k, v in (lm or {}).items():
+            if not isinstance(k, str) or not 1 <= len(k) <= 128:
+                ctx.err((*path, "labels", k), "a label name has 1 to 128 characters")
+                continue
+            t = _template(ctx, v, (*path, "labels", k))
+            if t is not None:
+                pairs.append((k, t))
+        out["set_labels"] = tuple(pairs)
     if "severity" not in m:
-        ctx.err(path, "set needs 'severity'")
-        return {}
+        return out
     spath = (*path, "severity")
     spec = m["severity"]
+    if isinstance(spec, str) and is_template(spec):
+        return {**out, "severity": SeveritySpec(template=_template(ctx, spec, spath))}
     if isinstance(spec, str):
         sev = ctx.severity(spec, spath)
-        return {"severity": SeveritySpec(value=sev)}
-    sm = ctx.mapping(spec, spath, "severity (a severity or {from, map, default})")
+        return {**out, "severity": SeveritySpec(value=sev)}
+    sm = ctx.mapping(spec, spath, "severity (a severity, a template or {from, map, default})")
     if sm is None:
-        return {}
+        return out
     ctx.keys(sm, spath, ("from", "map", "default"), "severity")
     source = ctx.field_name(sm.get("from"), (*spath, "from"))
     mapping: list[tuple[str, Severity]] = []
@@ -332,7 +357,18 @@ def _set(ctx: _Ctx, arg: Any, path: DataPath) -> dict[str, Any]:
         if sev is not None:
             mapping.append((str(k), sev))
     default = ctx.severity(sm["default"], (*spath, "default")) if "default" in sm else None
-    return {"severity": SeveritySpec(source=source, mapping=tuple(mapping), default=default)}
+    return {**out, "severity": SeveritySpec(source=source, mapping=tuple(mapping), default=default)}
+
+
+def _template(ctx: _Ctx, v: Any, path: DataPath) -> str | None:
+    if not isinstance(v, str):
+        ctx.err(path, "must be text (a template such as \"{{ target.labels.site }}: {{ event.summary }}\")")
+        return None
+    problem = template_error(v)
+    if problem:
+        ctx.err(path, problem)
+        return None
+    return v
 
 
 def _dedup(ctx: _Ctx, arg: Any, path: DataPath) -> dict[str, Any]:
@@ -357,7 +393,13 @@ def _maintenance(ctx: _Ctx, arg: Any, path: DataPath) -> dict[str, Any]:
     ctx.keys(m, path, ("when", "schedule"), "maintenance")
     out: dict[str, Any] = {"when": ctx.when(m.get("when"), (*path, "when"))}
     sp = (*path, "schedule")
-    s = ctx.mapping(m.get("schedule"), sp, "schedule")
+    raw = m.get("schedule")
+    if isinstance(raw, list) or (isinstance(raw, dict) and not {"days", "from", "to", "timezone"} & set(raw)):
+        intervals = _intervals(ctx, raw, sp)
+        if intervals:
+            out["schedule"] = Schedule(frozenset(), (0, 0), (0, 0), "UTC", intervals)
+        return out
+    s = ctx.mapping(raw, sp, "schedule")
     if s is None:
         return out
     ctx.keys(s, sp, ("days", "from", "to", "timezone"), "schedule")
@@ -386,8 +428,24 @@ def _maintenance(ctx: _Ctx, arg: Any, path: DataPath) -> dict[str, Any]:
     except (ZoneInfoNotFoundError, ValueError):
         ctx.err((*sp, "timezone"), f"unknown timezone {tz!r}")
         tz = "UTC"
+    if times[0] == times[1] and "from" in s and "to" in s:
+        ctx.err((*sp, "to"), f"empty window: 'from' and 'to' are both {s['to']} (it would never match)")
     out["schedule"] = Schedule(frozenset(days), times[0], times[1], str(tz))
     return out
+
+
+def _intervals(ctx: _Ctx, raw: Any, path: DataPath) -> tuple[Interval, ...]:
+    """Alertmanager-style time intervals or one-off windows (a mapping or a list of them)."""
+    items = raw if isinstance(raw, list) else [raw]
+    if not items:
+        ctx.err(path, "a schedule needs at least one time interval")
+    out = []
+    for i, item in enumerate(items):
+        ip = (*path, i) if isinstance(raw, list) else path
+        im = ctx.mapping(item, ip, "a time interval")
+        if im is not None and (iv := parse_interval(im, ip, ctx.err)) is not None:
+            out.append(iv)
+    return tuple(out)
 
 
 def _inhibit(ctx: _Ctx, arg: Any, path: DataPath) -> dict[str, Any]:
@@ -409,7 +467,7 @@ def _correlate(ctx: _Ctx, arg: Any, path: DataPath) -> dict[str, Any]:
     m = ctx.mapping(arg, path, "correlate")
     if m is None:
         return {}
-    ctx.keys(m, path, ("when", "group_by", "count", "within", "raise", "suppress_members"), "correlate")
+    ctx.keys(m, path, ("when", "group_by", "count", "within", "raise", "suppress_members", "resolve"), "correlate")
     out: dict[str, Any] = {
         "when": ctx.when(m.get("when"), (*path, "when")),
         "group_by": ctx.field_list(m.get("group_by"), (*path, "group_by")),
@@ -420,6 +478,12 @@ def _correlate(ctx: _Ctx, arg: Any, path: DataPath) -> dict[str, Any]:
     if not isinstance(sm, bool):
         ctx.err((*path, "suppress_members"), "suppress_members must be true or false")
     out["suppress_members"] = sm is True
+    resolve = m.get("resolve", "all")
+    if resolve not in ("all", "any"):
+        ctx.err((*path, "resolve"), "resolve must be 'all' (the parent stays open until every child resolved) "
+                                    "or 'any' (the first child to resolve resolves it)")
+        resolve = "all"
+    out["resolve"] = resolve
     rp = (*path, "raise")
     r = ctx.mapping(m.get("raise"), rp, "raise")
     if r is not None:
@@ -437,9 +501,43 @@ def _correlate(ctx: _Ctx, arg: Any, path: DataPath) -> dict[str, Any]:
                 for name in _TEMPLATE.findall(tmpl):
                     if name not in out["group_by"]:
                         ctx.err((*rp, key), f"template field {{{name}}} is not one of group_by")
-        sev = ctx.severity(r.get("severity", "critical"), (*rp, "severity")) or Severity.critical
+        # no severity: the parent follows the highest severity among its open children
+        sev = ctx.severity(r["severity"], (*rp, "severity")) if "severity" in r else None
         summary = r.get("summary") if isinstance(r.get("summary"), str) else None
         out["raise_"] = Raise(event, resource, sev, summary)
+    return out
+
+
+def _heartbeat(ctx: _Ctx, arg: Any, path: DataPath) -> dict[str, Any]:
+    m = ctx.mapping(arg, path, "heartbeat")
+    if m is None:
+        return {}
+    ctx.keys(m, path, ("timeout", "origin"), "heartbeat")
+    out: dict[str, Any] = {"heartbeat_timeout": max(1, int(ctx.duration(m.get("timeout"), (*path, "timeout"))))}
+    origin = m.get("origin", "{resource}")
+    if not isinstance(origin, str) or not origin.strip():
+        ctx.err((*path, "origin"), "origin must be a template such as \"{resource}\" or \"{labels.prometheus}\"")
+        return out
+    for name in _TEMPLATE.findall(origin):
+        if not is_field(name):
+            ctx.err((*path, "origin"), f"template field {{{name}}} is not a field ({FIELDS_HELP})")
+    out["heartbeat_origin"] = origin
+    return out
+
+
+def _topology(ctx: _Ctx, arg: Any, path: DataPath) -> dict[str, Any]:
+    m = ctx.mapping(arg, path, "topology")
+    if m is None:
+        return {}
+    ctx.keys(m, path, ("down", "suppress", "settle"), "topology")
+    if "down" not in m:
+        ctx.err(path, "topology needs 'down': which open alert means a device is down, e.g. {event: device_down}")
+    out: dict[str, Any] = {"topology_down": ctx.when(m.get("down", {}), (*path, "down"))}
+    if "suppress" in m:
+        out["topology_suppress"] = ctx.when(m["suppress"], (*path, "suppress"))
+    settle = m.get("settle", 0)
+    if settle not in (0, "0s"):
+        out["topology_settle"] = ctx.duration(settle, (*path, "settle"))
     return out
 
 
@@ -447,7 +545,8 @@ def _test(ctx: _Ctx, raw: Any, path: DataPath) -> RuleTest | None:
     data = ctx.mapping(raw, path, "a test")
     if data is None:
         return None
-    ctx.keys(data, path, ("name", "start", "input", "expect"), "a test")
+    ctx.keys(data, path, ("name", "start", "targets", "input", "expect"), "a test")
+    targets = _test_targets(ctx, data.get("targets", []), (*path, "targets"))
     raw_name = data.get("name")
     name = raw_name if isinstance(raw_name, str) else f"test {path[-1]}"
     start = data.get("start")
@@ -494,4 +593,30 @@ def _test(ctx: _Ctx, raw: Any, path: DataPath) -> RuleTest | None:
             if am is not None:
                 ctx.keys(am, (*ep, "alerts", j), EXPECT_KEYS, "an expected alert")
         expects.append(Expectation(at, tuple(a for a in alerts if isinstance(a, dict)), ctx.where(ep)))
-    return RuleTest(name, ctx.where(path), start, tuple(steps), tuple(expects))
+    return RuleTest(name, ctx.where(path), start, tuple(steps), tuple(expects), targets)
+
+
+def _test_targets(ctx: _Ctx, raw: Any, path: DataPath) -> tuple[dict[str, Any], ...]:
+    """A test's inventory: ``[{name, depends_on: [...], labels: {...}}]`` (as in the inventory file)."""
+    if not isinstance(raw, list):
+        ctx.err(path, "targets must be a list of {name, depends_on, labels}")
+        return ()
+    out = []
+    for i, t in enumerate(raw):
+        tp = (*path, i)
+        tm = ctx.mapping(t, tp, "a test target")
+        if tm is None:
+            continue
+        ctx.keys(tm, tp, ("name", "depends_on", "labels"), "a test target")
+        deps = tm.get("depends_on", [])
+        labels = tm.get("labels", {})
+        if not isinstance(tm.get("name"), str) or not tm["name"]:
+            ctx.err(tp, "a test target needs a 'name'")
+        elif not isinstance(deps, list) or not all(isinstance(d, str) for d in deps):
+            ctx.err((*tp, "depends_on"), "depends_on must be a list of target names")
+        elif not isinstance(labels, dict):
+            ctx.err((*tp, "labels"), "labels must be a mapping")
+        else:
+            out.append({"name": tm["name"], "depends_on": tuple(deps),
+                        "labels": {str(k): str(v) for k, v in labels.items()}})
+    return tuple(out)

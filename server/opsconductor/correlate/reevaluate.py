@@ -139,7 +139,9 @@ class Reevaluator:
         if full:
             return _Pass(full=True)
         ids: set[int] = set(await _ids(conn, ALERTS.c.status == AlertStatus.suppressed.value,
-                                       ALERTS.c.suppressed_reason.like("flapping%"), by_status=True))
+                                       or_(ALERTS.c.suppressed_reason.like("flapping%"),
+                                           ALERTS.c.suppressed_reason.like("upstream %")),  # settle time ends
+                                       by_status=True))
         targets = await _affected_by_changes(conn, correlator, after, int(top))
         if targets is None:
             self.last_full = True
@@ -239,6 +241,7 @@ async def _redecide(conn: AsyncConnection, correlator: RulesCorrelator, rows: li
     ctx.flaps = flaps
     if compiled.ruleset.of_kind("correlate"):
         await correlator._load_members(conn, compiled, fps, ctx)
+    ctx.topology = await correlator.topology_view(conn, compiled, events, now)
 
     decided: list[tuple[dict[str, Any], str | None, list[dict[str, Any]]]] = []
     for row, ev, plan in zip(rows, events, plans, strict=True):

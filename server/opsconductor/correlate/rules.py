@@ -14,10 +14,11 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from opsconductor.correlate.intervals import Interval
 from opsconductor.correlate.matchers import Matcher
 from opsconductor.model.event import Severity
 
-KIND_ORDER = ("drop", "severity", "dedup", "maintenance", "inhibit", "flap", "correlate")
+KIND_ORDER = ("heartbeat", "drop", "severity", "dedup", "maintenance", "inhibit", "flap", "correlate", "topology")
 """Evaluation order; lifecycle (the store) follows."""
 
 _DURATION = re.compile(r"^(\d+(?:\.\d+)?)(ms|s|m|h|d)$")
@@ -53,6 +54,7 @@ class SeveritySpec:
     source: str | None = None  # ``from``: a field whose value is looked up in ``mapping``
     mapping: tuple[tuple[str, Severity], ...] = ()
     default: Severity | None = None
+    template: str | None = None  # a Jinja2 expression giving a severity name (enrich.py)
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,13 +63,14 @@ class Schedule:
     start: tuple[int, int]  # (hour, minute)
     end: tuple[int, int]
     timezone: str
+    intervals: tuple[Interval, ...] = ()  # Alertmanager-style or one-off; when given, days..timezone are unused
 
 
 @dataclass(frozen=True, slots=True)
 class Raise:
     event: str
     resource: str  # template: "{labels.site}"
-    severity: Severity
+    severity: Severity | None  # None: the highest severity among its open children
     summary: str | None = None
 
 
@@ -80,6 +83,8 @@ class Rule:
     description: str | None = None
     when: Matcher | None = None
     severity: SeveritySpec | None = None
+    set_summary: str | None = None  # set: a template for the summary
+    set_labels: tuple[tuple[str, str], ...] = ()  # set: label name -> template
     dedup_key: tuple[str, ...] = ()
     dedup_correlate: tuple[str, ...] = ()
     clear_on: Matcher | None = None
@@ -94,6 +99,12 @@ class Rule:
     within: float = 0.0
     raise_: Raise | None = None
     suppress_members: bool = False
+    heartbeat_timeout: int = 0  # heartbeat: seconds within which a matching event must arrive again
+    heartbeat_origin: str = "{resource}"  # heartbeat: template over the event's fields
+    topology_down: Matcher | None = None  # topology: an open alert matching this means its resource is down
+    topology_suppress: Matcher | None = None  # topology: which dependents' events are suppressed (None: all)
+    topology_settle: float = 0.0  # topology: seconds dependents stay suppressed after the upstream recovered
+    resolve: str = "all"  # correlation parent: resolves when all children did ("all") or the first ("any")
     schedule: Schedule | None = None
     source_text: dict[str, Any] = field(default_factory=dict, compare=False)
 
@@ -119,6 +130,7 @@ class RuleTest:
     start: str | None
     steps: tuple[TimedInput, ...]
     expects: tuple[Expectation, ...]
+    targets: tuple[dict[str, Any], ...] = ()  # inventory for the test: {name, depends_on, labels}
 
 
 @dataclass(frozen=True)

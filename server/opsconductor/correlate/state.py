@@ -61,6 +61,22 @@ class CorrelationMember(SQLModel, table=True):
     open: bool = Field(default=True, sa_column=Column(Boolean, nullable=False))
 
 
+class Heartbeat(SQLModel, table=True):
+    """A source that must keep sending: when ``expires_at`` passes, heartbeat_missing opens."""
+
+    __tablename__ = "heartbeats"
+    __table_args__ = (Index("ix_heartbeats_expires", "missing", "expires_at"),)
+
+    origin: str = Field(sa_column=Column(String(255), primary_key=True))
+    timeout: int = Field(sa_column=Column(Integer, nullable=False))
+    labels: dict[str, str] = Field(default_factory=dict, sa_column=Column(JSONType, nullable=False))
+    created_by: str = Field(sa_column=Column(String(255), nullable=False))  # an API key name or rule:<id>
+    last_seen: datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
+    expires_at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
+    missing: bool = Field(default=False, sa_column=Column(Boolean, nullable=False))
+
+
 SILENCES = Silence.__table__  # type: ignore[attr-defined]
 FLAPS = FlapState.__table__  # type: ignore[attr-defined]
 MEMBERS = CorrelationMember.__table__  # type: ignore[attr-defined]
+HEARTBEATS = Heartbeat.__table__  # type: ignore[attr-defined]

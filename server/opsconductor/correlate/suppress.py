@@ -24,6 +24,7 @@ from opsconductor.correlate.matchers import And, Eq, Matcher, Or, matches, stric
 from opsconductor.correlate.parser import parse_matcher
 from opsconductor.correlate.rules import Rule
 from opsconductor.correlate.state import FLAPS, MEMBERS, SILENCES
+from opsconductor.correlate.topology import TopologyView
 from opsconductor.model.alert import OPEN_STATUSES
 from opsconductor.model.event import NormalizedEvent, Severity
 from opsconductor.store.alert_writer import ALERTS
@@ -87,6 +88,7 @@ class Context:
     # fp -> (correlate rule, parent fp, parent description, suppress_members)
     member_parents: dict[str, list[tuple[str, str, str, bool]]] = field(default_factory=dict)
     sources: SourceIndex | None = None  # stored open alerts that can inhibit (loaded per batch)
+    topology: TopologyView | None = None  # upstreams down per topology rule (loaded per batch)
 
 
 def _part(v: Any) -> Any:
@@ -236,6 +238,11 @@ def suppression(ev: NormalizedEvent, fp: str, plan: Plan, ctx: Context, trace: l
             reasons.append(f"correlated into {desc} (rule {rule_id})")
             trace.append({"stage": "correlate", "rule": rule_id, "detail": f"member of {desc}"})
             break
+    if ctx.topology is not None:
+        hit = ctx.topology.reason(ev)
+        if hit is not None:
+            reasons.append(hit[0])
+            trace.append(hit[1])
     return reasons[0] if reasons else None
 
 

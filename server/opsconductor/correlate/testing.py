@@ -16,6 +16,7 @@ import tempfile
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 from pydantic import ValidationError
@@ -23,8 +24,10 @@ from sqlalchemy import select
 
 from opsconductor.correlate.compiled import CompiledRuleSet
 from opsconductor.correlate.correlator import RulesCorrelator
+from opsconductor.correlate.heartbeats import expire
 from opsconductor.correlate.redecide import RulesSuppression
 from opsconductor.correlate.rules import RuleTest
+from opsconductor.correlate.topology import graph_of
 from opsconductor.metrics import Metrics
 from opsconductor.model.event import NormalizedEvent
 from opsconductor.pipeline import Pipeline, build_pipeline
@@ -32,7 +35,7 @@ from opsconductor.store.alert_writer import ALERTS
 from opsconductor.store.db import Database
 
 DEFAULT_START = datetime(2026, 1, 5, 12, 0, tzinfo=UTC)  # a Monday, noon UTC
-SHOWN = ("resource", "event", "component", "status", "severity", "duplicate_count", "suppressed_reason")
+SHOWN = ("resource", "event", "component", "status", "severity", "duplicate_count", "suppressed_reason", "parent")
 
 
 @dataclass
@@ -74,6 +77,9 @@ def _show(d: dict[str, Any]) -> str:
 
 def compare_alerts(expected: tuple[dict[str, Any], ...], actual: list[dict[str, Any]]) -> list[str]:
     """Readable differences between expected alerts and the alert table; empty when equal."""
+    by_id = {a.get("id"): a for a in actual}
+    actual = [{**a, "parent": f"{p['event']} on {p['resource']}"} if (p := by_id.get(a.get("parent_id"))) else a
+              for a in actual]  # `parent: site_isolated on ams` names a child's parent
     left = list(actual)
     missing = []
     for exp in expected:
@@ -145,6 +151,10 @@ class RuleTestRunner:
         db = await self._fresh_db(n)
         clock = FakeClock(start)
         correlator = RulesCorrelator(self.compiled, clock)
+        targets = {t["name"]: SimpleNamespace(**t) for t in test.targets}
+        graph = graph_of(targets.values())
+        correlator.topology_graph = lambda: graph
+        correlator.inventory = lambda: targets
         suppression = RulesSuppression(correlator)  # incremental passes, as in production
         pipeline = build_pipeline(db, metrics=Metrics(), correlator=correlator, suppression=suppression, clock=clock)
         try:
@@ -173,6 +183,9 @@ class RuleTestRunner:
         """Move the clock forward, running the re-evaluation pass as production would."""
         if to > clock.now:
             clock.now = to
+        await pipeline.drain()
+        async with pipeline.db.write() as conn:
+            await expire(conn, clock.now)  # heartbeats past their deadline, as the server's loop does
         await pipeline.drain()
         await suppression.run_pass(pipeline.store)
         await pipeline.drain()  # parents raised or cleared by the correlation

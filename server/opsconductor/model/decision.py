@@ -54,6 +54,8 @@ class Decision:
     rule_id: str | None = None
     ruleset_version: str = "default"
     timeout: int | None = None  # seconds unseen before expired; None: the server default
+    # the correlation parent (its fingerprint) this alert is a child of, open or not yet raised
+    parent_fingerprint: str | None = None
     trace: tuple[dict[str, Any], ...] = field(default_factory=tuple)
 
     @property

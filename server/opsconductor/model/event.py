@@ -63,6 +63,10 @@ class NormalizedEvent(BaseModel):
         default=None, description="Which addon or connector produced the event"
     )
     occurred_at: datetime | None = Field(default=None, description="RFC 3339; defaults to receive time")
+    timeout: int | None = Field(
+        default=None, ge=1, le=366 * 86_400,
+        description="Seconds the alert may stay unseen before it expires; default: the rules' or the server's",
+    )
     raw: Any | None = Field(default=None, description=f"Original payload, at most {RAW_MAX_BYTES} bytes as JSON")
 
     @field_validator("occurred_at")

@@ -11,7 +11,7 @@ Each rule that fired is named in :attr:`Change.rules` (:class:`LifecycleRule`):
 
 - ``open_alert``: no open alert for the fingerprint -> a new row (active, or suppressed).
 - ``duplicate``: same severity -> last_seen/value/summary updated, duplicate_count + 1.
-- ``severity_change``: other severity -> severity updated, previous_severity kept, history.
+- ``severity_change``: other severity -> severity updated, previous_severity kept, duplicate_count reset, history.
 - ``reopen_on_raise``: an acknowledged alert re-opens when its severity rises.
 - ``clear_resolves`` / ``clear_without_alert``: a clear resolves the open alert; with none it
   is ignored (a clear never creates an orphan alert).
@@ -161,6 +161,7 @@ def new_row(d: Decision, now: datetime, default_timeout: int) -> Row:
         "acknowledged_at": None, "resolved_at": None, "suppressed_reason": d.suppressed_reason,
         "rule_id": d.rule_id, "ruleset_version": d.ruleset_version, "timeout": timeout,
         "expires_at": _expires(seen, timeout), "trace": list(d.trace), "updated_at": now,
+        "parent_id": None,  # set by the correlate stage once its correlation parent is open
     }
 
 
@@ -221,7 +222,7 @@ def _update(current: Row, d: Decision, now: datetime, default_timeout: int) -> C
         row["duplicate_count"] = current["duplicate_count"] + 1
         change.rules.append(LifecycleRule.duplicate)
     else:
-        row.update(severity=new_sev, previous_severity=old_sev)
+        row.update(severity=new_sev, previous_severity=old_sev, duplicate_count=0)  # Alerta resets it too
         raised = SEVERITY_RANK[d.severity] > SEVERITY_RANK[Severity(old_sev)]
         if status == AlertStatus.acknowledged and raised:
             row.update(status=AlertStatus.active.value, acknowledged_by=None, acknowledged_at=None)

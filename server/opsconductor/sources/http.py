@@ -31,6 +31,7 @@ from opsconductor.sources.job import PollJob
 
 TEMPLATES = {"type": "object", "additionalProperties": {"type": ["string", "number", "boolean"]}}
 AUTH_TYPES = ("bearer", "basic", "header", "query", "login")
+LINKS_SUFFIX = ":links"  # sync origin of a `links:` source: depends_on of the addon's targets, not targets
 
 
 @dataclass(frozen=True)
@@ -48,6 +49,7 @@ class HttpSpec:
     total_path: jmespath.parser.ParsedResult | None
     max_pages: int
     inventory: Mapping[str, Any] | None
+    links: Mapping[str, Any] | None = None  # topology links between targets (NetBox cables)
 
 
 class HttpKind:
@@ -97,6 +99,13 @@ class HttpKind:
                     "only_with_address": {"type": "boolean"},
                 },
             },
+            "links": {
+                "type": "object", "additionalProperties": False, "required": ["a", "b", "upstream_roles"],
+                "description": "Each record links two targets (NetBox cables): the one whose role label comes "
+                               "first in upstream_roles becomes the other's upstream (depends_on)",
+                "properties": {"a": {"type": "string"}, "b": {"type": "string"},
+                               "upstream_roles": {"type": "array", "items": {"type": "string"}, "minItems": 2}},
+            },
         }, required=("url",), description="Poll a JSON HTTP API")
 
     def parse(self, entry: Mapping[str, Any], positions: Positions, path: DataPath) -> HttpSpec:
@@ -122,6 +131,11 @@ class HttpKind:
                        {lk: compile_template(env, str(lv), positions, (*path, "inventory", k, lk))
                         for lk, lv in v.items()} if isinstance(v, dict) and k in ("labels", "credentials") else v)
                    for k, v in inv.items()}
+        links = entry.get("links")
+        if links is not None:
+            links = {"a": compile_template(env, links["a"], positions, (*path, "links", "a")),
+                     "b": compile_template(env, links["b"], positions, (*path, "links", "b")),
+                     "upstream_roles": tuple(str(r) for r in links["upstream_roles"])}
         return HttpSpec(
             common=parse_common(entry, positions, path, default_interval=60.0, default_timeout=15.0),
             method=str(entry.get("method", "GET")),
@@ -134,6 +148,7 @@ class HttpKind:
             total_path=jp("total", (pag or {}).get("total"), (*path, "pagination", "total")),
             max_pages=int((pag or {}).get("max_pages", 100)),
             inventory=inv,
+            links=links,
         )
 
     async def collect(self, job: PollJob) -> list[dict[str, Any]]:
@@ -184,6 +199,8 @@ class HttpKind:
                 break
         if spec.inventory is not None:
             await job.sync_inventory(job.addon, [t for r in records if (t := _inventory(spec.inventory, r, ctx))])
+        if spec.links is not None:
+            await job.sync_inventory(job.addon + LINKS_SUFFIX, [x for r in records if (x := _link(spec.links, r, ctx))])
         return records
 
     async def _auth(self, job: PollJob, spec: HttpSpec, url: str, secret: Secret | None,
@@ -238,6 +255,14 @@ class HttpKind:
                                                       json=spec.body, auth=basic, timeout=spec.common.timeout,
                                                   suspect=job.suspect)
             raise
+
+
+def _link(links: Mapping[str, Any], record: Mapping[str, Any], ctx: Mapping[str, Any]) -> dict[str, Any] | None:
+    tctx = {**record, "row": record, **ctx}
+    a, b = links["a"].render(tctx).strip(), links["b"].render(tctx).strip()
+    if not a or not b or a == b:
+        return None
+    return {"a": a, "b": b, "upstream_roles": list(links["upstream_roles"])}
 
 
 def _int(v: Any) -> int:

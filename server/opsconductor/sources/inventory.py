@@ -43,6 +43,9 @@ TARGET_SCHEMA: dict[str, Any] = {
                        "description": "env:NAME or file:NAME in credentials_dir (never the secret itself)"},
         "credentials": {"type": "object", "additionalProperties": {"type": "string", "pattern": REF_PATTERN}},
         "enabled": {"type": "boolean"},
+        "depends_on": {"type": "array", "items": NAME, "uniqueItems": True,
+                       "description": "Upstream targets: while every one is down, this target's alerts are "
+                                      "suppressed (topology rules)"},
     },
 }
 
@@ -60,6 +63,7 @@ def target_from_dict(d: Mapping[str, Any], origin: str) -> Target:
         addons=tuple(d.get("addons") or ()), intervals=dict(d.get("intervals") or {}),
         credential=d.get("credential"), enabled=bool(d.get("enabled", True)),
         credentials=dict(d.get("credentials") or {}), origin=origin, ports=dict(d.get("ports") or {}),
+        depends_on=tuple(str(x) for x in d.get("depends_on") or ()),
     )
 
 
@@ -80,6 +84,9 @@ def parse_targets(data: Any, positions: Positions, origin: str = "inventory") ->
             continue
         if entry["name"] in seen:
             errors.append(positions.error((*path, "name"), f"duplicate target name {entry['name']!r}"))
+            continue
+        if entry["name"] in (entry.get("depends_on") or ()):
+            errors.append(positions.error((*path, "depends_on"), f"target {entry['name']!r} cannot depend on itself"))
             continue
         seen.add(entry["name"])
         out.append(target_from_dict(entry, origin))

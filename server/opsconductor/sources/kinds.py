@@ -38,6 +38,7 @@ class Target:
     credentials: Mapping[str, str] = field(default_factory=dict)
     origin: str = "inventory"  # inventory | api | netbox
     ports: Mapping[str, int] = field(default_factory=dict)  # per kind ("snmp": 1161); wins over `port`
+    depends_on: tuple[str, ...] = ()  # upstream targets (topology suppression): names of other targets
 
     def port_for(self, kind: str, default: int) -> int:
         return int(self.ports.get(kind) or self.port or default)

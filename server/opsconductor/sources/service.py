@@ -19,6 +19,7 @@ from sqlalchemy import select
 
 from opsconductor.errors import ConfigError, ConfigErrors
 from opsconductor.model.alert import OPEN_STATUSES
+from opsconductor.sources.http import LINKS_SUFFIX
 from opsconductor.sources.http_client import HttpClient
 from opsconductor.sources.inventory import load_inventory
 from opsconductor.sources.job import Clients
@@ -29,7 +30,7 @@ from opsconductor.sources.ping_client import Pinger
 from opsconductor.sources.poller import Poller, PollerMetrics
 from opsconductor.sources.snmp_client import SnmpClient
 from opsconductor.sources.ssh_client import SshClient
-from opsconductor.sources.target_store import addon_states, list_targets, sync_targets
+from opsconductor.sources.target_store import addon_states, list_targets, sync_links, sync_targets
 from opsconductor.store.tables import Alert
 
 if TYPE_CHECKING:
@@ -186,7 +187,15 @@ class SourcesService:
         return frozenset((r.resource, r.event, r.component or "") for r in rows)
 
     async def sync_inventory(self, origin: str, targets: Sequence[dict[str, Any]]) -> tuple[int, int, int]:
-        """Targets discovered by an addon (NetBox) replace that addon's previous ones."""
+        """Targets discovered by an addon (NetBox) replace that addon's previous ones; links (NetBox
+        cables, origin ``<addon>:links``) set the depends_on of that addon's targets."""
+        if origin.endswith(LINKS_SUFFIX):
+            async with self.rt.db.write() as conn:
+                changed = await sync_links(conn, origin[: -len(LINKS_SUFFIX)], targets, datetime.now(UTC))
+            if changed:
+                log.info("topology sync from %s: depends_on of %d targets changed", origin, changed)
+                await self.reload()
+            return 0, changed, 0
         async with self.rt.db.write() as conn:
             counts = await sync_targets(conn, origin, targets, datetime.now(UTC))
         if any(counts):

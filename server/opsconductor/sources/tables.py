@@ -28,6 +28,8 @@ class TargetRow(SQLModel, table=True):
     ports: dict[str, int] = Field(default_factory=dict, sa_column=Column(JSONType, nullable=False))
     credentials: dict[str, str] = Field(default_factory=dict, sa_column=Column(JSONType, nullable=False))
     enabled: bool = Field(default=True, sa_column=Column(Boolean, nullable=False))
+    depends_on: list[str] = Field(default_factory=list, sa_column=Column(JSONType, nullable=False,
+                                                                         server_default="[]"))
     origin: str = Field(sa_column=Column(String(32), nullable=False))  # api | netbox
     updated_at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
 

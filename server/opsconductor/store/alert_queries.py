@@ -194,3 +194,9 @@ async def due_for_expiry(conn: AsyncConnection, now: datetime, limit: int = 1000
         .limit(limit)
     )
     return list((await conn.execute(stmt)).scalars().all())
+
+
+async def list_children(conn: AsyncConnection, parent_id: int) -> list[Row]:
+    """Every alert (open or closed) whose ``parent_id`` is this alert (an incident's children), oldest first."""
+    rows = (await conn.execute(select(ALERTS).where(ALERTS.c.parent_id == parent_id).order_by(ALERTS.c.id))).mappings()
+    return [dict(r) for r in rows]

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
-from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy import bindparam, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from opsconductor.errors import Conflict, NotFound
@@ -249,3 +249,13 @@ async def write_redecisions(conn: AsyncConnection, changes: Sequence[tuple[Row, 
     live = [(row, ch) for row, ch in changes if ch.row is not None]
     await write_changes(conn, live, sink, {row["id"]: row for row, _ in live})
     return len(live)
+
+
+async def link_children(conn: AsyncConnection, parent_id: int, fingerprints: Any) -> None:
+    """Set ``parent_id`` on the open alerts of ``fingerprints`` (a list or a SELECT of them) that are
+    not yet linked to this parent: an incident's children, in one statement."""
+    await conn.execute(
+        update(ALERTS)
+        .where(ALERTS.c.fingerprint.in_(fingerprints), ALERTS.c.status.in_([s.value for s in OPEN_STATUSES]),
+               or_(ALERTS.c.parent_id.is_(None), ALERTS.c.parent_id != parent_id))
+        .values(parent_id=parent_id))

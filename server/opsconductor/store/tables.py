@@ -40,6 +40,7 @@ class Alert(SQLModel, table=True):
         Index("ix_alerts_resource", "resource"),
         Index("ix_alerts_last_seen", "last_seen", "id"),
         Index("ix_alerts_expires", "status", "expires_at"),
+        Index("ix_alerts_parent", "parent_id"),
     )
 
     id: int | None = Field(default=None, sa_column=Column(BIGINT_PK, primary_key=True, autoincrement=True))
@@ -67,6 +68,8 @@ class Alert(SQLModel, table=True):
     expires_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime))
     trace: list[dict[str, Any]] = Field(default_factory=list, sa_column=Column(JSONType, nullable=False))
     updated_at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
+    # the correlation parent (incident) this alert is a child of
+    parent_id: int | None = Field(default=None, sa_column=Column(BigInteger))
 
 
 class AlertHistory(SQLModel, table=True):

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy import and_, func, select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from opsconductor.correlate.matchers import Matcher, matches
-from opsconductor.correlate.state import MEMBERS
 from opsconductor.correlate.suppress import row_event
 from opsconductor.model.alert import OPEN_STATUSES
 from opsconductor.model.lifecycle import Row
@@ -19,39 +18,26 @@ OPEN = [s.value for s in OPEN_STATUSES]
 PREVIEW_SCAN = 10_000  # open alerts a silence preview looks at
 
 
-def parent_key(row: Row) -> tuple[str, str] | None:
-    """Pure: (rule id, group key) when the alert is a correlation parent."""
-    labels = row.get("labels") or {}
-    rule, key = labels.get("correlated_by"), labels.get("correlation_key")
-    return (str(rule), str(key)) if rule and key is not None else None
-
-
 async def children_of(conn: AsyncConnection, parents: Sequence[Row]) -> dict[int, list[Row]]:
-    """Open member alerts of each correlation parent, by parent id."""
-    out: dict[int, list[Row]] = {}
-    for p in parents:
-        key = parent_key(p)
-        if key is None:
-            continue
-        stmt = (select(ALERTS).join(MEMBERS, MEMBERS.c.fingerprint == ALERTS.c.fingerprint)
-                .where(and_(MEMBERS.c.rule_id == key[0], MEMBERS.c.group_key == key[1],
-                            ALERTS.c.status.in_(OPEN), ALERTS.c.id != p["id"]))
-                .order_by(ALERTS.c.id).limit(500))
-        out[p["id"]] = [dict(r) for r in (await conn.execute(stmt)).mappings()]
+    """Open children (``parent_id``) of each correlation parent, by parent id; one query."""
+    ids = [p["id"] for p in parents if (p.get("labels") or {}).get("correlated_by")]
+    out: dict[int, list[Row]] = {i: [] for i in ids}
+    if not ids:
+        return out
+    stmt = (select(ALERTS).where(ALERTS.c.parent_id.in_(ids), ALERTS.c.status.in_(OPEN))
+            .order_by(ALERTS.c.id).limit(500 * len(ids)))
+    for r in (await conn.execute(stmt)).mappings():
+        if len(out[r["parent_id"]]) < 500:
+            out[r["parent_id"]].append(dict(r))
     return out
 
 
 async def parents_of(conn: AsyncConnection, row: Row) -> list[Row]:
-    """Open correlation parents this alert is a member of (normally none or one)."""
-    stmt = select(MEMBERS.c.rule_id, MEMBERS.c.group_key).where(MEMBERS.c.fingerprint == row["fingerprint"])
-    out: list[Row] = []
-    for rule_id, group_key in (await conn.execute(stmt)).all():
-        labels = ALERTS.c.labels
-        found = await conn.execute(select(ALERTS).where(
-            ALERTS.c.status.in_(OPEN), labels["correlated_by"].as_string() == rule_id,
-            labels["correlation_key"].as_string() == group_key, ALERTS.c.id != row["id"]).limit(1))
-        out += [dict(r) for r in found.mappings()]
-    return out
+    """The open correlation parent this alert is a child of (``parent_id``), if any."""
+    if not row.get("parent_id"):
+        return []
+    found = await conn.execute(select(ALERTS).where(ALERTS.c.id == row["parent_id"], ALERTS.c.status.in_(OPEN)))
+    return [dict(r) for r in found.mappings()]
 
 
 async def latest_ack_texts(conn: AsyncConnection, alert_ids: Sequence[int]) -> dict[int, str | None]:

@@ -1,7 +1,7 @@
 """notify: delivery progress and lease owner, per-attempt audit, inbound (two-way sync) receipts
 
-Revision ID: 0009
-Revises: 0004
+Revision ID: 0006
+Revises: 0005
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from alembic import op
 
 import opsconductor.store.types
 
-revision = "0009"
+revision = "0006"
 down_revision = "0005"
 branch_labels = None
 depends_on = None
