@@ -112,11 +112,11 @@ async def replay_rules(state: State, data: JSONBody[ReplayRequest]) -> ReplayDif
         new = compile_ruleset(rs)
         async with rt.db.read() as conn:
             log = await read_log(conn, rt.pipeline.clock() - timedelta(seconds=since), body.limit)
-        notify = notify_config_in([tmp], rt.settings.notify_file)
+        notify = notify_config_in([tmp], rt.settings.effective_notify_file)
         base = compile_ruleset(correlator.current.ruleset)  # its own engine: the live worker stays the live one
         report = await replay_diff(base, new, log, graph=correlator.topology_graph,
                                    inventory=correlator.inventory,
-                                   base_notify=notify_config_in([], rt.settings.notify_file), new_notify=notify)
+                                   base_notify=notify_config_in([], rt.settings.effective_notify_file), new_notify=notify)
         return msgspec.convert(report, ReplayDiff)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)

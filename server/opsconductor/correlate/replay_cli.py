@@ -69,7 +69,7 @@ async def run_replay(args: argparse.Namespace) -> int:
     graph = graph_of(targets.values())
     report = await replay_diff(sets[0], sets[1], log, graph=lambda: graph, inventory=lambda: targets,
                                resolution_s=resolution,
-                               base_notify=notify_config_in(base_paths, settings.notify_file),
-                               new_notify=notify_config_in(new_paths, settings.notify_file))
+                               base_notify=notify_config_in(base_paths, settings.effective_notify_file),
+                               new_notify=notify_config_in(new_paths, settings.effective_notify_file))
     print(json.dumps(report, indent=2, default=str) if args.json else render_text(report))
     return 1 if report["changed"] else 0
