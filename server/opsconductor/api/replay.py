@@ -116,7 +116,8 @@ async def replay_rules(state: State, data: JSONBody[ReplayRequest]) -> ReplayDif
         base = compile_ruleset(correlator.current.ruleset)  # its own engine: the live worker stays the live one
         report = await replay_diff(base, new, log, graph=correlator.topology_graph,
                                    inventory=correlator.inventory,
-                                   base_notify=notify_config_in([], rt.settings.effective_notify_file), new_notify=notify)
+                                   base_notify=notify_config_in([], rt.settings.effective_notify_file),
+                                   new_notify=notify)
         return msgspec.convert(report, ReplayDiff)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
