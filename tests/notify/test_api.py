@@ -100,3 +100,26 @@ async def test_settled_notifications_are_pruned_after_retention(notify_server: N
 
 async def _empty(srv: Any) -> bool:
     return await rows(srv) == []
+
+
+async def test_file_secrets_resolve_only_inside_the_credentials_directory(
+        notify_server: NotifyServer, tmp_path: Path) -> None:
+    creds = tmp_path / "data" / "credentials"
+    creds.mkdir(parents=True)
+    (creds / "pd.key").write_text("inside-routing-key\n")
+    outside = tmp_path / "outside.key"
+    outside.write_text("outside-routing-key\n")
+    config = f"""
+receivers:
+  inside: {{kind: pagerduty, routing_key: "file:pd.key"}}
+  absolute: {{kind: pagerduty, routing_key: "file:{outside}"}}
+  escape: {{kind: pagerduty, routing_key: "file:../../outside.key"}}
+route: {{receiver: inside}}
+"""
+    async with notify_server(config) as srv, srv.client(srv.read_key) as c:
+        recv = {r["name"]: r for r in (await c.get("/api/v1/receivers")).json()["receivers"]}
+        assert recv["inside"]["enabled"], recv["inside"]
+        for name in ("absolute", "escape"):
+            assert not recv[name]["enabled"]
+            assert "outside the credentials directory" in recv[name]["disabled_reason"]
+        assert "routing-key" not in str(recv)  # the content is never shown, only the reference

@@ -48,7 +48,7 @@ def build(s: Settings, metrics: Metrics, db: Database, clock: Callable[[], datet
     if not notify_file.exists():
         log.warning("notify file %s not found: no notifications will be sent", notify_file)
     service = NotifyService(load_config(notify_file), NotifyMetrics(metrics.registry), public_url=s.public_url,
-                            path=notify_file)
+                            path=notify_file, credentials_dir=s.effective_credentials_dir)
     service.reload_if_changed()  # remember the file's mtime
     sink = NotifySink(lambda: service.config, service.enabled, clock, service.wake)
     worker = Worker(db, service, clock, poll_s=s.notify_poll_s,

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import base64
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from pathlib import Path
 from urllib.parse import quote, quote_plus, urlsplit
 
 from opsconductor.secrets import SecretUnavailable, resolve_text
@@ -23,6 +24,7 @@ class SecretRef:
     """A secret value: ``env:NAME``, ``file:PATH`` or (discouraged) a literal."""
 
     ref: str
+    credentials_dir: Path | None = field(default=None, compare=False)  # where ``file:`` may read (bound at use)
 
     @property
     def kind(self) -> str:
@@ -38,7 +40,11 @@ class SecretRef:
 
     def resolve(self) -> str:
         # The one resolver (opsconductor.secrets); notify config may also write a value inline.
-        return resolve_text(self.ref, allow_literal=True)
+        return resolve_text(self.ref, allow_literal=True, credentials_dir=self.credentials_dir)
+
+    def bound(self, credentials_dir: Path | None) -> SecretRef:
+        """The same reference, reading ``file:`` only inside ``credentials_dir``."""
+        return SecretRef(self.ref, credentials_dir)
 
     def __repr__(self) -> str:
         return f"SecretRef({self.describe()!r})"

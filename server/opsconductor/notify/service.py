@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -48,6 +49,15 @@ def missing_secret(cfg: ReceiverConfig) -> str | None:
     return None
 
 
+def bind_secrets(config: NotifyConfig, credentials_dir: Path | None) -> NotifyConfig:
+    """The config with every secret reference reading ``file:`` only inside ``credentials_dir``."""
+    receivers = {
+        name: dataclasses.replace(rc, secrets={k: v.bound(credentials_dir) for k, v in rc.secrets.items()},
+                                  headers={k: v.bound(credentials_dir) for k, v in rc.headers.items()})
+        for name, rc in config.receivers.items()}
+    return dataclasses.replace(config, receivers=receivers)
+
+
 @dataclass
 class NotifyService:
     config: NotifyConfig
@@ -57,6 +67,7 @@ class NotifyService:
     disabled: dict[str, str] = field(default_factory=dict)
     wake_event: asyncio.Event = field(default_factory=asyncio.Event)
     path: Path | None = None
+    credentials_dir: Path | None = None  # ``file:`` secrets resolve only inside it (None: offline tools)
     last_error: str | None = None  # the last reload refused (a self-alert while set); None once one succeeds
     _mtime: float | None = None
 
@@ -67,6 +78,7 @@ class NotifyService:
         """Use a new config; receivers whose secrets are unset are disabled (and say why)."""
         senders: dict[str, Sender] = {}
         disabled: dict[str, str] = {}
+        config = bind_secrets(config, self.credentials_dir)
         for name, rc in config.receivers.items():
             reason = missing_secret(rc)
             if reason:
