@@ -71,7 +71,6 @@ def start_server(work: Path, trap_port: int, rules: Path | None) -> tuple[subpro
     env = {**os.environ, "OPSCONDUCTOR_DATA_DIR": str(work / "data"), "OPSCONDUCTOR_PORT": str(http_port),
            "OPSCONDUCTOR_LOG_LEVEL": "warning", "OPSCONDUCTOR_HOUSEKEEPING_INTERVAL_S": "3600",
            "OPSCONDUCTOR_ADDONS_DIR": str(addons), "OPSCONDUCTOR_RULES_DIR": str(rules_dir),
-           "OPSCONDUCTOR_NOTIFY_FILE": str(work / "no-notify.yaml"),
            "OPSCONDUCTOR_TRAP_PORT": str(trap_port), "BENCH_TRAP_COMMUNITY": COMMUNITY,
            "OPSCONDUCTOR_TRAP_COMMUNITIES": json.dumps(["env:BENCH_TRAP_COMMUNITY"])}
     log = (work / "server.log").open("w")
