@@ -23,14 +23,14 @@ def test_outside_a_checkout_unset_paths_default_to_the_shipped_ones(tmp_path: Pa
     monkeypatch.chdir(tmp_path)  # no rules/ or addons/ here
     s = with_shipped_defaults(Settings())
     assert (s.rules_dir, s.addons_dir) == (shipped("rules"), shipped("addons"))
-    assert s.notify_file == shipped("rules") / "notify.yaml"
+    assert s.effective_notify_file == shipped("rules") / "notify.yaml"
 
 
 def test_paths_that_exist_or_were_given_are_left_alone(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
     (tmp_path / "rules").mkdir()
     s = with_shipped_defaults(Settings())
-    assert s.rules_dir == Path("rules") and s.notify_file == Path("rules/notify.yaml")  # this folder's own
+    assert s.rules_dir == Path("rules") and s.effective_notify_file == Path("rules/notify.yaml")  # this folder's own
     assert s.addons_dir == shipped("addons")
     monkeypatch.setenv("OPSCONDUCTOR_ADDONS_DIR", str(tmp_path / "missing"))
     s = with_shipped_defaults(Settings())
