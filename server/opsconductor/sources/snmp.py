@@ -80,8 +80,11 @@ class SnmpKind:
     def parse(self, entry: Mapping[str, Any], positions: Positions, path: DataPath) -> SnmpSpec:
         validate_entry(self.schema(), entry, positions, path)
         table = entry.get("table") or {}
-        scalars = self._oids(entry.get("scalars") or {}, positions, (*path, "scalars"))
-        columns = self._oids(table.get("columns") or {}, positions, (*path, "table", "columns"))
+        errors: list[ConfigError] = []
+        scalars = self._oids(entry.get("scalars") or {}, positions, (*path, "scalars"), errors)
+        columns = self._oids(table.get("columns") or {}, positions, (*path, "table", "columns"), errors)
+        if errors:
+            raise errors[0] if len(errors) == 1 else ConfigErrors(errors)
         return SnmpSpec(
             common=parse_common(entry, positions, path, default_timeout=5.0),
             version=str(entry.get("version", "2c")),
@@ -95,17 +98,15 @@ class SnmpKind:
             max_repetitions=int(entry.get("max_repetitions", 25)),
         )
 
-    def _oids(self, raw: Mapping[str, str], positions: Positions, path: DataPath) -> dict[str, str]:
+    def _oids(self, raw: Mapping[str, str], positions: Positions, path: DataPath,
+              errors: list[ConfigError]) -> dict[str, str]:
         """Field -> numeric OID: MIB names resolve here, once, so polls stay numeric."""
         out: dict[str, str] = {}
-        errors: list[ConfigError] = []
         for field_name, text in raw.items():
             try:
                 out[field_name] = self.mibs.resolve(text)
             except MibError as exc:
                 errors.append(positions.error((*path, field_name), str(exc)))
-        if errors:
-            raise errors[0] if len(errors) == 1 else ConfigErrors(errors)
         return out
 
     def auth(self, spec: SnmpSpec, job: PollJob) -> SnmpAuth:
