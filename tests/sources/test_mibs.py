@@ -204,3 +204,30 @@ def test_trap_names_and_varbind_names_in_labels() -> None:
     # without a resolver the same trap keeps its numbers
     events, _ = traps_to_events(traps[1:], TrapTable.build([spec]))
     assert events[0].labels["trap"] == "1.3.6.1.2.1.15.7.2" and "1.3.6.1.2.1.15.3.1.2.10.0.0.1" in events[0].labels
+
+
+async def test_a_real_trap_shows_names_in_its_labels(
+    tmp_path: Path, settings_factory: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """snmptrap -> the receiver process -> the shipped catch-all: trap and varbinds by MIB name."""
+    from tests.sources.test_traps_e2e import LINK_DOWN, Sender, alerts, eventually, link_varbinds, trap_settings
+    from tests.support.server import start_live_server
+
+    settings = trap_settings(tmp_path, settings_factory, monkeypatch)
+    async with start_live_server(settings) as server:
+        send = Sender(tmp_path, settings.trap_port)
+        # BGP4-MIB::bgpBackwardTransition: no shipped addon maps it, the catch-all names it
+        rc, out = await send.v2c("1.3.6.1.2.1.15.7.2", "1.3.6.1.2.1.15.3.1.2.192.0.2.9", "i", "1",
+                                 "1.3.6.1.4.1.99999.1.0", "s", "vendor-thing")
+        assert rc == 0, out
+        (other,) = await eventually(lambda: alerts(server, event="snmp_trap"), 10, "the catch-all alert")
+        assert other["labels"]["trap"] == "BGP4-MIB::bgpBackwardTransition"
+        assert other["labels"]["BGP4-MIB::bgpPeerState.192.0.2.9"] == "1"
+        assert other["labels"]["1.3.6.1.4.1.99999.1.0"] == "vendor-thing"  # no MIB: the number
+        assert other["summary"].startswith("trap BGP4-MIB::bgpBackwardTransition from ")
+        assert other["component"] == "1.3.6.1.2.1.15.7.2"  # the alert's identity stays the OID
+        # the named linkDown rule of the shipped addon still matches the numeric trap
+        rc, out = await send.v2c(LINK_DOWN, *link_varbinds(7, "ge-0/0/7", admin=1, oper=2))
+        assert rc == 0, out
+        (down,) = await eventually(lambda: alerts(server, event="link_down"), 10, "the linkDown alert")
+        assert down["component"] == "ge-0/0/7" and down["severity"] == "major"
