@@ -86,7 +86,8 @@ sources:
         field: ifOperStatus
         component: "{{{{ ifName }}}}"
         severity: {{up: clear, down: major, default: warning}}
-        summary: "{{{{ ifName }}}} ({{{{ ifDescr }}}}) on {{{{ sysName }}}} at {{{{ sysLocation }}}} is {{{{ ifOperStatus }}}}"
+        summary: >-
+          {{{{ ifName }}}} ({{{{ ifDescr }}}}) on {{{{ sysName }}}} at {{{{ sysLocation }}}} is {{{{ ifOperStatus }}}}
 """
 NUMERIC = SOURCE.format(name="numeric", sys_name="1.3.6.1.2.1.1.5.0", sys_location=".1.3.6.1.2.1.1.6.0",
                         oper="1.3.6.1.2.1.2.2.1.8", if_name="1.3.6.1.2.1.31.1.1.1.1", descr="1.3.6.1.2.1.2.2.1.2")

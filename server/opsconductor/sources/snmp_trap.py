@@ -325,8 +325,8 @@ def trap_context(trap: ReceivedTrap, rule: TrapRule, target: Mapping[str, Any],
                 break
             head = head[:cut]
     return {**vb, "agent_address": trap.address, "agent_port": trap.port, "version": trap.version,
-            "trap_oid": trap.trap_oid, "trap_name": names(trap.trap_oid) or trap.trap_oid, "uptime": trap.uptime, "target": target, "vb": vb, "index": index,
-            "oids": oids}
+            "trap_oid": trap.trap_oid, "trap_name": names(trap.trap_oid) or trap.trap_oid, "uptime": trap.uptime,
+            "target": target, "vb": vb, "index": index, "oids": oids}
 
 
 def _varbind_labels(trap: ReceivedTrap, n: int, names: OidNames) -> dict[str, str]:
