@@ -232,3 +232,14 @@ async def test_a_real_trap_shows_names_in_its_labels(
         assert rc == 0, out
         (down,) = await eventually(lambda: alerts(server, event="link_down"), 10, "the linkDown alert")
         assert down["component"] == "ge-0/0/7" and down["severity"] == "major"
+
+
+def test_start_up_refuses_an_unknown_name(tmp_path: Path) -> None:
+    """`opsconductor serve` with a manifest naming an unknown object: one line, file:line:col, no start."""
+    from tests.safety.test_config_refusal import serve
+
+    (tmp_path / "rules").mkdir()
+    path = _write(tmp_path, "named", NAMED.replace("IF-MIB::ifOperStatus", "IF-MIB::ifOperStatuz"))
+    proc = serve(tmp_path, OPSCONDUCTOR_RULES_DIR=str(tmp_path / "rules"))
+    assert proc.returncode == 2, proc.stderr
+    assert f"{path}:10:17: unknown MIB object 'ifOperStatuz' in IF-MIB" in proc.stderr.splitlines()
