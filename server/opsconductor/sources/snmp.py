@@ -4,17 +4,18 @@
       kind: snmp
       version: 2c                      # default when the credential does not say: a credential
                                        # {"version": "1", "community": ...} or {"user": ...} (v3) wins
-      scalars: {sysUpTime: 1.3.6.1.2.1.1.3.0}
+      scalars: {sysUpTime: 1.3.6.1.2.1.1.3.0, sysName: SNMPv2-MIB::sysName.0}
       table:
         index: ifIndex                 # the OID suffix of each row becomes this field
-        columns: {ifOperStatus: 1.3.6.1.2.1.2.2.1.8, ifName: 1.3.6.1.31.1.1.1.1}
+        columns: {ifOperStatus: IF-MIB::ifOperStatus, ifName: 1.3.6.1.2.1.31.1.1.1.1}
+
+OIDs are numeric or MIB names (``sources/mibs.py``), resolved to numbers when the manifest loads.
 
 Records: one per table row (with the scalars copied in), or one record of scalars.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -27,9 +28,6 @@ from opsconductor.sources.job import PollJob
 from opsconductor.sources.mibs import OID_OR_NAME, MibError, MibResolver
 from opsconductor.sources.snmp_client import SnmpAuth
 from opsconductor.sources.snmp_usm import AUTH_PROTOCOLS, PRIV_PROTOCOLS
-
-OID = r"^\.?[0-9]+(\.[0-9]+)+$"
-_OID = re.compile(OID)
 
 
 @dataclass(frozen=True)
