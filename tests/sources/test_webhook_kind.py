@@ -110,14 +110,14 @@ TRAPS = "  - name: t\n    kind: snmp_trap\n"
 
 @pytest.mark.parametrize(("sources", "expected"), [
     (TRAPS, f"{FILE}:4:5: needs 'traps': a list of {{oid, event, ...}}"),
-    (TRAPS + "    traps:\n      - {oid: linkDown, event: link_down}\n",
-     f"{FILE}:7:10: not a numeric OID: 'linkDown' (write e.g. 1.3.6.1.6.3.1.1.5.3)"),
+    (TRAPS + "    traps:\n      - {oid: IF-MIB::linkDwn, event: link_down}\n",
+     f"{FILE}:7:10: unknown MIB object 'linkDwn' in IF-MIB"),
     (TRAPS + "    traps:\n      - {event: link_down}\n",
      f"{FILE}:7:9: needs 'oid' (the trap OID, 'x.y.*' or '*')"),
     (TRAPS + "    traps:\n      - {oid: 1.3.6.1.6.3.1.1.5.3}\n", f"{FILE}:7:9: missing 'event' (a template)"),
     (TRAPS + "    varbinds: {index: 1.3.6.1.2.1.2.2.1.1}\n    traps: [{oid: '*', event: x}]\n",
      f"{FILE}:6:16: 'index' cannot be a varbind name (use letters, digits, _; not one of agent_address, "
-     "agent_port, index, oids, target, trap_oid, uptime, vb, version)"),
+     "agent_port, index, oids, target, trap_name, trap_oid, uptime, vb, version)"),
     (TRAPS + "    varbinds: {st: {oid: 1.3.6.1.2.1.2.2.1.8, map: if_status}}\n    traps: [{oid: '*', event: x}]\n",
      f"{FILE}:6:47: unknown value map 'if_status'; one of ['if_admin_status', 'if_oper_status', "
      "'x733_severity']"),
@@ -134,7 +134,8 @@ def test_snmp_trap_config_errors(sources: str, expected: str) -> None:
 def test_several_errors_are_reported_together() -> None:
     text = error_of(TRAPS + "    traps:\n      - {oid: x, event: a}\n      - {oid: 1.3.6, severity: wild, event: b}\n")
     assert text.splitlines() == [
-        f"{FILE}:7:10: not a numeric OID: 'x' (write e.g. 1.3.6.1.6.3.1.1.5.3)",
+        f"{FILE}:7:10: unknown MIB object 'x' (not in the default MIBs, see docs/addons.md; "
+        "write MODULE::x for another module)",
         f"{FILE}:8:22: unknown severity 'wild'; expected one of: critical, major, minor, warning, info, clear",
     ]
 

@@ -17,6 +17,7 @@ from typing import Any, Protocol
 
 from opsconductor.config.yaml_source import DataPath, Positions
 from opsconductor.model.event import NormalizedEvent
+from opsconductor.sources.mibs import MibResolver
 
 Emit = Callable[[Sequence[NormalizedEvent]], Awaitable[Any]]
 
@@ -62,7 +63,8 @@ class SourceKind(Protocol):
 class Registry:
     """Source kinds by name. Built explicitly (no import-time globals) by :func:`default_registry`."""
 
-    def __init__(self, kinds: Sequence[SourceKind] = ()):
+    def __init__(self, kinds: Sequence[SourceKind] = (), mibs: MibResolver | None = None):
+        self.mibs = mibs or MibResolver()  # MIB names in manifests; loads MIBs on first use only
         self._kinds: dict[str, SourceKind] = {}
         for k in kinds:
             self.add(k)
@@ -79,19 +81,23 @@ class Registry:
         return sorted(self._kinds)
 
 
-def default_registry() -> Registry:
-    """Every shipped source kind. Each kind's module adds one line here."""
+def default_registry(mibs: MibResolver | None = None) -> Registry:
+    """Every shipped source kind. Each kind's module adds one line here.
+
+    ``mibs`` resolves MIB names in manifests; the sources service keeps one per process.
+    """
+    mibs = mibs or MibResolver()
     kinds: list[SourceKind] = []
     from opsconductor.sources.http import HttpKind
     from opsconductor.sources.ping import PingKind
     from opsconductor.sources.snmp import SnmpKind
     from opsconductor.sources.ssh import SshKind
 
-    kinds += [SnmpKind(), SshKind(), HttpKind(), PingKind()]
+    kinds += [SnmpKind(mibs), SshKind(), HttpKind(), PingKind()]
     from opsconductor.sources.webhook import WebhookKind
 
     kinds.append(WebhookKind())  # pushed: POST /api/v1/webhooks/{addon}, /api/v2/alerts
     from opsconductor.sources.snmp_trap import SnmpTrapKind
 
-    kinds.append(SnmpTrapKind())  # pushed: the SNMP trap receiver
-    return Registry(kinds)
+    kinds.append(SnmpTrapKind(mibs))  # pushed: the SNMP trap receiver
+    return Registry(kinds, mibs)

@@ -4,30 +4,30 @@
       kind: snmp
       version: 2c                      # default when the credential does not say: a credential
                                        # {"version": "1", "community": ...} or {"user": ...} (v3) wins
-      scalars: {sysUpTime: 1.3.6.1.2.1.1.3.0}
+      scalars: {sysUpTime: 1.3.6.1.2.1.1.3.0, sysName: SNMPv2-MIB::sysName.0}
       table:
         index: ifIndex                 # the OID suffix of each row becomes this field
-        columns: {ifOperStatus: 1.3.6.1.2.1.2.2.1.8, ifName: 1.3.6.1.31.1.1.1.1}
+        columns: {ifOperStatus: IF-MIB::ifOperStatus, ifName: 1.3.6.1.2.1.31.1.1.1.1}
+
+OIDs are numeric or MIB names (``sources/mibs.py``), resolved to numbers when the manifest loads.
 
 Records: one per table row (with the scalars copied in), or one record of scalars.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from opsconductor.config.yaml_source import DataPath, Positions
+from opsconductor.errors import ConfigError, ConfigErrors
 from opsconductor.sources.common import CommonSpec, kind_schema, parse_common, validate_entry
 from opsconductor.sources.credentials import CredentialError
 from opsconductor.sources.job import PollJob
+from opsconductor.sources.mibs import OID_OR_NAME, MibError, MibResolver
 from opsconductor.sources.snmp_client import SnmpAuth
 from opsconductor.sources.snmp_usm import AUTH_PROTOCOLS, PRIV_PROTOCOLS
-
-OID = r"^\.?[0-9]+(\.[0-9]+)+$"
-_OID = re.compile(OID)
 
 
 @dataclass(frozen=True)
@@ -48,9 +48,14 @@ class SnmpKind:
     name = "snmp"
     polled = True
 
+    def __init__(self, mibs: MibResolver | None = None):
+        self.mibs = mibs or MibResolver()
+
     def schema(self) -> dict[str, Any]:
         oid_map = {"type": "object", "minProperties": 1,
-                   "additionalProperties": {"type": "string", "pattern": OID}}
+                   "additionalProperties": {"type": "string", "pattern": OID_OR_NAME,
+                                            "description": "numeric OID or MIB name (IF-MIB::ifOperStatus, "
+                                                           "sysName.0)"}}
         return kind_schema("snmp", {
             "version": {"type": "string", "enum": ["1", "2c", "3"],
                         "description": "SNMP version when the target's credential does not say (default 2c)"},
@@ -73,6 +78,11 @@ class SnmpKind:
     def parse(self, entry: Mapping[str, Any], positions: Positions, path: DataPath) -> SnmpSpec:
         validate_entry(self.schema(), entry, positions, path)
         table = entry.get("table") or {}
+        errors: list[ConfigError] = []
+        scalars = self._oids(entry.get("scalars") or {}, positions, (*path, "scalars"), errors)
+        columns = self._oids(table.get("columns") or {}, positions, (*path, "table", "columns"), errors)
+        if errors:
+            raise errors[0] if len(errors) == 1 else ConfigErrors(errors)
         return SnmpSpec(
             common=parse_common(entry, positions, path, default_timeout=5.0),
             version=str(entry.get("version", "2c")),
@@ -80,11 +90,22 @@ class SnmpKind:
             auth_protocol=str(entry.get("auth_protocol", "sha")),
             priv_protocol=str(entry.get("priv_protocol", "aes")),
             retries=int(entry.get("retries", 1)),
-            scalars={k: v.lstrip(".") for k, v in (entry.get("scalars") or {}).items()},
-            columns={k: v.lstrip(".") for k, v in (table.get("columns") or {}).items()},
+            scalars=scalars,
+            columns=columns,
             index=str(table.get("index", "index")),
             max_repetitions=int(entry.get("max_repetitions", 25)),
         )
+
+    def _oids(self, raw: Mapping[str, str], positions: Positions, path: DataPath,
+              errors: list[ConfigError]) -> dict[str, str]:
+        """Field -> numeric OID: MIB names resolve here, once, so polls stay numeric."""
+        out: dict[str, str] = {}
+        for field_name, text in raw.items():
+            try:
+                out[field_name] = self.mibs.resolve(text)
+            except MibError as exc:
+                errors.append(positions.error((*path, field_name), str(exc)))
+        return out
 
     def auth(self, spec: SnmpSpec, job: PollJob) -> SnmpAuth:
         """The target's own SNMP version and credential: one addon polls a mixed v1/v2c/v3 estate.

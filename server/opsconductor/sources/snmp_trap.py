@@ -53,14 +53,14 @@ from opsconductor.normalize.push_mapping import (
     template_environment,
 )
 from opsconductor.normalize.valuemaps import BUILTIN_MAPS, apply_map, normalize_map
+from opsconductor.sources.mibs import OID_OR_NAME, MibError, MibResolver
 
 SNMP_TRAP_OID = "1.3.6.1.6.3.1.1.4.1.0"  # snmpTrapOID.0 (SNMPv2-MIB, RFC 3418)
 SYS_UPTIME = "1.3.6.1.2.1.1.3.0"  # sysUpTime.0 (SNMPv2-MIB, RFC 3418)
 SNMP_TRAP_ADDRESS = "1.3.6.1.6.3.18.1.3.0"  # snmpTrapAddress.0 (RFC 3584): a v1 trap's agent-addr
 LABEL_VALUE_MAX = 256
-_OID = re.compile(r"^\.?[0-2](\.\d+)+$")
-_RESERVED = frozenset({"agent_address", "agent_port", "version", "trap_oid", "uptime", "target", "vb", "index",
-                       "oids"})
+_RESERVED = frozenset({"agent_address", "agent_port", "version", "trap_oid", "trap_name", "uptime", "target", "vb",
+                       "index", "oids"})
 _SOURCE_KEYS = frozenset({"name", "kind", "description", "varbinds", "traps", "resource", "agent_address"})
 _RULE_KEYS = EVENT_KEYS | {"oid", "name", "description", "varbinds", "varbind_labels"}
 
@@ -114,14 +114,15 @@ class TrapSpec:
     agent_address: str = "sender"  # or "v1_agent_addr"
 
 
-def _oid_text(value: Any, positions: Positions, path: DataPath) -> str:
-    text = str(value).strip()
-    if not _OID.match(text):
-        raise positions.error(path, f"not a numeric OID: {text!r} (write e.g. 1.3.6.1.6.3.1.1.5.3)")
-    return text.lstrip(".")
+def _oid_text(value: Any, positions: Positions, path: DataPath, mibs: MibResolver) -> str:
+    """A numeric OID, or a MIB name (``IF-MIB::linkDown``) resolved to one."""
+    try:
+        return mibs.resolve(str(value))
+    except MibError as exc:
+        raise positions.error(path, str(exc)) from None
 
 
-def _parse_varbinds(raw: Any, positions: Positions, path: DataPath) -> tuple[VarbindDef, ...]:
+def _parse_varbinds(raw: Any, positions: Positions, path: DataPath, mibs: MibResolver) -> tuple[VarbindDef, ...]:
     if raw is None:
         return ()
     if not isinstance(raw, dict):
@@ -137,7 +138,7 @@ def _parse_varbinds(raw: Any, positions: Positions, path: DataPath) -> tuple[Var
             check_keys(spec, frozenset({"oid", "map"}), positions, p)
             if "oid" not in spec:
                 raise positions.error(p, "needs 'oid'")
-            oid = _oid_text(spec["oid"], positions, (*p, "oid"))
+            oid = _oid_text(spec["oid"], positions, (*p, "oid"), mibs)
             m = spec.get("map")
             if isinstance(m, str):
                 if m not in BUILTIN_MAPS:
@@ -148,7 +149,7 @@ def _parse_varbinds(raw: Any, positions: Positions, path: DataPath) -> tuple[Var
             elif m is not None:
                 raise positions.error((*p, "map"), "must be a value map name or a mapping")
         else:
-            oid = _oid_text(spec, positions, p)
+            oid = _oid_text(spec, positions, p, mibs)
         out.append(VarbindDef(str(name), oid, vmap))
     return tuple(out)
 
@@ -159,9 +160,12 @@ class SnmpTrapKind:
     name = "snmp_trap"
     polled = False
 
+    def __init__(self, mibs: MibResolver | None = None):
+        self.mibs = mibs or MibResolver()
+
     def schema(self) -> dict[str, Any]:
         template = {"type": "string"}
-        oid = {"type": "string", "pattern": r"^\.?[0-2](\.\d+)+$"}
+        oid = {"type": "string", "pattern": OID_OR_NAME, "description": "numeric OID or MIB name"}
         varbinds = {"type": "object", "additionalProperties": {"oneOf": [
             oid, {"type": "object", "required": ["oid"], "additionalProperties": False,
                   "properties": {"oid": oid, "map": {"oneOf": [{"type": "string"}, {"type": "object"}]}}}]}}
@@ -197,7 +201,7 @@ class SnmpTrapKind:
         if not isinstance(name, str) or not name.strip():
             raise positions.error(path, "a source needs a 'name'")
         env = template_environment()
-        common = _parse_varbinds(entry.get("varbinds"), positions, (*path, "varbinds"))
+        common = _parse_varbinds(entry.get("varbinds"), positions, (*path, "varbinds"), self.mibs)
         resource = compile_template(env, entry["resource"], positions, (*path, "resource")) \
             if "resource" in entry else None
         traps = entry.get("traps")
@@ -218,10 +222,10 @@ class SnmpTrapKind:
                 if raw_oid == "*":
                     oid, prefix = "", True
                 elif raw_oid.endswith(".*"):
-                    oid, prefix = _oid_text(raw_oid[:-2], positions, (*p, "oid")), True
+                    oid, prefix = _oid_text(raw_oid[:-2], positions, (*p, "oid"), self.mibs), True
                 else:
-                    oid, prefix = _oid_text(raw_oid, positions, (*p, "oid")), False
-                own = _parse_varbinds(r.get("varbinds"), positions, (*p, "varbinds"))
+                    oid, prefix = _oid_text(raw_oid, positions, (*p, "oid"), self.mibs), False
+                own = _parse_varbinds(r.get("varbinds"), positions, (*p, "varbinds"), self.mibs)
                 own_names = {v.name for v in own}
                 template = compile_event_template(env, r, positions, p, required=("event",))
                 labels_n = r.get("varbind_labels", 20 if raw_oid == "*" else 0)
@@ -292,8 +296,16 @@ def value_text(value: Any) -> Any:
 TargetLookup = Callable[[str], Mapping[str, Any] | None]
 """Agent address -> its inventory target as a mapping (name, address, port, labels), or None."""
 
+OidNames = Callable[[str], str | None]
+"""Numeric OID -> its MIB name (``IF-MIB::ifOperStatus.5``) where a loaded MIB has one (MibResolver.name)."""
 
-def trap_context(trap: ReceivedTrap, rule: TrapRule, target: Mapping[str, Any]) -> dict[str, Any]:
+
+def _no_names(_oid: str) -> str | None:
+    return None
+
+
+def trap_context(trap: ReceivedTrap, rule: TrapRule, target: Mapping[str, Any],
+                 names: OidNames = _no_names) -> dict[str, Any]:
     oids = {oid: value_text(v) for oid, v in trap.varbinds}
     vb: dict[str, Any] = {}
     index: dict[str, str] = {}
@@ -313,12 +325,13 @@ def trap_context(trap: ReceivedTrap, rule: TrapRule, target: Mapping[str, Any]) 
                 break
             head = head[:cut]
     return {**vb, "agent_address": trap.address, "agent_port": trap.port, "version": trap.version,
-            "trap_oid": trap.trap_oid, "uptime": trap.uptime, "target": target, "vb": vb, "index": index,
-            "oids": oids}
+            "trap_oid": trap.trap_oid, "trap_name": names(trap.trap_oid) or trap.trap_oid, "uptime": trap.uptime,
+            "target": target, "vb": vb, "index": index, "oids": oids}
 
 
-def _varbind_labels(trap: ReceivedTrap, n: int) -> dict[str, str]:
-    return {oid: str(value_text(v))[:LABEL_VALUE_MAX] for oid, v in trap.varbinds[:n]}
+def _varbind_labels(trap: ReceivedTrap, n: int, names: OidNames) -> dict[str, str]:
+    """The first n varbinds as ``name: value`` (the MIB name where one is loaded, else the OID)."""
+    return {names(oid) or oid: str(value_text(v))[:LABEL_VALUE_MAX] for oid, v in trap.varbinds[:n]}
 
 
 def trap_raw(trap: ReceivedTrap) -> dict[str, Any]:
@@ -334,7 +347,8 @@ class TranslateStats:
 
 
 def traps_to_events(
-    traps: Sequence[ReceivedTrap], table: TrapTable, targets: TargetLookup = lambda _a: None
+    traps: Sequence[ReceivedTrap], table: TrapTable, targets: TargetLookup = lambda _a: None,
+    names: OidNames = _no_names,
 ) -> tuple[list[NormalizedEvent], TranslateStats]:
     """Events for the traps that a rule maps; unmapped and unrenderable traps are counted, not raised."""
     events: list[NormalizedEvent] = []
@@ -350,14 +364,14 @@ def traps_to_events(
             if agent not in ("0.0.0.0", trap.address):
                 trap = dataclasses.replace(trap, address=agent)
         target = targets(trap.address) or {}
-        ctx = trap_context(trap, rule, target)
+        ctx = trap_context(trap, rule, target, names)
         default_resource = (spec.resource.render(ctx) if spec.resource else "") or target.get("name") or trap.address
         try:
             ev = rule.template.render(
                 ctx, source=spec.addon, raw=trap_raw(trap), now=trap.received_at,
                 defaults={"resource": default_resource, "occurred_at": trap.received_at.isoformat()},
             )
-            extra = {**(target.get("labels") or {}), **_varbind_labels(trap, rule.varbind_labels)}
+            extra = {**(target.get("labels") or {}), **_varbind_labels(trap, rule.varbind_labels, names)}
             events.append(ev.model_copy(update={"labels": {**extra, **ev.labels}}) if extra else ev)
         except ValueError as exc:
             stats.invalid += 1

@@ -45,15 +45,23 @@ class _ChildState:
     """The child's current translation config; rebuilt when the server sends a new one."""
 
     def __init__(self) -> None:
+        from opsconductor.sources.kinds import default_registry
+
         self.specs: dict[str, list[TrapSpec]] = {}  # manifest path -> its trap sources
         self.table = TrapTable()
         self.targets: dict[str, dict[str, Any]] = {}
+        # One registry (and MIB resolver) for the child's life: MIBs load once; trap labels
+        # name OIDs with what the manifests loaded.
+        self.registry = default_registry()
+        self.registry.mibs.preload()
+
+    def names(self, oid: str) -> str | None:
+        return self.registry.mibs.name(oid)
 
     def configure(self, paths: Sequence[str], targets: Mapping[str, dict[str, Any]]) -> None:
-        from opsconductor.sources.kinds import default_registry
         from opsconductor.sources.manifest import load_manifest
 
-        registry = default_registry()
+        registry = self.registry
         specs: dict[str, list[TrapSpec]] = {}
         for path in paths:
             try:
@@ -105,7 +113,7 @@ async def _child(conn: Connection, host: str, port: int, auth: TrapAuth, batch_w
         drops[reason] = drops.get(reason, 0) + 1
 
     async def sink(batch: list[ReceivedTrap]) -> None:
-        events, stats = traps_to_events(batch, state.table, state.targets.get)
+        events, stats = traps_to_events(batch, state.table, state.targets.get, state.names)
         if events:
             now = datetime.now(UTC)
             events = stamp_times(events, now, 86_400.0)  # a device clock in year 9999 is not the event's time
