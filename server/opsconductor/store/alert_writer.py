@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from sqlalchemy import bindparam, insert, select, update
@@ -207,13 +207,24 @@ async def apply_decisions(
         EventResult(d.event_id, alert_id, ch.outcome or Outcome.ignored)
         for d, alert_id, (_, ch) in zip(decisions, alert_ids, changes, strict=True)
     ]
-    await conn.execute(
-        update(EVENTS)
-        .where(EVENTS.c.id == bindparam("_id"))
-        .values(processed=True, processed_at=now, alert_id=bindparam("_alert"), outcome=bindparam("_outcome")),
-        [{"_id": r.event_id, "_alert": r.alert_id, "_outcome": r.outcome.value} for r in results],
-    )
+    await mark_processed(conn, results, now)
     return results
+
+
+async def mark_processed(conn: AsyncConnection, results: Sequence[EventResult], now: datetime) -> None:
+    """The event log's processed markers, through the driver's bulk path (no per-row ORM processing)."""
+    if not results:
+        return
+    if conn.dialect.name == "sqlite":
+        at = now.astimezone(UTC).replace(tzinfo=None).isoformat(sep=" ", timespec="microseconds")
+        await conn.exec_driver_sql(
+            "UPDATE events SET processed = 1, processed_at = ?, alert_id = ?, outcome = ? WHERE id = ?",
+            [(at, r.alert_id, r.outcome.value, r.event_id) for r in results])
+        return
+    await conn.exec_driver_sql(
+        "UPDATE events SET processed = true, processed_at = $1, alert_id = u.a, outcome = u.o "
+        "FROM unnest($2::bigint[], $3::bigint[], $4::text[]) AS u(id, a, o) WHERE events.id = u.id",
+        (now, [r.event_id for r in results], [r.alert_id for r in results], [r.outcome.value for r in results]))
 
 
 async def apply_action(
