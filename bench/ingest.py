@@ -40,14 +40,16 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 
 class Server:
-    def __init__(self, data_dir: Path, database_url: str | None, rules_dir: str):
-        self.port = 18000 + os.getpid() % 1000
+    def __init__(self, data_dir: Path, database_url: str | None, rules_dir: str, *, port: int | None = None,
+                 extra_env: dict[str, str] | None = None):
+        self.port = port or 18000 + os.getpid() % 1000
         self.url = f"http://127.0.0.1:{self.port}"
         env = {**os.environ, "OPSCONDUCTOR_DATA_DIR": str(data_dir), "OPSCONDUCTOR_PORT": str(self.port),
                "OPSCONDUCTOR_LOG_LEVEL": "warning", "OPSCONDUCTOR_HOUSEKEEPING_INTERVAL_S": "5",
                "OPSCONDUCTOR_TRAP_ENABLED": "false", "OPSCONDUCTOR_RULES_DIR": rules_dir}
         if database_url:
             env["OPSCONDUCTOR_DATABASE_URL"] = database_url
+        env.update(extra_env or {})
         self.data_dir = data_dir
         args = [sys.executable, "-m", "opsconductor", "serve"] + (["--migrate"] if database_url else [])
         self.proc = subprocess.Popen(args, env=env, cwd=ROOT, stdout=subprocess.DEVNULL,
