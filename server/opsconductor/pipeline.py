@@ -21,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections import Counter
 from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Protocol
@@ -192,8 +193,8 @@ class Pipeline:
             self._handoff[i] = AcceptedEvent(i, in_memory(e, now), now)
 
     def _accepted(self, events: Sequence[NormalizedEvent]) -> None:
-        for e in events:
-            self.metrics.events_received.labels(source=e.source or "api").inc()
+        for source, n in Counter(e.source or "api" for e in events).items():  # one metric update per source
+            self.metrics.events_received.labels(source=source).inc(n)
         self._wake.set()
 
     async def _group_commit(self) -> None:
@@ -244,9 +245,9 @@ class Pipeline:
         for a in batch:
             self.metrics.processing_lag.observe(max(0.0, (now - a.received_at).total_seconds()))
         created = 0
-        for r in results:
-            self.metrics.events_processed.labels(outcome=r.outcome.value).inc()
-            created += r.outcome in (Outcome.created, Outcome.suppressed)
+        for outcome, n in Counter(r.outcome for r in results).items():
+            self.metrics.events_processed.labels(outcome=outcome.value).inc(n)
+            created += n if outcome in (Outcome.created, Outcome.suppressed) else 0
         await self._track_growth(created)
         return len(batch)
 

@@ -32,6 +32,7 @@ HISTORY = AlertHistory.__table__  # type: ignore[attr-defined]
 EVENTS = EventRecord.__table__  # type: ignore[attr-defined]
 
 ALERT_COLUMNS = tuple(c.name for c in ALERTS.columns)
+_OPEN_VALUES = frozenset(s.value for s in OPEN_STATUSES)
 _CHUNK = 500  # keeps IN (...) lists under every backend's parameter limit
 
 
@@ -197,7 +198,7 @@ async def apply_decisions(
                 current.clear()
                 current.update(ch.row)
                 ch.row = current
-            if ch.row["status"] in {s.value for s in OPEN_STATUSES}:
+            if ch.row["status"] in _OPEN_VALUES:
                 state[d.fingerprint] = ch.row
             else:
                 state.pop(d.fingerprint, None)
