@@ -7,7 +7,8 @@ from pathlib import Path
 
 from tests.arch.imports import ROOT, cycles, graph
 
-WRITES = re.compile(r"\b(update|insert|delete)\(\s*(ALERTS|HISTORY)\b|__table__\.(update|insert|delete)\(")
+WRITES = re.compile(r"\b(update|insert|delete)\(\s*(ALERTS|HISTORY)\b|__table__\.(update|insert|delete)\("
+                    r"|\b(UPDATE|INSERT INTO|DELETE FROM) (alerts|alert_history)\b")  # ORM or driver SQL
 
 
 def _sources() -> list[Path]:

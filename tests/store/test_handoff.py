@@ -137,3 +137,22 @@ async def test_wait_times_out_with_what_is_known(db: Database) -> None:
     ids = await p.accept([ev("never")])
     assert await p.wait_results(ids, 0.2) == {}
     assert p._waiting == {}
+
+
+async def test_bulk_alert_updates_read_back_like_orm_writes(db: Database) -> None:
+    """Updates go through the driver with pre-encoded JSON and stored times: the ORM reads them back."""
+    clock = Clock()
+    p = pipeline(db, clock)
+    await p.accept([ev("u1", labels={"site": "ams"}, value=1)])
+    await p.drain()
+    clock.now += timedelta(seconds=90, microseconds=7)
+    await p.accept([ev("u1", labels={"site": "fra", "rack": "r\u00e9 \"2\""}, value=2.5, summary="again")])
+    await p.drain()
+    async with db.read() as conn:
+        row = (await conn.execute(select(ALERTS).where(ALERTS.c.resource == "u1"))).one()
+    assert row.labels == {"site": "fra", "rack": "r\u00e9 \"2\""} and row.value == 2.5 and row.summary == "again"
+    assert row.last_seen == clock.now and row.updated_at == clock.now and row.duplicate_count == 1
+    assert row.first_seen == clock.now - timedelta(seconds=90, microseconds=7)
+    async with db.read() as conn:  # SQL sees the same: times compare as times, labels as JSON
+        newer = select(ALERTS.c.id).where(ALERTS.c.last_seen > clock.now - timedelta(seconds=1))
+        assert len((await conn.execute(newer)).all()) == 1

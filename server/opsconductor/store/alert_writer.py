@@ -15,10 +15,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, Protocol
 
-from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from opsconductor.errors import Conflict, NotFound
@@ -26,6 +26,7 @@ from opsconductor.model.alert import OPEN_STATUSES, Action, Outcome
 from opsconductor.model.decision import Decision
 from opsconductor.model.lifecycle import ActionTrigger, Change, EventTrigger, Row, Transition, transition
 from opsconductor.store.tables import Alert, AlertHistory, EventRecord
+from opsconductor.store.types import driver_value, sqlite_time
 
 ALERTS = Alert.__table__  # type: ignore[attr-defined]
 HISTORY = AlertHistory.__table__  # type: ignore[attr-defined]
@@ -145,8 +146,7 @@ async def write_changes(
             if cols:
                 by_cols.setdefault(cols, []).append({"_id": p.row["id"], **{c: p.row[c] for c in cols}})
         for cols, params in by_cols.items():
-            stmt = update(ALERTS).where(ALERTS.c.id == bindparam("_id")).values({c: bindparam(c) for c in cols})
-            await conn.execute(stmt, params)
+            await _update_rows(conn, cols, params)
     if new:
         insert_cols = [c for c in ALERT_COLUMNS if c != "id"]
         result = await conn.execute(
@@ -165,6 +165,19 @@ async def write_changes(
             t.alert["id"] = pendings[key].row["id"]
         await sink.on_transitions(conn, [t for _, t in transitions])
     return [pendings[k].row["id"] if k is not None else None for k in order]
+
+
+async def _update_rows(conn: AsyncConnection, cols: tuple[str, ...], params: list[Row]) -> None:
+    """One executemany on the driver: values converted once here (JSON pre-encoded), not per row
+    and column by SQLAlchemy's bind processors."""
+    sqlite = conn.dialect.name == "sqlite"
+    columns = [ALERTS.c[c] for c in cols]  # KeyError for anything that is not a column
+    if sqlite:
+        sets, where = ", ".join(f"{c} = ?" for c in cols), "id = ?"
+    else:
+        sets, where = ", ".join(f"{c} = ${i}" for i, c in enumerate(cols, 1)), f"id = ${len(cols) + 1}"
+    rows = [(*(driver_value(col, p[col.name], sqlite=sqlite) for col in columns), p["_id"]) for p in params]
+    await conn.exec_driver_sql(f"UPDATE alerts SET {sets} WHERE {where}", rows)
 
 
 async def apply_decisions(
@@ -217,7 +230,7 @@ async def mark_processed(conn: AsyncConnection, results: Sequence[EventResult], 
     if not results:
         return
     if conn.dialect.name == "sqlite":
-        at = now.astimezone(UTC).replace(tzinfo=None).isoformat(sep=" ", timespec="microseconds")
+        at = sqlite_time(now)
         await conn.exec_driver_sql(
             "UPDATE events SET processed = 1, processed_at = ?, alert_id = ?, outcome = ? WHERE id = ?",
             [(at, r.alert_id, r.outcome.value, r.event_id) for r in results])

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import func, select
@@ -13,6 +13,7 @@ from opsconductor.model.alert import Outcome
 from opsconductor.model.decision import AcceptedEvent
 from opsconductor.model.event import NormalizedEvent, Severity
 from opsconductor.store.alert_writer import EVENTS, EventResult
+from opsconductor.store.types import sqlite_time
 
 
 async def accept_in(conn: AsyncConnection, events: Sequence[NormalizedEvent], now: datetime) -> list[int]:
@@ -38,11 +39,6 @@ async def accept_in(conn: AsyncConnection, events: Sequence[NormalizedEvent], no
         "INSERT INTO events (received_at, payload, processed) SELECT $1::timestamptz, t.p::jsonb, false "
         "FROM unnest($2::text[]) WITH ORDINALITY AS t(p, n) ORDER BY t.n RETURNING id", (now, payloads))
     return sorted(int(r[0]) for r in result)
-
-
-def sqlite_time(at: datetime) -> str:
-    """A UTC time as SQLAlchemy stores it in SQLite (naive, microseconds), for driver-level SQL."""
-    return at.astimezone(UTC).replace(tzinfo=None).isoformat(sep=" ", timespec="microseconds")
 
 
 def in_memory(event: NormalizedEvent, received_at: datetime) -> NormalizedEvent:
