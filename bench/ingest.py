@@ -5,6 +5,12 @@ Runs a real `opsconductor serve` child process and real HTTP clients on loopback
     .venv/bin/python bench/ingest.py                      # SQLite (embedded default)
     .venv/bin/python bench/ingest.py --database-url postgresql+asyncpg://postgres@127.0.0.1:5432/postgres
 
+Scenarios (issue 14, first): the peer workload - 20,000 events over 2,000 keys, 100 per request
+from 10 connections with ``?wait=true`` (accepted AND processed into the alert table when answered) -
+against Debian's prometheus-alertmanager fed the same workload in the same run
+(bench/peer_alertmanager.py), printing the ratio and CPU microseconds per event (server + database
+processes). ``--no-peer`` skips Alertmanager; ``--quick`` skips the 100,000 open alerts.
+
 Scenarios (issue 2): 20,000 events over 2,000 fingerprints (90 % duplicates) in batches of 500 from
 4 concurrent clients; the same as single-event requests from 50 concurrent clients; then 100,000 open
 alerts: peak RSS and GET /api/v1/alerts?limit=100 p99. Latency is accept->visible, read from the event
@@ -30,17 +36,20 @@ import httpx
 import psutil
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 
 class Server:
-    def __init__(self, data_dir: Path, database_url: str | None, rules_dir: str):
-        self.port = 18000 + os.getpid() % 1000
+    def __init__(self, data_dir: Path, database_url: str | None, rules_dir: str, *, port: int | None = None,
+                 extra_env: dict[str, str] | None = None):
+        self.port = port or 18000 + os.getpid() % 1000
         self.url = f"http://127.0.0.1:{self.port}"
         env = {**os.environ, "OPSCONDUCTOR_DATA_DIR": str(data_dir), "OPSCONDUCTOR_PORT": str(self.port),
                "OPSCONDUCTOR_LOG_LEVEL": "warning", "OPSCONDUCTOR_HOUSEKEEPING_INTERVAL_S": "5",
                "OPSCONDUCTOR_TRAP_ENABLED": "false", "OPSCONDUCTOR_RULES_DIR": rules_dir}
         if database_url:
             env["OPSCONDUCTOR_DATABASE_URL"] = database_url
+        env.update(extra_env or {})
         self.data_dir = data_dir
         args = [sys.executable, "-m", "opsconductor", "serve"] + (["--migrate"] if database_url else [])
         self.proc = subprocess.Popen(args, env=env, cwd=ROOT, stdout=subprocess.DEVNULL,
@@ -152,6 +161,76 @@ class RawClient:
             self.writer.close()
 
 
+class Cpu:
+    """CPU seconds of the server process (and its children) plus the database's processes: the
+    server's PostgreSQL backends (pg_stat_activity of the bench database); SQLite runs inside the server."""
+
+    def __init__(self, server: Server, db_url: str | None):
+        self.server, self.db_url = server, db_url
+
+    async def _pids(self) -> list[int]:
+        if not self.db_url:
+            return []
+        name = self.db_url.rsplit("/", 1)[1]
+        conn = await asyncpg.connect(self.db_url.replace("postgresql+asyncpg", "postgresql"))
+        try:
+            rows = await conn.fetch("SELECT pid FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()",
+                                    name)
+        finally:
+            await conn.close()
+        return [int(r[0]) for r in rows]
+
+    async def sample(self) -> dict[int, float]:
+        procs = [self.server.ps, *self.server.ps.children(recursive=True)]
+        procs += [psutil.Process(p) for p in await self._pids() if psutil.pid_exists(p)]
+        out: dict[int, float] = {}
+        for proc in procs:
+            try:
+                t = proc.cpu_times()
+                out[proc.pid] = t.user + t.system
+            except psutil.Error:
+                pass
+        return out
+
+    @staticmethod
+    def used(before: dict[int, float], after: dict[int, float]) -> float:
+        return sum(t - before.get(pid, 0.0) for pid, t in after.items())
+
+
+async def peer_workload(server: Server, db: DB, cpu: Cpu, peer: bool) -> None:
+    """The issue's workload with ?wait=true; the same against Alertmanager; the ratio."""
+    import peer_alertmanager
+
+    events: list[dict] = [{"resource": f"peer{i % 2000}", "event": "link_down", "severity": "major", "value": i}
+                          for i in range(20_000)]
+    bodies = [json.dumps(events[i : i + 100]).encode() for i in range(0, len(events), 100)]
+    queue: asyncio.Queue[bytes] = asyncio.Queue()
+    for b in bodies:
+        queue.put_nowait(b)
+
+    async def worker() -> None:
+        client = RawClient(server.port, server.key)
+        try:
+            while not queue.empty():
+                status, body = await client.post("/api/v1/events?wait=true", queue.get_nowait())
+                if status != 200:
+                    raise RuntimeError(f"{status}: {body[:300]!r}")
+        finally:
+            await client.close()
+
+    before = await cpu.sample()
+    t0 = time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(10)))
+    ours = len(events) / (time.perf_counter() - t0)
+    used = Cpu.used(before, await cpu.sample())
+    print(f"  peer workload (20,000 events, 2,000 keys, 100/request, 10 connections, wait=true): "
+          f"{ours:,.0f} events/s; CPU {used * 1e6 / len(events):,.0f} us/event (server + database)")
+    if peer:
+        am = await peer_alertmanager.measure(events, 100, 10)
+        print(f"  alertmanager {am:,.0f} events/s on the same workload; ratio opsconductor(wait=true)/alertmanager "
+              f"= {ours / am:.2f}")
+
+
 async def run_scenario(server: Server, db: DB, name: str, events: list[dict], batch: int, clients: int) -> None:
     start_id = await db.max_id()
     already = await db.processed()
@@ -199,6 +278,8 @@ async def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--database-url", default=None)
     ap.add_argument("--open-alerts", type=int, default=100_000)
+    ap.add_argument("--no-peer", action="store_true", help="skip the Alertmanager comparison")
+    ap.add_argument("--quick", action="store_true", help="skip the open-alerts scenario")
     ap.add_argument("--rules-dir", default=str(ROOT / "rules"), help="rules to run with (default: the shipped ones)")
     args = ap.parse_args()
     db_url = args.database_url
@@ -216,18 +297,20 @@ async def main() -> None:
         kind = "postgresql" if db_url else "sqlite"
         print(f"ingest benchmark on {kind}, rules from {args.rules_dir}")
         try:
+            await peer_workload(server, db, Cpu(server, db_url), not args.no_peer)
             events = [{"resource": f"rtr{i % 2000}", "event": "link_down", "severity": "major", "value": i}
                       for i in range(20_000)]
             await run_scenario(server, db, "batched 500 x 4 clients", events, 500, 4)
             single = [{"resource": f"sw{i % 2000}", "event": "cpu_high", "severity": "minor", "value": i}
                       for i in range(10_000)]
             await run_scenario(server, db, "single-event x 50 clients", single, 1, 50)
-            opened = [{"resource": f"big{i}", "event": "device_down", "severity": "critical"}
-                      for i in range(args.open_alerts)]
-            await run_scenario(server, db, f"{args.open_alerts} open alerts", opened, 1000, 4)
-            p50, p99 = await list_latency(server)
-            print(f"  GET /api/v1/alerts?limit=100 with {args.open_alerts + 4000} open alerts: "
-                  f"p50 {p50 * 1000:.1f} ms p99 {p99 * 1000:.1f} ms; peak RSS {server.peak_rss / 2**20:.0f} MB")
+            if not args.quick:
+                opened = [{"resource": f"big{i}", "event": "device_down", "severity": "critical"}
+                          for i in range(args.open_alerts)]
+                await run_scenario(server, db, f"{args.open_alerts} open alerts", opened, 1000, 4)
+                p50, p99 = await list_latency(server)
+                print(f"  GET /api/v1/alerts?limit=100 with {args.open_alerts + 4000} open alerts: "
+                      f"p50 {p50 * 1000:.1f} ms p99 {p99 * 1000:.1f} ms; peak RSS {server.peak_rss / 2**20:.0f} MB")
         finally:
             server.stop()
     if pg_name:

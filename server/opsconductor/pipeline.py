@@ -21,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections import Counter
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
 from typing import Protocol
@@ -38,7 +39,7 @@ from opsconductor.store.alert_queries import due_for_expiry
 from opsconductor.store.alert_store import AlertStore, utcnow
 from opsconductor.store.alert_writer import EventResult, TransitionSink, apply_action
 from opsconductor.store.db import Database
-from opsconductor.store.event_log import accept_in, fetch_unprocessed, results_for
+from opsconductor.store.event_log import accept_in, fetch_unprocessed, in_memory, results_for
 from opsconductor.store.quarantine import Isolator
 
 log = logging.getLogger(__name__)
@@ -49,6 +50,13 @@ STATS_MIN_GROWTH = 2_000
 
 GROUP_COMMIT_MAX = 20_000
 """Most events written by one intake transaction."""
+
+HANDOFF_MAX = 100_000
+"""Most accepted events held in memory for the processor; past it (a long backlog) they are
+read back from the log, as after a crash."""
+
+RECENT_RESULTS = 50_000
+"""Results kept for ``wait=true`` requests that ask after their events were processed."""
 
 
 InTxn = Callable[[AsyncConnection, list[int]], Awaitable[None]]
@@ -143,14 +151,21 @@ class Pipeline:
         self.max_future_skew_s = max_future_skew_s
         self.isolator = Isolator()
         self._wake = asyncio.Event()
-        self._processed = asyncio.Condition()
         self._task: asyncio.Task[None] | None = None
         self._intake: asyncio.Queue[tuple[Sequence[NormalizedEvent], asyncio.Future[list[int]]]] = asyncio.Queue()
         self._writer: asyncio.Task[None] | None = None
         self._in_txn: dict[asyncio.Future[list[int]], InTxn] = {}
         self._derived: list[NormalizedEvent] = []  # correlation parents the current batch accepted
+        self._derived_ids: list[int] = []
+        self._derived_at = utcnow()
         self._created_since_stats = 0
         self._rows_at_stats = 0
+        # The in-memory hand-off: events this process wrote to the log, by id, so the processor
+        # needn't read and rebuild them; the log stays the durability point and recovery source.
+        self._handoff: dict[int, AcceptedEvent] = {}
+        # wait=true: the processor's results, answered to the waiting requests as batches commit.
+        self._recent: dict[int, EventResult] = {}
+        self._waiting: dict[int, _Wait] = {}
 
     @property
     def clock(self) -> Callable[[], datetime]:
@@ -193,19 +208,27 @@ class Pipeline:
         # A database that does not answer: give up (roll back, store nothing) and answer 503 within
         # ~timeout_s, rather than hang and maybe commit after the client gave up and retried.
         limit = self.db.timeout_s * (1 + len(flat) // 5_000)
-        ids = await self.db.bounded(limit, self._append_txn(flat, groups, hooks), "the database (event intake)")
+        now = self.clock()
+        ids = await self.db.bounded(limit, self._append_txn(flat, groups, hooks, now), "the database (event intake)")
+        self._hand_off(ids, flat, now)  # committed: the log has them
         self._accepted(flat)
         return ids
 
+    def _hand_off(self, ids: Sequence[int], events: Sequence[NormalizedEvent], now: datetime) -> None:
+        if len(self._handoff) + len(ids) > HANDOFF_MAX:
+            return
+        for i, e in zip(ids, events, strict=True):
+            self._handoff[i] = AcceptedEvent(i, in_memory(e, now), now)
+
     def _accepted(self, events: Sequence[NormalizedEvent]) -> None:
-        for e in events:
-            self.metrics.events_received.labels(source=e.source or "api").inc()
+        for source, n in Counter(e.source or "api" for e in events).items():  # one metric update per source
+            self.metrics.events_received.labels(source=source).inc(n)
         self._wake.set()
 
     async def _append_txn(self, flat: Sequence[NormalizedEvent], groups: Sequence[Sequence[NormalizedEvent]],
-                          hooks: Sequence[InTxn | None]) -> list[int]:
+                          hooks: Sequence[InTxn | None], now: datetime) -> list[int]:
         async with self.db.write() as conn:
-            ids = await accept_in(conn, flat, self.clock())
+            ids = await accept_in(conn, flat, now)
             pos = 0
             for group, hook in zip(groups, hooks, strict=False):
                 if hook is not None:
@@ -244,12 +267,16 @@ class Pipeline:
         events are found; those are quarantined and the rest processed (``store/quarantine.py``)."""
         batch: list[AcceptedEvent] = []
         self._derived.clear()
+        self._derived_ids.clear()
         try:
             async with self.store.transaction() as conn:
-                batch = await fetch_unprocessed(conn, self.batch_size)
+                batch = await fetch_unprocessed(conn, self.batch_size, self._handoff)
                 if not batch:
                     return 0
                 results = await self._decide_and_apply(conn, batch)
+            if self._derived:  # committed: correlation parents go to the processor in memory too
+                self._hand_off(self._derived_ids, self._derived, self._derived_at)
+                self._accepted(self._derived)
         except Unavailable:
             raise
         except Exception as exc:
@@ -257,19 +284,28 @@ class Pipeline:
                 raise
             results = await self.isolator.isolate(self.store.transaction, self._decide_and_apply, batch, exc,
                                                   self.clock, self.metrics.events_quarantined.inc)
-        if self._derived:
-            self._accepted(self._derived)
+            # Parents derived in the isolating transactions are read back from the log (some rolled back).
+        for a in batch:
+            self._handoff.pop(a.id, None)
+        self._answer(results)
         now = self.clock()
         for a in batch:
             self.metrics.processing_lag.observe(max(0.0, (now - a.received_at).total_seconds()))
         created = 0
-        for r in results:
-            self.metrics.events_processed.labels(outcome=r.outcome.value).inc()
-            created += r.outcome in (Outcome.created, Outcome.suppressed)
+        for outcome, n in Counter(r.outcome for r in results).items():
+            self.metrics.events_processed.labels(outcome=outcome.value).inc(n)
+            created += n if outcome in (Outcome.created, Outcome.suppressed) else 0
         await self._track_growth(created)
-        async with self._processed:
-            self._processed.notify_all()
         return len(batch)
+
+    def _answer(self, results: Sequence[EventResult]) -> None:
+        """Hand a committed batch's results to the requests waiting for them."""
+        for r in results:
+            self._recent[r.event_id] = r
+            if (w := self._waiting.pop(r.event_id, None)) is not None:
+                w.arrived(r)
+        for _ in range(len(self._recent) - RECENT_RESULTS):
+            del self._recent[next(iter(self._recent))]
 
     # -- operator actions and expiry: the same store, suppression and sink -------------------
     async def act(self, alert_ids: Sequence[int], action: Action, *, actor: str, text: str | None,
@@ -304,15 +340,16 @@ class Pipeline:
     async def _decide_and_apply(self, conn: AsyncConnection, batch: Sequence[AcceptedEvent]) -> list[EventResult]:
         """correlate -> store -> suppression for one batch, inside its transaction."""
         decided = await self.correlator.decide(conn, batch)  # correlate
+        self._derived_at = self.clock()
         if decided.derived:  # correlation parents: accepted like every other event
-            await accept_in(conn, decided.derived, self.clock())
+            self._derived_ids += await accept_in(conn, decided.derived, self._derived_at)
             self._derived.extend(decided.derived)
         now = self.clock()
         mark = await self.suppression.mark(conn)
         results = await self.store.apply_decisions(conn, decided.decisions, now, decided.open_rows)  # store
         after_apply = getattr(self.correlator, "after_apply", None)  # incident links (rules engine)
         if after_apply is not None and (more := await after_apply(conn, decided.decisions)):
-            await accept_in(conn, more, now)  # parent severity following its children
+            self._derived_ids += await accept_in(conn, more, self._derived_at)  # parent severity follows children
             self._derived.extend(more)
         await self.suppression.after_batch(conn, mark, now, self.store.sink)  # suppression re-decisions
         return results
@@ -387,18 +424,48 @@ class Pipeline:
             self._task = None
 
     async def wait_results(self, ids: Sequence[int], wait_s: float) -> dict[int, EventResult]:
-        """Wait until the given events are processed (or timeout); returns the results known."""
-        deadline = asyncio.get_running_loop().time() + wait_s
-        pending = list(ids)
-        done: dict[int, EventResult] = {}
-        while pending:
-            async with self.db.read() as conn:
-                done.update(await results_for(conn, pending))
-            pending = [i for i in pending if i not in done]
-            remaining = deadline - asyncio.get_running_loop().time()
-            if not pending or remaining <= 0:
-                break
-            async with self._processed:
+        """Wait until the given events are processed (or timeout); returns the results known.
+
+        Answered from the processor's results as its batches commit; the log is read only for
+        events another process handled (a second server on PostgreSQL), once a second."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + wait_s
+        w = _Wait(loop)
+        for i in ids:
+            if (r := self._recent.get(i)) is not None:
+                w.done[i] = r
+            else:
+                w.pending += 1
+                self._waiting[i] = w
+        try:
+            while w.pending:
+                remaining = deadline - loop.time()
+                if remaining <= 0:
+                    break
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._processed.wait(), timeout=min(remaining, 0.25))
-        return done
+                    await asyncio.wait_for(asyncio.shield(w.complete), timeout=min(remaining, 1.0))
+                if w.pending:
+                    async with self.db.read() as conn:
+                        for r in (await results_for(conn, [i for i in ids if i not in w.done])).values():
+                            if self._waiting.pop(r.event_id, None) is w:
+                                w.arrived(r)
+        finally:
+            for i in ids:
+                if self._waiting.get(i) is w:
+                    del self._waiting[i]
+        return w.done
+
+
+class _Wait:
+    """One ``wait=true`` request: the results arrived so far, complete when none is pending."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop):
+        self.done: dict[int, EventResult] = {}
+        self.pending = 0
+        self.complete: asyncio.Future[None] = loop.create_future()
+
+    def arrived(self, r: EventResult) -> None:
+        self.done[r.event_id] = r
+        self.pending -= 1
+        if self.pending == 0 and not self.complete.done():
+            self.complete.set_result(None)

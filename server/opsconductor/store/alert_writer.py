@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
-from sqlalchemy import bindparam, insert, or_, select, update
+from sqlalchemy import insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from opsconductor.errors import Conflict, NotFound
@@ -26,12 +26,14 @@ from opsconductor.model.alert import OPEN_STATUSES, Action, Outcome
 from opsconductor.model.decision import Decision
 from opsconductor.model.lifecycle import ActionTrigger, Change, EventTrigger, Row, Transition, transition
 from opsconductor.store.tables import Alert, AlertHistory, EventRecord
+from opsconductor.store.types import driver_value, sqlite_time
 
 ALERTS = Alert.__table__  # type: ignore[attr-defined]
 HISTORY = AlertHistory.__table__  # type: ignore[attr-defined]
 EVENTS = EventRecord.__table__  # type: ignore[attr-defined]
 
 ALERT_COLUMNS = tuple(c.name for c in ALERTS.columns)
+_OPEN_VALUES = frozenset(s.value for s in OPEN_STATUSES)
 _CHUNK = 500  # keeps IN (...) lists under every backend's parameter limit
 
 
@@ -144,8 +146,7 @@ async def write_changes(
             if cols:
                 by_cols.setdefault(cols, []).append({"_id": p.row["id"], **{c: p.row[c] for c in cols}})
         for cols, params in by_cols.items():
-            stmt = update(ALERTS).where(ALERTS.c.id == bindparam("_id")).values({c: bindparam(c) for c in cols})
-            await conn.execute(stmt, params)
+            await _update_rows(conn, cols, params)
     if new:
         insert_cols = [c for c in ALERT_COLUMNS if c != "id"]
         result = await conn.execute(
@@ -164,6 +165,19 @@ async def write_changes(
             t.alert["id"] = pendings[key].row["id"]
         await sink.on_transitions(conn, [t for _, t in transitions])
     return [pendings[k].row["id"] if k is not None else None for k in order]
+
+
+async def _update_rows(conn: AsyncConnection, cols: tuple[str, ...], params: list[Row]) -> None:
+    """One executemany on the driver: values converted once here (JSON pre-encoded), not per row
+    and column by SQLAlchemy's bind processors."""
+    sqlite = conn.dialect.name == "sqlite"
+    columns = [ALERTS.c[c] for c in cols]  # KeyError for anything that is not a column
+    if sqlite:
+        sets, where = ", ".join(f"{c} = ?" for c in cols), "id = ?"
+    else:
+        sets, where = ", ".join(f"{c} = ${i}" for i, c in enumerate(cols, 1)), f"id = ${len(cols) + 1}"
+    rows = [(*(driver_value(col, p[col.name], sqlite=sqlite) for col in columns), p["_id"]) for p in params]
+    await conn.exec_driver_sql(f"UPDATE alerts SET {sets} WHERE {where}", rows)
 
 
 async def apply_decisions(
@@ -197,7 +211,7 @@ async def apply_decisions(
                 current.clear()
                 current.update(ch.row)
                 ch.row = current
-            if ch.row["status"] in {s.value for s in OPEN_STATUSES}:
+            if ch.row["status"] in _OPEN_VALUES:
                 state[d.fingerprint] = ch.row
             else:
                 state.pop(d.fingerprint, None)
@@ -207,13 +221,24 @@ async def apply_decisions(
         EventResult(d.event_id, alert_id, ch.outcome or Outcome.ignored)
         for d, alert_id, (_, ch) in zip(decisions, alert_ids, changes, strict=True)
     ]
-    await conn.execute(
-        update(EVENTS)
-        .where(EVENTS.c.id == bindparam("_id"))
-        .values(processed=True, processed_at=now, alert_id=bindparam("_alert"), outcome=bindparam("_outcome")),
-        [{"_id": r.event_id, "_alert": r.alert_id, "_outcome": r.outcome.value} for r in results],
-    )
+    await mark_processed(conn, results, now)
     return results
+
+
+async def mark_processed(conn: AsyncConnection, results: Sequence[EventResult], now: datetime) -> None:
+    """The event log's processed markers, through the driver's bulk path (no per-row ORM processing)."""
+    if not results:
+        return
+    if conn.dialect.name == "sqlite":
+        at = sqlite_time(now)
+        await conn.exec_driver_sql(
+            "UPDATE events SET processed = 1, processed_at = ?, alert_id = ?, outcome = ? WHERE id = ?",
+            [(at, r.alert_id, r.outcome.value, r.event_id) for r in results])
+        return
+    await conn.exec_driver_sql(
+        "UPDATE events SET processed = true, processed_at = $1, alert_id = u.a, outcome = u.o "
+        "FROM unnest($2::bigint[], $3::bigint[], $4::text[]) AS u(id, a, o) WHERE events.id = u.id",
+        (now, [r.event_id for r in results], [r.alert_id for r in results], [r.outcome.value for r in results]))
 
 
 async def apply_action(

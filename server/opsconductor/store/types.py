@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+import msgspec
 from sqlalchemy import JSON, DateTime
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Dialect
@@ -34,3 +35,18 @@ class UTCDateTime(TypeDecorator[datetime]):
 
 JSONType = JSON().with_variant(JSONB(), "postgresql")
 """JSON on SQLite, JSONB on PostgreSQL."""
+
+
+def sqlite_time(at: datetime) -> str:
+    """A UTC time as SQLAlchemy stores it in SQLite (naive, microseconds), for driver-level SQL."""
+    return at.astimezone(UTC).replace(tzinfo=None).isoformat(sep=" ", timespec="microseconds")
+
+
+def driver_value(column: Any, value: Any, *, sqlite: bool) -> Any:
+    """A value as the column's type would bind it, for the driver's bulk path: JSON pre-encoded
+    by msgspec (None as JSON null, as SQLAlchemy's JSON type writes it), UTC times as stored."""
+    if isinstance(column.type, JSON):
+        return msgspec.json.encode(value).decode()
+    if isinstance(column.type, UTCDateTime) and value is not None:
+        return sqlite_time(value) if sqlite else value
+    return value
