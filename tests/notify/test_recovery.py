@@ -188,7 +188,7 @@ async def test_a_delivery_longer_than_the_lease_is_not_taken_over(settings_facto
         pytest.skip("several workers need PostgreSQL")
     from opsconductor.model.event import NormalizedEvent, Severity
     from opsconductor.notify.claim import LEASE_S
-    from opsconductor.runtime import Runtime
+    from opsconductor.plugins import build_runtime
 
     sink = WebhookSink()
     sink.delay = LEASE_S + 4
@@ -196,7 +196,7 @@ async def test_a_delivery_longer_than_the_lease_is_not_taken_over(settings_facto
         cfg = tmp_path / "notify.yaml"
         cfg.write_text(HOOK.format(url=sink.url, concurrency=4).replace("concurrency: 4}",
                                                                          "concurrency: 4, timeout: 30s}"))
-        runtimes = [Runtime.build(settings_factory(notify_file=cfg, notify_poll_s=0.02)) for _ in range(2)]
+        runtimes = [build_runtime(settings_factory(notify_file=cfg, notify_poll_s=0.02)) for _ in range(2)]
         for rt in runtimes:
             await rt.start()
         try:
