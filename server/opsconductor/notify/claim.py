@@ -7,6 +7,7 @@ For one (alert, receiver) only the oldest unsettled row is ever claimed, so deli
 from __future__ import annotations
 
 import hashlib
+from abc import ABC, abstractmethod
 from collections import defaultdict
 from datetime import datetime, timedelta
 from typing import Any
@@ -55,13 +56,16 @@ def pack(groups: list[list[Any]], slots: int, combine: int) -> list[list[Any]]:
     return out[:slots]
 
 
-class Claims:
+class Claims(ABC):
+    """Claiming rows for delivery; the :class:`~opsconductor.notify.worker.Worker` is the one subclass."""
+
     service: NotifyService
     owner: str
     held: set[int]
 
+    @abstractmethod
     async def _checkpoint(self, item: Item) -> None:
-        raise NotImplementedError
+        """Record a delivery's progress before its next step is sent (the worker writes it)."""
 
     async def _claim(self, conn: AsyncConnection, receiver: str, slots: int, now: datetime, *,
                      expired_leases: bool, probe: bool = False) -> list[tuple[str, Delivery, int, list[datetime]]]:
