@@ -38,6 +38,11 @@ class Metrics:
         self.events_quarantined = Counter(
             "opsconductor_events_quarantined", "Events whose processing failed on their own, set aside", registry=r
         )
+        self.exclusive_batches = Counter(
+            "opsconductor_partition_batches_exclusive",
+            "Partition batches (PostgreSQL) run again under the exclusive lock: they touched shared state",
+            registry=r,
+        )
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

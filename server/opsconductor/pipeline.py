@@ -23,9 +23,10 @@ import contextlib
 import logging
 from collections import Counter
 from collections.abc import Awaitable, Callable, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Protocol
 
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from opsconductor.errors import Unavailable
@@ -40,6 +41,7 @@ from opsconductor.store.alert_store import AlertStore, utcnow
 from opsconductor.store.alert_writer import EventResult, TransitionSink, apply_action
 from opsconductor.store.db import Database
 from opsconductor.store.event_log import accept_in, fetch_unprocessed, in_memory, results_for
+from opsconductor.store.partitions import CrossPartition
 from opsconductor.store.quarantine import Isolator
 
 log = logging.getLogger(__name__)
@@ -54,6 +56,12 @@ GROUP_COMMIT_MAX = 20_000
 HANDOFF_MAX = 100_000
 """Most accepted events held in memory for the processor; past it (a long backlog) they are
 read back from the log, as after a crash."""
+
+BUSY_RETRY_S = 0.01
+"""How soon a processor looks again when every partition with work is held by another."""
+
+ELSEWHERE_POLL_S = 0.05
+"""How often outcomes of events another process processed are read for waiting requests."""
 
 RECENT_RESULTS = 50_000
 """Results kept for ``wait=true`` requests that ask after their events were processed."""
@@ -166,6 +174,9 @@ class Pipeline:
         # wait=true: the processor's results, answered to the waiting requests as batches commit.
         self._recent: dict[int, EventResult] = {}
         self._waiting: dict[int, _Wait] = {}
+        self._elsewhere: asyncio.Task[None] | None = None
+        # PostgreSQL: processors in several processes and nodes, each on its partitions.
+        self.partitioned = not self.db.is_sqlite
 
     @property
     def clock(self) -> Callable[[], datetime]:
@@ -263,17 +274,39 @@ class Pipeline:
     async def process_once(self) -> int:
         """Process one batch of the oldest unprocessed events; returns how many.
 
-        A batch that fails (not because the database is away) is bisected until the failing
-        events are found; those are quarantined and the rest processed (``store/quarantine.py``)."""
+        On PostgreSQL a batch is one or more partitions' oldest events under their locks (several
+        processors at once); a batch that turns out to touch what other partitions share is run
+        again under the exclusive lock (``store/partitions.py``). A batch that fails (not because
+        the database is away) is bisected until the failing events are found; those are
+        quarantined and the rest processed (``store/quarantine.py``)."""
         batch: list[AcceptedEvent] = []
-        self._derived.clear()
-        self._derived_ids.clear()
+        parts: frozenset[int] | None = None
+        results: list[EventResult] = []
         try:
-            async with self.store.transaction() as conn:
-                batch = await fetch_unprocessed(conn, self.batch_size, self._handoff)
-                if not batch:
-                    return 0
-                results = await self._decide_and_apply(conn, batch)
+            done = False
+            if self.partitioned:
+                try:
+                    async with self.store.partition_transaction(self.batch_size) as (conn, scope):
+                        if scope is None:
+                            return 0
+                        parts = scope.parts
+                        batch = await self._fetch(conn, parts)
+                        if not batch:
+                            return 0
+                        results = await self._decide_and_apply(conn, batch)
+                    done = True
+                except (CrossPartition, IntegrityError) as exc:
+                    # IntegrityError: an open fingerprint another partition created meanwhile.
+                    if parts is None:
+                        raise
+                    log.debug("batch of partitions %s runs exclusively: %s", sorted(parts), exc)
+                    self.metrics.exclusive_batches.inc()
+            if not done:
+                async with self.store.transaction() as conn:
+                    batch = await self._fetch(conn, parts)
+                    if not batch:
+                        return 0
+                    results = await self._decide_and_apply(conn, batch)
             if self._derived:  # committed: correlation parents go to the processor in memory too
                 self._hand_off(self._derived_ids, self._derived, self._derived_at)
                 self._accepted(self._derived)
@@ -297,6 +330,11 @@ class Pipeline:
             created += n if outcome in (Outcome.created, Outcome.suppressed) else 0
         await self._track_growth(created)
         return len(batch)
+
+    async def _fetch(self, conn: AsyncConnection, parts: frozenset[int] | None) -> list[AcceptedEvent]:
+        self._derived.clear()
+        self._derived_ids.clear()
+        return await fetch_unprocessed(conn, self.batch_size, self._handoff, parts)
 
     def _answer(self, results: Sequence[EventResult]) -> None:
         """Hand a committed batch's results to the requests waiting for them."""
@@ -391,6 +429,9 @@ class Pipeline:
                 self.metrics.processing_errors.inc()
                 delay = min(max(delay * 2, 0.2), 5.0)
                 log.exception("event processing failed; the batch stays in the log and is retried")
+            if self.store.busy_elsewhere:  # work waits in partitions other processors hold: look again soon
+                await asyncio.sleep(BUSY_RETRY_S)
+                continue
             self._wake.clear()
             # Wake on new events, or poll: other server processes may have accepted some.
             with contextlib.suppress(TimeoutError):
@@ -402,6 +443,8 @@ class Pipeline:
             self._task = asyncio.create_task(self._run(), name="opsconductor-processor")
         if self._writer is None:
             self._writer = asyncio.create_task(self._group_commit(), name="opsconductor-intake")
+        if self._elsewhere is None:
+            self._elsewhere = asyncio.create_task(self._watch_elsewhere(), name="opsconductor-elsewhere")
 
     async def stop(self) -> None:
         """Stop processing; accepts still work (directly) after this."""
@@ -417,19 +460,20 @@ class Pipeline:
                         fut.set_result(await self._append([evs], [self._in_txn.pop(fut, None)]))
                     except Exception as exc:
                         fut.set_exception(exc)
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        for task in (self._task, self._elsewhere):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+        self._task = self._elsewhere = None
 
     async def wait_results(self, ids: Sequence[int], wait_s: float) -> dict[int, EventResult]:
         """Wait until the given events are processed (or timeout); returns the results known.
 
-        Answered from the processor's results as its batches commit; the log is read only for
-        events another process handled (a second server on PostgreSQL), once a second."""
+        Answered from this process's processor as its batches commit, and for events another
+        process processed (several processors on PostgreSQL, or server workers) by
+        :meth:`_watch_elsewhere`, which reads their outcomes from the log for every waiting request at once."""
         loop = asyncio.get_running_loop()
-        deadline = loop.time() + wait_s
         w = _Wait(loop)
         for i in ids:
             if (r := self._recent.get(i)) is not None:
@@ -437,6 +481,7 @@ class Pipeline:
             else:
                 w.pending += 1
                 self._waiting[i] = w
+        deadline = loop.time() + wait_s
         try:
             while w.pending:
                 remaining = deadline - loop.time()
@@ -444,7 +489,7 @@ class Pipeline:
                     break
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(asyncio.shield(w.complete), timeout=min(remaining, 1.0))
-                if w.pending:
+                if w.pending and self._elsewhere is None:  # not started (tests, tools): look itself
                     async with self.db.read() as conn:
                         for r in (await results_for(conn, [i for i in ids if i not in w.done])).values():
                             if self._waiting.pop(r.event_id, None) is w:
@@ -455,6 +500,33 @@ class Pipeline:
                     del self._waiting[i]
         return w.done
 
+    async def _watch_elsewhere(self) -> None:
+        """Events this process accepted that another process processed: answer their waiting
+        requests (every ELSEWHERE_POLL_S while some wait) and drop them from the hand-off."""
+        loop = asyncio.get_running_loop()
+        waiting_since: dict[int, float] = {}
+        last_prune = loop.time()
+        while True:
+            await asyncio.sleep(ELSEWHERE_POLL_S)
+            now = loop.time()
+            waiting_since = {i: waiting_since.get(i, now) for i in self._waiting}
+            # waited a while: this process's own processor would have answered a fresh one itself
+            ask = [i for i, t in waiting_since.items() if now - t >= ELSEWHERE_POLL_S]
+            if now - last_prune >= 1.0:
+                last_prune = now
+                old = self.clock() - timedelta(seconds=1)
+                ask += [i for i, a in self._handoff.items() if a.received_at is not None and a.received_at < old]
+            if not ask:
+                continue
+            try:
+                async with self.db.read() as conn:
+                    found = await results_for(conn, sorted(set(ask)))
+            except Exception as exc:  # the processor reports database trouble; this only waits
+                log.debug("reading other processes' results failed: %s", exc)
+                continue
+            for r in found.values():
+                self._handoff.pop(r.event_id, None)
+            self._answer(list(found.values()))
 
 class _Wait:
     """One ``wait=true`` request: the results arrived so far, complete when none is pending."""

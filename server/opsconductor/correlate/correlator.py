@@ -57,6 +57,7 @@ from opsconductor.model.decision import AcceptedEvent, Decided, Decision, finger
 from opsconductor.model.event import NormalizedEvent, Severity
 from opsconductor.model.lifecycle import as_stored
 from opsconductor.store.alert_writer import load_open_alerts
+from opsconductor.store.partitions import Scope, require_global, scope_of
 
 PARENT_SOURCE = "opsconductor"
 _CLEAR = Severity.clear
@@ -85,6 +86,24 @@ def _same_fields(ev: NormalizedEvent, stored: dict[str, Any]) -> bool:
     return bool(stored["severity"] == sev and stored["labels"] == ev.labels and stored["summary"] == ev.summary
             and stored["resource"] == ev.resource and stored["event"] == ev.event
             and stored["component"] == ev.component and stored["source"] == ev.source)
+
+
+def _check_partition_scope(scope: Scope, batch: Sequence[AcceptedEvent], plans: Sequence[Plan],
+                           pre: Sequence[_Identity]) -> None:
+    """Before anything is read or written: a partition batch whose events belong to state other
+    partitions share is run under the exclusive lock instead (``store/partitions.py``)."""
+    for a, plan, (_fp, _sev, _t, _rid, _to, drop, _ev) in zip(batch, plans, pre, strict=True):
+        if drop:
+            if "heartbeat" in plan.first:
+                scope.require_global("a heartbeat")
+            continue
+        if a.event.source == PARENT_SOURCE:
+            scope.require_global("a correlation parent")
+        if plan.has_correlate:
+            scope.require_global("a correlation group")
+        dr = plan.first.get("dedup")
+        if dr is not None and "resource" not in dr.dedup_key:
+            scope.require_global("a dedup key without the resource")
 
 
 def parent_fingerprint(rule: Rule, key: str) -> str:
@@ -180,6 +199,8 @@ class RulesCorrelator:
         plans = await classify
         self._inventory = None
         pre = [self._identity(compiled, a.event, p) for a, p in zip(batch, plans, strict=True)]
+        if (scope := scope_of(conn)) is not None:
+            _check_partition_scope(scope, batch, plans, pre)
         # enrichment (set: summary/labels) gives later stages and the store the enriched event
         batch = [a if i[6] is a.event else AcceptedEvent(a.id, i[6], a.received_at) for a, i in zip(batch, pre,
                                                                                                     strict=True)]
@@ -232,6 +253,7 @@ class RulesCorrelator:
                 self._flap(plan, fp, is_clear, at, b, trace)
             b.severity_of[fp] = sev
             if plan.correlate_rules or (is_clear and fp in ctx.member_parents):
+                require_global(conn, "a correlation group")
                 await self._correlate(conn, compiled, a.event, plan, fp, is_clear, at, b, trace)
             elif is_clear:
                 b.member_closes.add(fp)
@@ -244,11 +266,15 @@ class RulesCorrelator:
                 reason = suppression(view, fp, vplan, ctx, trace)
                 ctx.cleared.discard(fp)  # open again after an earlier clear in this batch
                 if vplan.inhibit_sources:
+                    if any("resource" not in r.equal for r in vplan.inhibit_sources):
+                        require_global(conn, "an inhibitor of other resources")
                     src = Source(fp, view)
                     for rule in vplan.inhibit_sources:
                         add_batch_source(ctx, rule, src)
             if ctx.topology is not None:
                 seen = a.event if a.event.severity is sev else a.event.model_copy(update={"severity": sev})
+                if ctx.topology.changes(seen, fp, is_clear):
+                    require_global(conn, "a topology upstream")
                 ctx.topology.observe(seen, fp, is_clear)
             memberships = ctx.member_parents.get(fp)
             out.append(Decision(a.id, a.event, fp, sev, suppressed_reason=reason, rule_id=rule_id,

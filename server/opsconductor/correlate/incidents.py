@@ -25,6 +25,7 @@ from opsconductor.correlate.state import MEMBERS
 from opsconductor.model.decision import Decision
 from opsconductor.model.event import SEVERITY_RANK, NormalizedEvent, Severity
 from opsconductor.store.alert_writer import ALERTS, link_children
+from opsconductor.store.partitions import require_global
 from opsconductor.store.tables import OPEN_STATUS_SQL
 
 PARENT_SOURCE = "opsconductor"
@@ -78,6 +79,7 @@ async def link_incidents(conn: AsyncConnection, ruleset: RuleSet, decisions: Seq
     parents |= {d.fingerprint for d in decisions if not d.drop and is_parent_event(d.event)}
     if not parents:
         return []
+    require_global(conn, "incident links")  # parents and children span partitions
     stmt = select(ALERTS.c.id, ALERTS.c.fingerprint, ALERTS.c.severity, ALERTS.c.labels).where(
         ALERTS.c.fingerprint.in_(sorted(parents)), text(OPEN_STATUS_SQL))
     rows = [dict(r) for r in (await conn.execute(stmt)).mappings()]

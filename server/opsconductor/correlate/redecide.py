@@ -33,6 +33,7 @@ from opsconductor.correlate.state import SILENCES
 from opsconductor.correlate.suppress import unindexed
 from opsconductor.store.alert_store import AlertStore
 from opsconductor.store.alert_writer import ALERTS, HISTORY, TransitionSink
+from opsconductor.store.partitions import require_global, require_local, scope_of
 
 WINDOW_CHECK_S = 0.25
 """How often the open maintenance windows are checked (pure, no database)."""
@@ -63,8 +64,13 @@ class RulesSuppression:
         if mark < 0:
             return 0
         top = int((await conn.execute(select(func.max(HISTORY.c.id)))).scalar_one_or_none() or 0)
-        targets = await _affected_by_changes(conn, self.correlator, mark, top)
+        # A partition transaction looks only at its own alerts' history: a concurrent one's rows
+        # are its own business (store/partitions.py).
+        scope = scope_of(conn)
+        targets = await _affected_by_changes(conn, self.correlator, mark, top,
+                                             only=None if scope is None else scope.touched)
         if targets is None:  # cannot be narrowed: a full pass as soon as this batch commits
+            require_global(conn, "re-decisions that cannot be narrowed")
             self.kick()
             return 0
         if not targets:
@@ -74,6 +80,7 @@ class RulesSuppression:
         for i in range(0, len(ids), 1000):
             rows += [dict(r) for r in (await conn.execute(select(*_NARROW).where(
                 ALERTS.c.id.in_(ids[i : i + 1000]), unindexed(ALERTS.c.status).in_(_CANDIDATE)))).mappings()]
+        require_local(conn, (r["resource"] for r in rows), "a re-decision")
         return await _redecide(conn, self.correlator, rows, now, sink)
 
     # -- passes ------------------------------------------------------------------------------

@@ -54,6 +54,7 @@ from opsconductor.correlate.suppress import (
 from opsconductor.model.alert import AlertStatus, HistoryKind
 from opsconductor.model.lifecycle import Redecide, transition
 from opsconductor.store.alert_writer import ALERTS, HISTORY, TransitionSink, write_redecisions
+from opsconductor.store.partitions import require_global
 
 PAGE = 1000
 """Alerts re-decided per transaction."""
@@ -163,10 +164,11 @@ async def _ids(conn: AsyncConnection, *where: Any, by_status: bool = False) -> l
 
 
 async def _affected_by_changes(conn: AsyncConnection, correlator: RulesCorrelator, after: int,
-                               top: int) -> set[int] | None:
+                               top: int, *, only: set[int] | None = None) -> set[int] | None:
     """Open alerts whose inhibitor or correlation parent changed in history rows (after, top];
-    None when that cannot be narrowed (then the caller sweeps everything)."""
-    if top <= after:
+    None when that cannot be narrowed (then the caller sweeps everything). ``only``: look at the
+    history of these alerts only (a partition transaction's own)."""
+    if top <= after or (only is not None and not only):
         return set()
     compiled = correlator.current
     inhibits = compiled.ruleset.of_kind("inhibit")
@@ -176,6 +178,8 @@ async def _affected_by_changes(conn: AsyncConnection, correlator: RulesCorrelato
     if any("severity" in fields(r.inhibit_source) for r in inhibits if r.inhibit_source is not None):
         kinds.append(HistoryKind.severity.value)
     changed = select(HISTORY.c.alert_id).where(HISTORY.c.id > after, HISTORY.c.id <= top, HISTORY.c.kind.in_(kinds))
+    if only is not None:
+        changed = changed.where(HISTORY.c.alert_id.in_(sorted(only)))
     relevant: list[Any] = [ALERTS.c.source == PARENT_SOURCE]
     if inhibits:
         pins = [_column_pin(r.inhibit_source) for r in inhibits if r.inhibit_source is not None]
@@ -189,6 +193,8 @@ async def _affected_by_changes(conn: AsyncConnection, correlator: RulesCorrelato
     rows = [dict(r) for r in (await conn.execute(stmt)).mappings()]
     if not rows:
         return set()
+    if any(r["source"] == PARENT_SOURCE for r in rows):
+        require_global(conn, "a correlation parent changed")
     # A changed alert that matches a source pin may have started or STOPPED inhibiting (its
     # severity or labels changed): its resource is decided again either way, so no plan is needed.
     source_pins = [p for p in (_column_pin(r.inhibit_source) for r in inhibits if r.inhibit_source) if p]

@@ -122,6 +122,17 @@ class TopologyView:
             self._nodes = nodes
         return nodes
 
+    def changes(self, ev: NormalizedEvent, fp: str, is_clear: bool) -> bool:
+        """Would :meth:`observe` change what is down (what other resources' alerts depend on)?"""
+        for rule in self.rules:
+            if is_clear:
+                d = self.down.get(rule.id, {}).get(ev.resource)
+                if d is not None and d.fingerprint == fp:
+                    return True
+            elif self.is_down_event(rule, ev):
+                return True
+        return False
+
     def observe(self, ev: NormalizedEvent, fp: str, is_clear: bool) -> None:
         """An event earlier in this batch: a down alert opens, or its clear starts the settle time."""
         for rule in self.rules:

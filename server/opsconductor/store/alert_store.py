@@ -1,4 +1,4 @@
-"""The alert store: the one place that takes the processing lock and owns the transition sink.
+"""The alert store: the one place that takes the processing locks and owns the transition sink.
 
 Every alert change runs in a transaction from :meth:`AlertStore.transaction`, which on
 PostgreSQL takes the advisory lock that serializes alert changes across server processes
@@ -20,6 +20,8 @@ from opsconductor.model.decision import Decision
 from opsconductor.model.lifecycle import Row
 from opsconductor.store.alert_writer import EventResult, NoSink, TransitionSink, apply_decisions
 from opsconductor.store.db import Database
+from opsconductor.store.event_log import pending_partitions
+from opsconductor.store.partitions import PARTITION_LOCK_CLASS, Scope, enter, leave
 
 
 def utcnow() -> datetime:
@@ -56,6 +58,7 @@ class AlertStore:
         self.sink: TransitionSink = sink or NoSink()
         self.default_timeout = default_timeout
         self.clock = clock if isinstance(clock, Clock) else Clock(clock or utcnow)
+        self.busy_elsewhere = False  # the last partition transaction found every busy partition taken
 
     @contextlib.asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncConnection]:
@@ -63,6 +66,37 @@ class AlertStore:
         async with self.db.write() as conn:
             await processing_lock(conn)
             yield conn
+
+    @contextlib.asynccontextmanager
+    async def partition_transaction(self, limit: int) -> AsyncIterator[tuple[AsyncConnection, Scope | None]]:
+        """A write transaction holding the processing lock SHARED and the locks of some partitions
+        with unprocessed events (about ``limit`` events' worth, at most half the busy partitions, so
+        other processors find work); the scope is None when every busy partition is taken.
+        PostgreSQL only (``store/partitions.py``)."""
+        async with self.db.write() as conn:
+            await conn.execute(text("SELECT pg_advisory_xact_lock_shared(:k)"), {"k": PROCESSOR_LOCK_KEY})
+            pending = await pending_partitions(conn)
+            cap = max(1, (len(pending) + 1) // 2)
+            taken: list[int] = []
+            n = 0
+            for part, count in pending:  # oldest first
+                if n >= limit or len(taken) >= cap:
+                    break
+                got = await conn.execute(text("SELECT pg_try_advisory_xact_lock(:c, :p)"),
+                                         {"c": PARTITION_LOCK_CLASS, "p": part})
+                if got.scalar_one():
+                    taken.append(part)
+                    n += count
+            self.busy_elsewhere = bool(pending) and not taken
+            if not taken:
+                yield conn, None
+                return
+            scope = Scope(frozenset(taken))
+            enter(conn, scope)
+            try:
+                yield conn, scope
+            finally:
+                leave(conn)
 
     async def apply_decisions(self, conn: AsyncConnection, decisions: Sequence[Decision], now: datetime,
                               open_rows: dict[str, Row] | None = None) -> list[EventResult]:

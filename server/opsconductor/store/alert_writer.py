@@ -25,6 +25,7 @@ from opsconductor.errors import Conflict, NotFound
 from opsconductor.model.alert import OPEN_STATUSES, Action, Outcome
 from opsconductor.model.decision import Decision
 from opsconductor.model.lifecycle import ActionTrigger, Change, EventTrigger, Row, Transition, transition
+from opsconductor.store.partitions import require_global, scope_of
 from opsconductor.store.tables import Alert, AlertHistory, EventRecord
 from opsconductor.store.types import driver_value, sqlite_time
 
@@ -117,6 +118,8 @@ async def write_changes(
     batch); they share the same Row dict identity, so only the final state is written.
     """
     originals = originals or {}
+    if (scope := scope_of(conn)) is not None:  # a partition transaction writes its own partitions only
+        scope.require_local((ch.row.get("resource") for _, ch in changes if ch.row is not None), "an alert change")
     pendings: dict[int, _Pending] = {}
     order: list[int | None] = []
     transitions: list[tuple[int, Transition]] = []
@@ -164,6 +167,8 @@ async def write_changes(
         for key, t in transitions:
             t.alert["id"] = pendings[key].row["id"]
         await sink.on_transitions(conn, [t for _, t in transitions])
+    if scope is not None:
+        scope.touched.update(p.row["id"] for p in pendings.values())
     return [pendings[k].row["id"] if k is not None else None for k in order]
 
 
@@ -279,6 +284,7 @@ async def write_redecisions(conn: AsyncConnection, changes: Sequence[tuple[Row, 
 async def link_children(conn: AsyncConnection, parent_id: int, fingerprints: Any) -> None:
     """Set ``parent_id`` on the open alerts of ``fingerprints`` (a list or a SELECT of them) that are
     not yet linked to this parent: an incident's children, in one statement."""
+    require_global(conn, "incident children")
     await conn.execute(
         update(ALERTS)
         .where(ALERTS.c.fingerprint.in_(fingerprints), ALERTS.c.status.in_([s.value for s in OPEN_STATUSES]),

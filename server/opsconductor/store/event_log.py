@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -13,6 +13,7 @@ from opsconductor.model.alert import Outcome
 from opsconductor.model.decision import AcceptedEvent
 from opsconductor.model.event import NormalizedEvent, Severity
 from opsconductor.store.alert_writer import EVENTS, EventResult
+from opsconductor.store.partitions import partition_of
 from opsconductor.store.types import sqlite_time
 
 
@@ -29,15 +30,16 @@ async def accept_in(conn: AsyncConnection, events: Sequence[NormalizedEvent], no
         # Inside the write transaction (one writer) the new rowids (id is INTEGER PRIMARY KEY)
         # are contiguous, so the ids are the last n.
         at = sqlite_time(now)
-        await conn.exec_driver_sql("INSERT INTO events (received_at, payload, processed) VALUES (?, ?, 0)",
-                                   [(at, p) for p in payloads])
+        await conn.exec_driver_sql("INSERT INTO events (received_at, payload, processed, part) VALUES (?, ?, 0, ?)",
+                                   [(at, p, partition_of(e.resource)) for p, e in zip(payloads, events, strict=True)])
         last = int((await conn.exec_driver_sql("SELECT max(id) FROM events")).scalar_one())
         return list(range(last - len(payloads) + 1, last + 1))
     # One statement; ORDER BY makes nextval() follow the input order, so the sorted ids are in
     # arrival order (the same reasoning as SQLAlchemy's sentinel-free insertmanyvalues).
     result = await conn.exec_driver_sql(
-        "INSERT INTO events (received_at, payload, processed) SELECT $1::timestamptz, t.p::jsonb, false "
-        "FROM unnest($2::text[]) WITH ORDINALITY AS t(p, n) ORDER BY t.n RETURNING id", (now, payloads))
+        "INSERT INTO events (received_at, payload, processed, part) SELECT $1::timestamptz, t.p::jsonb, false, t.k "
+        "FROM unnest($2::text[], $3::smallint[]) WITH ORDINALITY AS t(p, k, n) ORDER BY t.n RETURNING id",
+        (now, payloads, [partition_of(e.resource) for e in events]))
     return sorted(int(r[0]) for r in result)
 
 
@@ -48,10 +50,11 @@ def in_memory(event: NormalizedEvent, received_at: datetime) -> NormalizedEvent:
 
 
 async def fetch_unprocessed(conn: AsyncConnection, limit: int,
-                            known: Mapping[int, AcceptedEvent] | None = None) -> list[AcceptedEvent]:
-    """The oldest unprocessed events, in arrival order. ``known``: events this process accepted and
-    still holds in memory; only the others (another process's, or a crash's leftovers) are read
-    and rebuilt from the log."""
+                            known: Mapping[int, AcceptedEvent] | None = None,
+                            parts: Collection[int] | None = None) -> list[AcceptedEvent]:
+    """The oldest unprocessed events (of ``parts``, or all), in arrival order. ``known``: events this
+    process accepted and still holds in memory; only the others (another process's, or a crash's
+    leftovers) are read and rebuilt from the log."""
     known = known or {}
     stmt = (
         select(EVENTS.c.id)
@@ -59,6 +62,8 @@ async def fetch_unprocessed(conn: AsyncConnection, limit: int,
         .order_by(EVENTS.c.id)
         .limit(limit)
     )
+    if parts is not None:
+        stmt = stmt.where(EVENTS.c.part.in_(sorted(parts)))
     ids = list((await conn.execute(stmt)).scalars())
     missing = [i for i in ids if i not in known]
     read: dict[int, AcceptedEvent] = {}
@@ -107,3 +112,11 @@ async def backlog(conn: AsyncConnection) -> tuple[int, datetime | None]:
     if isinstance(oldest, str):
         oldest = datetime.fromisoformat(oldest)
     return int(row[0]), oldest
+
+
+async def pending_partitions(conn: AsyncConnection) -> list[tuple[int, int]]:
+    """The partitions with unprocessed events, oldest first: (partition, how many)."""
+    result = await conn.exec_driver_sql(
+        "SELECT part, count(*) FROM events WHERE NOT processed GROUP BY part ORDER BY min(id)")
+    rows: list[Any] = list(result.all())
+    return [(int(r[0]), int(r[1])) for r in rows]

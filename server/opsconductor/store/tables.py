@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, Column, Index, Integer, String, Text, text
+from sqlalchemy import BigInteger, Column, Index, Integer, SmallInteger, String, Text, text
 from sqlmodel import Field, SQLModel
 
 from opsconductor.model.alert import OPEN_STATUSES
@@ -102,9 +102,18 @@ class EventRecord(SQLModel, table=True):
             sqlite_where=text("processed = 0"),
             postgresql_where=text("processed = false"),
         ),
+        Index(
+            "ix_events_unprocessed_part",
+            "part",
+            "id",
+            sqlite_where=text("processed = 0"),
+            postgresql_where=text("processed = false"),
+        ),
     )
 
     id: int | None = Field(default=None, sa_column=Column(BIGINT_PK, primary_key=True, autoincrement=True))
+    part: int = Field(default=0, sa_column=Column(SmallInteger, nullable=False, server_default=text("0")))
+    """Processing partition: a hash of the resource (``store/partitions.py``)."""
     received_at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
     payload: dict[str, Any] = Field(sa_column=Column(JSONType, nullable=False))
     processed: bool = Field(default=False, nullable=False)
