@@ -409,9 +409,13 @@ class Pipeline:
     async def drain(self) -> int:
         """Process until the log has no unprocessed events (tests, replay, shutdown)."""
         total = 0
-        while n := await self.process_once():
+        while True:
+            n = await self.process_once()
             total += n
-        return total
+            if not n:
+                if not (self.partitioned and self.store.busy_elsewhere):
+                    return total
+                await asyncio.sleep(BUSY_RETRY_S)  # the rest is in partitions another processor holds
 
     async def _run(self) -> None:
         delay = 0.0
@@ -434,8 +438,7 @@ class Pipeline:
                 continue
             self._wake.clear()
             # Wake on new events, or poll: other server processes may have accepted some.
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), timeout=delay or 1.0)
+            await _wait_event(self._wake, delay or 1.0)
 
     def start(self) -> None:
         """Start the background processor (also processes whatever a crash left in the log)."""
@@ -449,9 +452,7 @@ class Pipeline:
     async def stop(self) -> None:
         """Stop processing; accepts still work (directly) after this."""
         if self._writer is not None:
-            self._writer.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._writer
+            await _cancelled(self._writer)
             self._writer = None
             while not self._intake.empty():  # hand any queued accepts to the direct path
                 evs, fut = self._intake.get_nowait()
@@ -462,9 +463,7 @@ class Pipeline:
                         fut.set_exception(exc)
         for task in (self._task, self._elsewhere):
             if task is not None:
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
+                await _cancelled(task)
         self._task = self._elsewhere = None
 
     async def wait_results(self, ids: Sequence[int], wait_s: float) -> dict[int, EventResult]:
@@ -487,8 +486,7 @@ class Pipeline:
                 remaining = deadline - loop.time()
                 if remaining <= 0:
                     break
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(asyncio.shield(w.complete), timeout=min(remaining, 1.0))
+                await asyncio.wait({w.complete}, timeout=min(remaining, 1.0))
                 if w.pending and self._elsewhere is None:  # not started (tests, tools): look itself
                     async with self.db.read() as conn:
                         for r in (await results_for(conn, [i for i in ids if i not in w.done])).values():
@@ -527,6 +525,25 @@ class Pipeline:
             for r in found.values():
                 self._handoff.pop(r.event_id, None)
             self._answer(list(found.values()))
+
+async def _wait_event(event: asyncio.Event, seconds: float) -> None:
+    """Wait until ``event`` is set or ``seconds`` passed. Not ``asyncio.wait_for``: on Python 3.11
+    it can swallow a cancellation that arrives as the event is set (the task then never stops)."""
+    waiter = asyncio.ensure_future(event.wait())
+    try:
+        await asyncio.wait({waiter}, timeout=seconds)
+    finally:
+        waiter.cancel()
+
+
+async def _cancelled(task: asyncio.Task[None]) -> None:
+    """Cancel ``task`` and wait until it ended (cancelling again should a cancellation get lost)."""
+    while not task.done():
+        task.cancel()
+        await asyncio.wait({task}, timeout=1.0)
+    if not task.cancelled() and task.exception() is not None:
+        log.error("background task %s failed", task.get_name(), exc_info=task.exception())
+
 
 class _Wait:
     """One ``wait=true`` request: the results arrived so far, complete when none is pending."""
