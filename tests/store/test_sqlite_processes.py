@@ -67,6 +67,29 @@ async def test_a_writer_that_cannot_get_the_lock_within_busy_timeout_is_unavaila
         await waiter.dispose()
 
 
+async def test_a_writer_outside_the_queue_is_waited_for_up_to_busy_timeout(tmp_path: Path) -> None:
+    """The sqlite3 shell (or anything that does not queue on the -write file) holding the write lock:
+    SQLite's own busy_timeout applies, and "database is locked" after it is Unavailable too."""
+    import sqlite3
+
+    path = tmp_path / "shell.db"
+    url = f"sqlite+aiosqlite:///{path}"
+    await _setup(url)
+    shell = sqlite3.connect(path, isolation_level=None)
+    db = Database(url, statement_timeout_s=0.3)
+    try:
+        shell.execute("BEGIN IMMEDIATE")
+        with pytest.raises(Unavailable, match="database is locked"):
+            async with db.write() as conn:
+                await conn.execute(text("UPDATE counter SET n = 3"))
+        shell.execute("ROLLBACK")
+        async with db.write() as conn:
+            await conn.execute(text("UPDATE counter SET n = 3"))
+    finally:
+        shell.close()
+        await db.dispose()
+
+
 async def test_a_read_sees_one_snapshot(tmp_path: Path) -> None:
     url = f"sqlite+aiosqlite:///{tmp_path / 'snap.db'}"
     await _setup(url)

@@ -76,7 +76,11 @@ class Settings(BaseSettings):
     inventory_file: Path | None = Field(default=None, description="YAML inventory of targets to poll")
     host: str = Field(default="127.0.0.1", description="Address the HTTP server binds")
     port: int = Field(default=8080, ge=1, le=65535, description="HTTP port")
-    workers: int = Field(default=1, description="Server processes (PostgreSQL only; SQLite is one process)")
+    workers: int = Field(
+        default=1,
+        description="Server processes (uvicorn workers) sharing the port and the database; on SQLite they "
+                    "parse and validate in parallel and take turns writing (docs/operations.md)",
+    )
     log_level: Literal["debug", "info", "warning", "error"] = Field(default="info",
                                                                    description="debug, info, warning or error")
     admin_key: SecretStr | None = Field(

@@ -1,14 +1,16 @@
 """The database handle: one async engine, write transactions, and migrations.
 
 SQLite (the embedded default) allows one writer at a time. Writes in this process
-queue on an asyncio lock; across processes (``serve --workers N``, the trap receiver's
-child, the CLI) every write transaction starts with ``BEGIN IMMEDIATE``, which takes
-SQLite's write lock up front (waiting up to ``busy_timeout`` for it). A deferred
-transaction that read first and wrote later could find, on its first write, that
-another process had committed since its read (WAL: SQLITE_BUSY_SNAPSHOT, no waiting,
-and its reads were stale); taking the lock first means what a write transaction reads
-is what it writes over. Reads run in deferred transactions (one snapshot each). A
-writer that still cannot get the lock after ``busy_timeout`` is Unavailable (503).
+queue on an asyncio lock, then take their turn among the processes writing the same file
+(``serve --workers N``, the trap receiver's child, the CLI) on a file lock
+(``store/sqlite_lock.py``: fair, where SQLite's busy handler lets a busy writer starve the
+others). Every write transaction then starts with ``BEGIN IMMEDIATE``, which takes SQLite's
+write lock up front (waiting up to ``busy_timeout`` for it). A deferred transaction that read
+first and wrote later could find, on its first write, that another process had committed
+since its read (WAL: SQLITE_BUSY_SNAPSHOT, no waiting, and its reads were stale); taking the
+lock first means what a write transaction reads is what it writes over. Reads run in deferred
+transactions (one snapshot each). A writer still without the lock after
+``db_statement_timeout_s`` is Unavailable (503).
 PostgreSQL writers run concurrently; cross-process ordering where it matters uses
 advisory locks (see ``store/alert_store.py``).
 """
@@ -25,11 +27,13 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from sqlalchemy import event, text
+from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from opsconductor.errors import Unavailable
 from opsconductor.shipped import shipped
+from opsconductor.store.sqlite_lock import WriterQueue
 
 T = TypeVar("T")
 
@@ -104,10 +108,15 @@ class Database:
         self.is_sqlite = url.startswith("sqlite")
         self.timeout_s = timeout_s
         kwargs: dict[str, Any] = {"echo": echo}
+        self._writers: WriterQueue | None = None  # SQLite file: the queue of writing processes
+        self._lock_wait_s = statement_timeout_s
         if self.is_sqlite:
             path = url.split("///", 1)[-1]
             if path and path != ":memory:":
                 Path(path).parent.mkdir(parents=True, exist_ok=True)
+            if (file := make_url(url).database) and file != ":memory:" and not file.startswith("file:"):
+                self._writers = WriterQueue(Path(file).with_name(Path(file).name + "-write"),
+                                            on_timeout=lambda why: self.faults.failed(why, write=True))
         else:
             # Every call has a time limit: connecting (and waiting for a pooled connection) gives up
             # after timeout_s, a statement after statement_timeout_s; a frozen server is a 503, not a hang.
@@ -131,13 +140,22 @@ class Database:
         """A connection in a write transaction, committed on success, rolled back on error."""
         with _unavailable_when_down(self.faults, write=True):
             if self._write_lock is not None:
-                async with self._write_lock, self.engine.connect() as conn:
+                async with self._write_lock, self._queued(), self.engine.connect() as conn:
                     await conn.execution_options(**{WRITE_OPTION: True})
                     async with conn.begin():
                         yield conn
             else:
                 async with self.engine.begin() as conn:
                     yield conn
+
+    @asynccontextmanager
+    async def _queued(self) -> AsyncIterator[None]:
+        """This process's turn among the processes writing the SQLite file (``store/sqlite_lock.py``)."""
+        if self._writers is None:
+            yield
+            return
+        async with self._writers.held(self._lock_wait_s):
+            yield
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncConnection]:
@@ -179,6 +197,8 @@ class Database:
 
     async def dispose(self) -> None:
         await self.engine.dispose()
+        if self._writers is not None:
+            self._writers.close()
 
 
 @contextmanager
