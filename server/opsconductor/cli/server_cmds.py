@@ -104,7 +104,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
     for name, value in (("HOST", settings.host), ("PORT", str(settings.port)), ("RULES_DIR", str(settings.rules_dir)),
                         ("ADDONS_DIR", str(settings.addons_dir)), ("NOTIFY_FILE", str(settings.notify_file)),
                         ("WORKERS", str(settings.workers))):
-        os.environ[f"OPSCONDUCTOR_{name}"] = value
+        if value != "None":  # unset stays unset (notify_file: <rules_dir>/notify.yaml), not the path "None"
+            os.environ[f"OPSCONDUCTOR_{name}"] = value
     uvicorn.run(
         "opsconductor.api.app:create_app",
         factory=True,

@@ -57,11 +57,34 @@ class LeaderElection:
         self.retry_s = retry_s
         self.key = key
         self.leader = False
+        self._conn: asyncpg.Connection | None = None  # PostgreSQL: the session holding the lock
+        self._fd: int | None = None  # SQLite: the open lock file
 
     def watch(self, on_gain: Hook, on_lose: Hook) -> None:
         """Call ``on_gain`` when this process becomes the leader, ``on_lose`` when it stops being it
         (in registration order; a hook that fails is logged and the others still run)."""
         self._listeners.append((on_gain, on_lose))
+
+    async def try_now(self) -> bool:
+        """One attempt, at once (the server's start: a process alone is the leader before it answers,
+        so its trap listener is bound and its /readyz true from the first request); ``run`` goes on."""
+        if self.leader:
+            return True
+        try:
+            if self.is_pg:
+                conn = await asyncpg.connect(self._dsn, timeout=5)
+                if await conn.fetchval("SELECT pg_try_advisory_lock($1::bigint)", self.key):
+                    self._conn = conn
+                else:
+                    conn.terminate()
+                    return False
+            elif self._lock_file is not None and not self._flock():
+                return False
+        except (OSError, asyncpg.PostgresError) as exc:
+            log.warning("leader election: %s: %s", type(exc).__name__, exc)
+            return False
+        await self._gain()
+        return True
 
     async def run(self) -> None:
         """Run for the life of the process (cancel to stop)."""
@@ -69,11 +92,12 @@ class LeaderElection:
             await self._run_sqlite()
             return
         while True:
-            conn: asyncpg.Connection | None = None
+            conn, self._conn = self._conn, None  # held already if try_now won
             try:
-                conn = await asyncpg.connect(self._dsn, timeout=5)
-                while not await conn.fetchval("SELECT pg_try_advisory_lock($1::bigint)", self.key):  # noqa: ASYNC110
-                    await asyncio.sleep(self.retry_s)
+                if conn is None:
+                    conn = await asyncpg.connect(self._dsn, timeout=5)
+                    while not await conn.fetchval("SELECT pg_try_advisory_lock($1::bigint)", self.key):  # noqa: ASYNC110
+                        await asyncio.sleep(self.retry_s)
                 await self._gain()
                 while True:  # keep proving the session (and so the lock) is alive
                     await asyncio.sleep(self.retry_s)
@@ -81,7 +105,7 @@ class LeaderElection:
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
-                log.warning("poller leader election: %s: %s", type(exc).__name__, exc)
+                log.warning("leader election: %s: %s", type(exc).__name__, exc)
             finally:
                 await self._lose()
                 if conn is not None:
@@ -89,32 +113,34 @@ class LeaderElection:
                         conn.terminate()
             await asyncio.sleep(self.retry_s)
 
-    async def _run_sqlite(self) -> None:
-        if self._lock_file is None:
-            await self._gain()
-            try:
-                await asyncio.Event().wait()
-            finally:
-                await self._lose()
-            return
-        self._lock_file.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self._lock_file, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+    def _flock(self) -> bool:
+        """Try to take the SQLite leader lock (the file stays open while held); True if held."""
+        assert self._lock_file is not None
+        if self._fd is None:
+            self._lock_file.parent.mkdir(parents=True, exist_ok=True)
+            self._fd = os.open(self._lock_file, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
         try:
-            while True:
-                try:
-                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                    break
-                except BlockingIOError:
+            fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return False
+        os.ftruncate(self._fd, 0)
+        os.pwrite(self._fd, f"{os.getpid()}\n".encode(), 0)
+        return True
+
+    async def _run_sqlite(self) -> None:
+        try:
+            if self._lock_file is not None:
+                while not self.leader and not self._flock():  # noqa: ASYNC110 - polls a lock in the kernel
                     await asyncio.sleep(self.retry_s)
-            os.ftruncate(fd, 0)
-            os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
             await self._gain()
             await asyncio.Event().wait()  # the lock is ours until this process ends (or is cancelled)
         finally:
             try:
                 await self._lose()  # stop the leader's work before another process may start it
             finally:
-                os.close(fd)  # releases the lock
+                if self._fd is not None:
+                    os.close(self._fd)  # releases the lock
+                    self._fd = None
 
     async def _gain(self) -> None:
         if not self.leader:

@@ -150,6 +150,7 @@ class SourcesService:
         # The election runs even without the poller: the leader also runs the trap receiver and
         # raises the self-alerts (one process of several workers does each).
         self.election.watch(self._gain, self._lose)
+        await self.election.try_now()
         rt.spawn(self.election.run, "leader-election")
         if s.poller_enabled:
             rt.spawn(self._refresh_loop, "sources-refresh")
