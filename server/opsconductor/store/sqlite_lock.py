@@ -44,6 +44,7 @@ class WriterQueue:
         self.on_timeout = on_timeout
         self._fd: int | None = None
         self._jobs: queue.SimpleQueue[Callable[[], None] | None] | None = None
+        self._holding: queue.SimpleQueue[Callable[[], None] | None] | None = None  # the queue of a held lock
 
     def _start(self) -> tuple[int, queue.SimpleQueue[Callable[[], None] | None]]:
         if self._fd is None or self._jobs is None:
@@ -81,26 +82,37 @@ class WriterQueue:
             with contextlib.suppress(RuntimeError):  # the loop may be gone
                 loop.call_soon_threadsafe(done)
 
-        jobs.put(wait)
-        try:
-            await asyncio.wait_for(asyncio.shield(fut), timeout_s)
-        except BaseException as exc:  # timed out or cancelled while waiting
+        def give_up() -> None:
             with attempt.mutex:
                 attempt.abandoned = not attempt.got
             if attempt.got:  # it came just now: hand it back
                 fcntl.flock(fd, fcntl.LOCK_UN)
-            if isinstance(exc, TimeoutError):
-                why = f"database is locked: another process held the write lock for {timeout_s:g}s"
-                self.on_timeout(why)
-                raise Unavailable(why) from None
+
+        jobs.put(wait)
+        # asyncio.wait, not wait_for: wait_for (3.11) returns the result when the future completes just as
+        # the waiting task is cancelled, and the cancellation is lost (a stopped processor kept running).
+        try:
+            finished, _ = await asyncio.wait({fut}, timeout=timeout_s)
+        except BaseException:  # cancelled while waiting
+            give_up()
             raise
+        if not finished:
+            give_up()
+            why = f"database is locked: another process held the write lock for {timeout_s:g}s"
+            self.on_timeout(why)
+            raise Unavailable(why)
+        self._holding = jobs
         try:
             yield
         finally:
+            self._holding = None
             fcntl.flock(fd, fcntl.LOCK_UN)
+            if jobs is not self._jobs:  # closed meanwhile: now the thread may close the file
+                jobs.put(None)
 
     def close(self) -> None:
-        """Let the file go (a later write opens it again)."""
+        """Let the file go (a later write opens it again); held, once it is released."""
         if self._jobs is not None:
-            self._jobs.put(None)  # the thread closes the file once the waits before it ended
+            if self._holding is not self._jobs:
+                self._jobs.put(None)  # the thread closes the file once the waits before it ended
             self._jobs, self._fd = None, None
