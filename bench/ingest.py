@@ -9,7 +9,9 @@ Scenarios (issue 14, first): the peer workload - 20,000 events over 2,000 keys, 
 from 10 connections with ``?wait=true`` (accepted AND processed into the alert table when answered) -
 against Debian's prometheus-alertmanager fed the same workload in the same run
 (bench/peer_alertmanager.py), printing the ratio and CPU microseconds per event (server + database
-processes). ``--no-peer`` skips Alertmanager; ``--quick`` skips the 100,000 open alerts.
+processes). ``--no-peer`` skips Alertmanager; ``--quick`` skips the 100,000 open alerts;
+``--workers N`` runs ``serve --workers N`` (N server processes behind one port; on SQLite they
+parse and validate in parallel and take turns writing): compare ``--workers 1`` and ``--workers 2``.
 
 Scenarios (issue 2): 20,000 events over 2,000 fingerprints (90 % duplicates) in batches of 500 from
 4 concurrent clients; the same as single-event requests from 50 concurrent clients; then 100,000 open
@@ -21,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import subprocess
@@ -41,7 +44,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 class Server:
     def __init__(self, data_dir: Path, database_url: str | None, rules_dir: str, *, port: int | None = None,
-                 extra_env: dict[str, str] | None = None):
+                 extra_env: dict[str, str] | None = None, workers: int = 1):
         self.port = port or 18000 + os.getpid() % 1000
         self.url = f"http://127.0.0.1:{self.port}"
         env = {**os.environ, "OPSCONDUCTOR_DATA_DIR": str(data_dir), "OPSCONDUCTOR_PORT": str(self.port),
@@ -52,9 +55,11 @@ class Server:
         env.update(extra_env or {})
         self.data_dir = data_dir
         args = [sys.executable, "-m", "opsconductor", "serve"] + (["--migrate"] if database_url else [])
+        args += ["--workers", str(workers)] if workers > 1 else []
         self.proc = subprocess.Popen(args, env=env, cwd=ROOT, stdout=subprocess.DEVNULL,
                                      stderr=open(data_dir / "server.log", "w"))  # noqa: SIM115 - lives with the child
         self.ps = psutil.Process(self.proc.pid)
+        self.workers = workers
         self.peak_rss = 0
         self._sampling = True
         threading.Thread(target=self._sample, daemon=True).start()
@@ -71,8 +76,12 @@ class Server:
 
     def _sample(self) -> None:
         while self._sampling:
-            try:
-                self.peak_rss = max(self.peak_rss, self.ps.memory_info().rss)
+            try:  # the server process; with workers, uvicorn's supervisor and its worker processes, summed
+                rss = self.ps.memory_info().rss
+                for child in self.ps.children() if self.workers > 1 else []:
+                    with contextlib.suppress(psutil.Error):
+                        rss += child.memory_info().rss
+                self.peak_rss = max(self.peak_rss, rss)
             except psutil.Error:
                 return
             time.sleep(0.05)
@@ -281,6 +290,7 @@ async def main() -> None:
     ap.add_argument("--no-peer", action="store_true", help="skip the Alertmanager comparison")
     ap.add_argument("--quick", action="store_true", help="skip the open-alerts scenario")
     ap.add_argument("--rules-dir", default=str(ROOT / "rules"), help="rules to run with (default: the shipped ones)")
+    ap.add_argument("--workers", type=int, default=1, help="server processes (serve --workers N)")
     args = ap.parse_args()
     db_url = args.database_url
     pg_name = None
@@ -292,10 +302,10 @@ async def main() -> None:
         db_url = db_url.rsplit("/", 1)[0] + "/" + pg_name
     with tempfile.TemporaryDirectory() as tmp:
         data_dir = Path(tmp)
-        server = Server(data_dir, db_url, args.rules_dir)
+        server = Server(data_dir, db_url, args.rules_dir, workers=args.workers)
         db = DB(db_url, data_dir)
         kind = "postgresql" if db_url else "sqlite"
-        print(f"ingest benchmark on {kind}, rules from {args.rules_dir}")
+        print(f"ingest benchmark on {kind}, {args.workers} server process(es), rules from {args.rules_dir}")
         try:
             await peer_workload(server, db, Cpu(server, db_url), not args.no_peer)
             events = [{"resource": f"rtr{i % 2000}", "event": "link_down", "severity": "major", "value": i}

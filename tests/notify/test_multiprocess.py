@@ -1,11 +1,11 @@
-"""Two servers on one PostgreSQL database share the outbox: every notification goes out exactly once."""
+"""Two servers on one database (PostgreSQL, or one SQLite file with ``workers: 2``) share the outbox:
+every notification goes out exactly once. Two runtimes in one process have two engines: to the
+database they are two processes."""
 
 from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
-
-import pytest
 
 from opsconductor.model.event import NormalizedEvent, Severity
 from opsconductor.plugins import build_runtime
@@ -14,13 +14,11 @@ from tests.notify.support import WebhookSink, serving
 
 
 async def test_two_workers_claim_each_row_once(settings_factory: Any, db_url: str, tmp_path: Path) -> None:
-    if not db_url.startswith("postgresql"):
-        pytest.skip("several server processes need PostgreSQL (SQLite is single-process by design)")
     async with serving(WebhookSink()) as sink:
         cfg = tmp_path / "notify.yaml"
         cfg.write_text(f'receivers:\n  hook: {{kind: webhook, url: "{sink.url}/h", concurrency: 4}}\n'
                        'route:\n  receiver: hook\n  group_by: ["..."]\n  group_wait: 0s\n  group_interval: 0s\n')
-        runtimes = [build_runtime(settings_factory(notify_file=cfg, notify_poll_s=0.01)) for _ in range(2)]
+        runtimes = [build_runtime(settings_factory(notify_file=cfg, notify_poll_s=0.01, workers=2)) for _ in range(2)]
         for rt in runtimes:
             await rt.start()
         try:

@@ -1,8 +1,10 @@
-"""Several server processes: exactly one polls; kill it and another takes over within seconds."""
+"""Several server processes (on PostgreSQL, or on one SQLite file): exactly one polls; kill it and another
+takes over within seconds."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import signal
 import subprocess
@@ -60,8 +62,6 @@ async def _heartbeats(db: Database) -> int:
 
 @pytest.mark.slow
 async def test_kill_the_leader_and_polling_continues(db_url, tmp_path, snmpd: SnmpAgent):
-    if not db_url.startswith("postgresql"):
-        pytest.skip("leader election across processes needs PostgreSQL (OPSCONDUCTOR_TEST_POSTGRES_URL)")
     (tmp_path / "addons" / "heartbeat").mkdir(parents=True)
     (tmp_path / "addons" / "heartbeat" / "addon.yaml").write_text(HEARTBEAT)
     inv = tmp_path / "inv.yaml"
@@ -108,3 +108,49 @@ async def test_kill_the_leader_and_polling_continues(db_url, tmp_path, snmpd: Sn
 
 async def _more(db: Database, n: int) -> bool:
     return await _heartbeats(db) >= n
+
+
+async def test_sqlite_one_leader_per_database_file_and_a_takeover_when_it_goes(tmp_path: Path) -> None:
+    """SQLite: the flock on <database>-leader; two elections stand for two processes (each opens the
+    file itself, and flock locks are per open file). The leader's hooks run in order; cancelling it
+    (its process ending) lets the other take over within retry_s."""
+    from opsconductor.sources.leader import LeaderElection
+
+    url = f"sqlite+aiosqlite:///{tmp_path / 'oc.db'}"
+    calls: list[str] = []
+
+    def election(name: str) -> LeaderElection:
+        e = LeaderElection(url, retry_s=0.05)
+
+        async def gain() -> None:
+            calls.append(f"{name}+")
+
+        async def lose() -> None:
+            calls.append(f"{name}-")
+
+        async def fails() -> None:
+            raise RuntimeError("a stage's hook fails: the others still run")
+
+        e.watch(fails, fails)
+        e.watch(gain, lose)
+        return e
+
+    a, b = election("a"), election("b")
+    ta = asyncio.create_task(a.run())
+    await wait_for(lambda: _true(a.leader), timeout=5, what="a leads")
+    tb = asyncio.create_task(b.run())
+    await asyncio.sleep(0.3)
+    assert (a.leader, b.leader) == (True, False)
+    assert (tmp_path / "oc.db-leader").read_text().strip() == str(os.getpid())
+    ta.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await ta
+    await wait_for(lambda: _true(b.leader), timeout=5, what="b takes over")
+    tb.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await tb
+    assert calls == ["a+", "a-", "b+", "b-"]
+
+
+async def _true(value: bool) -> bool | None:
+    return True if value else None

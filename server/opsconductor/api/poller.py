@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from datetime import UTC, datetime
 
 import msgspec
@@ -46,6 +47,7 @@ class PollJob(msgspec.Struct):
 
 class PollerStatus(msgspec.Struct):
     leader: bool
+    pid: int  # the server process that answered (several workers: each has its own state)
     running: bool
     jobs: list[PollJob]
     errors: list[str]
@@ -91,7 +93,7 @@ async def poller_status(state: State) -> PollerStatus:
     """Is this process the leader; every (target, addon, source) job with its last and next run."""
     svc = _service(state)
     jobs = svc.poller.status() if svc.poller is not None else []
-    return PollerStatus(leader=svc.is_leader, running=bool(svc.poller and svc.poller.running),
+    return PollerStatus(leader=svc.is_leader, pid=os.getpid(), running=bool(svc.poller and svc.poller.running),
                         jobs=msgspec.convert(jobs, list[PollJob]), errors=list(svc.errors))
 
 

@@ -92,9 +92,6 @@ def cmd_serve(args: argparse.Namespace) -> int:
         return 2
     if not _database_reachable(settings):
         return 2
-    if settings.is_sqlite and settings.workers > 1:
-        print("opsconductor: SQLite supports one server process; use PostgreSQL for --workers > 1", file=sys.stderr)
-        return 2
     if settings.is_sqlite or args.migrate:
         upgrade_sync(settings.effective_database_url)
     elif not _database_reachable(settings, schema=True):
@@ -103,9 +100,12 @@ def cmd_serve(args: argparse.Namespace) -> int:
     if key_file:
         log.info("first admin API key written to %s (read it once, then keep it safe)", key_file)
     # The app factory (in each worker) reads its settings from the environment: hand over what the CLI decided.
+    # Migrations and the first admin key are done: the workers (N processes, SQLite included) only serve.
     for name, value in (("HOST", settings.host), ("PORT", str(settings.port)), ("RULES_DIR", str(settings.rules_dir)),
-                        ("ADDONS_DIR", str(settings.addons_dir)), ("NOTIFY_FILE", str(settings.notify_file))):
-        os.environ[f"OPSCONDUCTOR_{name}"] = value
+                        ("ADDONS_DIR", str(settings.addons_dir)), ("NOTIFY_FILE", str(settings.notify_file)),
+                        ("WORKERS", str(settings.workers))):
+        if value != "None":  # unset stays unset (notify_file: <rules_dir>/notify.yaml), not the path "None"
+            os.environ[f"OPSCONDUCTOR_{name}"] = value
     uvicorn.run(
         "opsconductor.api.app:create_app",
         factory=True,

@@ -76,7 +76,11 @@ class Settings(BaseSettings):
     inventory_file: Path | None = Field(default=None, description="YAML inventory of targets to poll")
     host: str = Field(default="127.0.0.1", description="Address the HTTP server binds")
     port: int = Field(default=8080, ge=1, le=65535, description="HTTP port")
-    workers: int = Field(default=1, description="Server processes (PostgreSQL only; SQLite is one process)")
+    workers: int = Field(
+        default=1,
+        description="Server processes (uvicorn workers) sharing the port and the database; on SQLite they "
+                    "parse and validate in parallel and take turns writing (docs/operations.md)",
+    )
     log_level: Literal["debug", "info", "warning", "error"] = Field(default="info",
                                                                    description="debug, info, warning or error")
     admin_key: SecretStr | None = Field(
@@ -143,7 +147,10 @@ class Settings(BaseSettings):
     db_timeout_s: float = Field(
         default=2.0, gt=0, description="Intake and probes give up on a database that does not answer (503)"
     )
-    db_statement_timeout_s: float = Field(default=30.0, gt=0, description="Longest any one database statement may run")
+    db_statement_timeout_s: float = Field(
+        default=30.0, gt=0,
+        description="Longest any one database statement may run (SQLite: also the longest a write waits for "
+                    "another process's, then 503)")
     readyz_timeout_s: float = Field(default=1.0, gt=0, description="/readyz answers 503 if its checks take longer")
     idempotency_ttl_s: float = Field(default=86_400.0, gt=0, description="How long Idempotency-Key answers are kept")
     trap_batch_ms: float = Field(default=20.0, gt=0, description="Traps are collected this long, then stored together")

@@ -189,7 +189,18 @@ class SelfMonitor:
             else:
                 obs.db_outage = self._outage[0]
         self.stalled = stalled(obs, s.selfmon_stall_s)
+        if not self.is_leader:
+            # Of several server processes the leader raises the self-alerts (what it sees is the shared
+            # database, the same files): two would raise and clear the same alerts in turn. Every
+            # process still answers its own /readyz from what it sees.
+            self.sent = None  # read again from the alert table if this process becomes the leader
+            return
         await self.send(self_alerts(obs, stall_s=s.selfmon_stall_s))
+
+    @property
+    def is_leader(self) -> bool:
+        sources = self.rt.sources
+        return sources is None or sources.is_leader
 
     async def send(self, wanted: dict[Key, SelfAlert]) -> None:
         sent: dict[Key, SelfAlert | None] = self.sent if self.sent is not None else {}

@@ -54,7 +54,7 @@ def build(s: Settings, metrics: Metrics, db: Database, clock: Callable[[], datet
     worker = Worker(db, service, clock, poll_s=s.notify_poll_s,
                     retry_base_s=s.notify_retry_base_s, retry_cap_s=s.notify_retry_max_s,
                     retention_s=s.notify_retention_days * 86_400, shutdown_grace_s=s.notify_shutdown_grace_s,
-                    probe_s=s.notify_probe_s)
+                    probe_s=s.notify_probe_s, shared=not db.is_sqlite or s.workers > 1)
     return NotifyStage(service, sink, worker)
 
 

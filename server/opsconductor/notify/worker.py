@@ -4,7 +4,9 @@ Each receiver has its own concurrency limit and in-flight count, so a dead or ha
 receiver only ever occupies its own slots. Rows are claimed with a short lease in this worker's
 name (PostgreSQL: ``FOR UPDATE SKIP LOCKED``, so several server processes share the work); the
 worker renews the lease of what it holds every couple of seconds, so a process that dies loses its
-rows to the others within ``LEASE_S`` + ``LEASE_CHECK_S`` (SQLite, single process: at start).
+rows to the others within ``LEASE_S`` + ``LEASE_CHECK_S``; on SQLite (its write transactions take the
+database's write lock first, so two processes never claim the same row) the same with ``shared``
+(``serve --workers N``), else, one process, at start.
 For one (alert, receiver), a row is only claimed once every earlier row is settled, so
 a ticket is created before it is commented on or resolved. A row's ``progress`` (what an earlier
 attempt did or sent) goes to the receiver, which continues from there. On shutdown, deliveries
@@ -61,8 +63,11 @@ class Worker(Claims):
     def __init__(self, db: Database, service: NotifyService, clock: Callable[[], datetime], *,
                  poll_s: float = 0.05, retry_base_s: float = 1.0, retry_cap_s: float = 300.0,
                  retention_s: float = 30 * 86_400.0, rng: random.Random | None = None,
-                 shutdown_grace_s: float = 10.0, probe_s: float = 3.0):
+                 shutdown_grace_s: float = 10.0, probe_s: float = 3.0, shared: bool | None = None):
         self.db = db
+        # Other server processes may deliver from the same outbox (PostgreSQL; SQLite with several workers):
+        # leases are renewed and expired ones taken over. Alone (SQLite, one process): reset at start.
+        self.shared = (not db.is_sqlite) if shared is None else shared
         self.service = service
         self.clock = clock
         self.poll_s = poll_s
@@ -98,8 +103,8 @@ class Worker(Claims):
 
     async def run(self) -> None:
         """The worker loop (spawned on the runtime); cancelled on shutdown."""
-        if self.db.is_sqlite:
-            # One process owns an SQLite database: whatever was in flight died with the last process.
+        if not self.shared:
+            # One process owns the database: whatever was in flight died with the last process.
             async with self.db.write() as conn:
                 await conn.execute(update(N).where(N.c.status == SENDING).values(status=PENDING, lease_until=None,
                                                                                  lease_owner=None))
@@ -161,8 +166,8 @@ class Worker(Claims):
             if repeat:
                 async with self.db.write() as conn:
                     await sweep(conn, self.service.config, self.service.enabled, now)
-        if not self.db.is_sqlite and now.timestamp() - self._last_heartbeat >= HEARTBEAT_S:
-            # (SQLite: one process, nobody takes leases over, no renewal needed)
+        if self.shared and now.timestamp() - self._last_heartbeat >= HEARTBEAT_S:
+            # (alone: nobody takes leases over, no renewal needed)
             self._last_heartbeat = now.timestamp()
             await self._heartbeat(now)
         done, self._done = self._done, []
@@ -179,8 +184,8 @@ class Worker(Claims):
             want = sender.cfg.concurrency * PREFETCH - len(self.queues[n]) - self.inflight[n]
             if want >= sender.cfg.concurrency:
                 free[n] = want
-        # SQLite has one process: nobody else's leases to take over (its own were reset at start)
-        leases = not self.db.is_sqlite and t - self._last_lease_check >= self.lease_check_s
+        # Alone: nobody else's leases to take over (its own were reset at start)
+        leases = self.shared and t - self._last_lease_check >= self.lease_check_s
         if leases:
             self._last_lease_check = t
         if not done and free and not leases and not await self._anything_due(now, list(free)):

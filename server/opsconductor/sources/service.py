@@ -61,7 +61,8 @@ class SourcesService:
         self.disabled: frozenset[str] = frozenset()
         self.errors: list[str] = []
         self.poller: Poller | None = None
-        self.election: LeaderElection | None = None
+        # Which process of several is the leader (poller, trap receiver, self-alerts); other stages watch it.
+        self.election = LeaderElection(rt.settings.effective_database_url, retry_s=rt.settings.poller_leader_retry_s)
         self._lock = asyncio.Lock()
         self._stamp: tuple[tuple[str, int, int], ...] = ()
         self._file_errors: list[str] = []
@@ -146,12 +147,13 @@ class SourcesService:
                              max_backoff_s=s.poller_max_backoff_s, sync=self.sync_inventory,
                              open_conditions=self.open_conditions, credentials_dir=s.effective_credentials_dir)
         await self.reload()
-        if not s.poller_enabled:
-            return
-        self.election = LeaderElection(rt.settings.effective_database_url, on_gain=self._gain,
-                                       on_lose=self._lose, retry_s=s.poller_leader_retry_s)
-        rt.spawn(self.election.run, "poller-leader")
-        rt.spawn(self._refresh_loop, "sources-refresh")
+        # The election runs even without the poller: the leader also runs the trap receiver and
+        # raises the self-alerts (one process of several workers does each).
+        self.election.watch(self._gain, self._lose)
+        await self.election.try_now()
+        rt.spawn(self.election.run, "leader-election")
+        if s.poller_enabled:
+            rt.spawn(self._refresh_loop, "sources-refresh")
 
     async def stop(self, rt: Runtime) -> None:
         if self.poller is not None:
@@ -159,7 +161,7 @@ class SourcesService:
             await self.poller.clients.close()
 
     async def _gain(self) -> None:
-        if self.poller is not None:
+        if self.poller is not None and self.settings.poller_enabled:
             self.poller.start()
 
     async def _lose(self) -> None:
@@ -205,7 +207,8 @@ class SourcesService:
 
     @property
     def is_leader(self) -> bool:
-        return self.election.leader if self.election is not None else False
+        """This process is the leader: it polls, receives traps, raises self-alerts."""
+        return self.election.leader
 
 
 def install(rt: Runtime) -> None:

@@ -1,7 +1,9 @@
 """The trap receiver as the server runs it: settings -> credentials -> receiver -> pipeline.
 
 Starts when ``trap_enabled`` and an enabled addon has an ``snmp_trap`` source (checked at
-start and on every sources refresh, so installing the addon later starts it too). The
+start and on every sources refresh, so installing the addon later starts it too), in the
+leader process only (``sources/leader.py``): of several ``serve --workers`` processes one
+binds the port, and another takes over when it dies. The
 receiver runs in its own process (:mod:`snmp_trap_process`), which translates each batch
 with the enabled addons' rules and the inventory's targets by address, which this service
 keeps current, and appends the events to the event log.
@@ -100,10 +102,20 @@ class TrapService:
         self.targets = targets or inventory_targets(lambda: rt.sources)
         self.receiver: ReceiverProcess | None = None
         self.error: str | None = None
+        self._starting = asyncio.Lock()
 
     async def ensure_started(self) -> None:
-        """Start the receiver if enabled and some addon maps traps; a failure is reported, not raised."""
+        """Start the receiver if enabled, some addon maps traps and this process is the leader (stop it
+        if this process no longer is); a failure is reported, not raised."""
+        async with self._starting:  # the watch loop and a leadership change may ask at once
+            await self._ensure_started()
+
+    async def _ensure_started(self) -> None:
         s = self.rt.settings
+        if not self.is_leader:
+            await self._stop_receiver()
+            self.error = None  # not this process's job: /readyz and the self-monitor ask the leader
+            return
         paths = self.catalog.manifest_paths(TrapSpec)
         if self.receiver is not None:
             self.receiver.configure(paths, self.targets())
@@ -150,7 +162,14 @@ class TrapService:
         self.receiver = None  # the watcher starts a new one
         self.error = "the receiver process exited"
 
+    @property
+    def is_leader(self) -> bool:
+        """Only the leader process receives traps (a runtime without the sources stage is alone)."""
+        return self.rt.sources is None or self.rt.sources.is_leader
+
     async def start(self, rt: Runtime) -> None:
+        if rt.sources is not None:  # start and stop with the leadership, not at the next watch
+            rt.sources.election.watch(self.ensure_started, self.ensure_started)
         await self.ensure_started()
         rt.spawn(self._watch, "snmp-trap-watch")
 
@@ -160,6 +179,9 @@ class TrapService:
             await self.ensure_started()
 
     async def stop(self, rt: Runtime) -> None:
+        await self._stop_receiver()
+
+    async def _stop_receiver(self) -> None:
         if self.receiver is not None:
             receiver, self.receiver = self.receiver, None
             await receiver.stop()

@@ -1,16 +1,25 @@
 """The database handle: one async engine, write transactions, and migrations.
 
-SQLite (the embedded default) allows one writer at a time; rather than let
-concurrent writers fight over SQLITE_BUSY, writes in this process queue on an
-asyncio lock. PostgreSQL writers run concurrently; cross-process ordering where
-it matters uses advisory locks (see ``pipeline.py``).
+SQLite (the embedded default) allows one writer at a time. Writes in this process
+queue on an asyncio lock, then take their turn among the processes writing the same file
+(``serve --workers N``, the trap receiver's child, the CLI) on a file lock
+(``store/sqlite_lock.py``: fair, where SQLite's busy handler lets a busy writer starve the
+others). Every write transaction then starts with ``BEGIN IMMEDIATE``, which takes SQLite's
+write lock up front (waiting up to ``busy_timeout`` for it). A deferred transaction that read
+first and wrote later could find, on its first write, that another process had committed
+since its read (WAL: SQLITE_BUSY_SNAPSHOT, no waiting, and its reads were stale); taking the
+lock first means what a write transaction reads is what it writes over. Reads run in deferred
+transactions (one snapshot each). A writer still without the lock after
+``db_statement_timeout_s`` is Unavailable (503).
+PostgreSQL writers run concurrently; cross-process ordering where it matters uses
+advisory locks (see ``store/alert_store.py``).
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Awaitable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -18,11 +27,13 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from sqlalchemy import event, text
+from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from opsconductor.errors import Unavailable
 from opsconductor.shipped import shipped
+from opsconductor.store.sqlite_lock import WriterQueue
 
 T = TypeVar("T")
 
@@ -32,13 +43,30 @@ MIGRATIONS_DIR = shipped("migrations")
 DB_DOWN_ERRORS: tuple[type[BaseException], ...] = (OperationalError, DBAPIError, OSError, ConnectionError, TimeoutError)
 
 
-def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
-    cur = dbapi_conn.cursor()
-    cur.execute("PRAGMA journal_mode=WAL")
-    cur.execute("PRAGMA synchronous=NORMAL")
-    cur.execute("PRAGMA busy_timeout=10000")
-    cur.execute("PRAGMA foreign_keys=ON")
-    cur.close()
+WRITE_OPTION = "opsconductor_write"
+"""Execution option that marks a connection's transaction as a write: ``BEGIN IMMEDIATE`` on SQLite."""
+
+
+def _sqlite_connect(busy_timeout_ms: int) -> Callable[[Any, Any], None]:
+    def on_connect(dbapi_conn: Any, _record: Any) -> None:
+        # The driver's own transaction handling (legacy sqlite3 mode) is off: it would BEGIN
+        # (deferred) only before the first INSERT/UPDATE/DELETE, after the transaction's reads.
+        # _sqlite_begin below emits the BEGIN instead.
+        dbapi_conn.isolation_level = None
+        cur = dbapi_conn.cursor()
+        cur.execute("PRAGMA journal_mode=WAL")
+        cur.execute("PRAGMA synchronous=NORMAL")
+        cur.execute(f"PRAGMA busy_timeout={busy_timeout_ms:d}")
+        cur.execute("PRAGMA foreign_keys=ON")
+        cur.close()
+
+    return on_connect
+
+
+def _sqlite_begin(conn: Any) -> None:
+    """Every transaction begins here: writes take the write lock at once, reads take a snapshot."""
+    write = conn.get_execution_options().get(WRITE_OPTION, False)
+    conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
 
 
 @dataclass
@@ -80,10 +108,15 @@ class Database:
         self.is_sqlite = url.startswith("sqlite")
         self.timeout_s = timeout_s
         kwargs: dict[str, Any] = {"echo": echo}
+        self._writers: WriterQueue | None = None  # SQLite file: the queue of writing processes
+        self._lock_wait_s = statement_timeout_s
         if self.is_sqlite:
             path = url.split("///", 1)[-1]
             if path and path != ":memory:":
                 Path(path).parent.mkdir(parents=True, exist_ok=True)
+            if (file := make_url(url).database) and file != ":memory:" and not file.startswith("file:"):
+                self._writers = WriterQueue(Path(file).with_name(Path(file).name + "-write"),
+                                            on_timeout=lambda why: self.faults.failed(why, write=True))
         else:
             # Every call has a time limit: connecting (and waiting for a pooled connection) gives up
             # after timeout_s, a statement after statement_timeout_s; a frozen server is a 503, not a hang.
@@ -91,7 +124,9 @@ class Database:
                           connect_args={"timeout": timeout_s, "command_timeout": statement_timeout_s})
         self.engine: AsyncEngine = create_async_engine(url, **kwargs)
         if self.is_sqlite:
-            event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
+            # A writer waits this long for another process's write transaction before giving up (503).
+            event.listen(self.engine.sync_engine, "connect", _sqlite_connect(int(statement_timeout_s * 1000)))
+            event.listen(self.engine.sync_engine, "begin", _sqlite_begin)
         self._write_lock = asyncio.Lock() if self.is_sqlite else None
         self.faults = DbFaults()
         self._abandoned: set[asyncio.Future[Any]] = set()  # cancelled work still cleaning up
@@ -105,11 +140,22 @@ class Database:
         """A connection in a write transaction, committed on success, rolled back on error."""
         with _unavailable_when_down(self.faults, write=True):
             if self._write_lock is not None:
-                async with self._write_lock, self.engine.begin() as conn:
-                    yield conn
+                async with self._write_lock, self._queued(), self.engine.connect() as conn:
+                    await conn.execution_options(**{WRITE_OPTION: True})
+                    async with conn.begin():
+                        yield conn
             else:
                 async with self.engine.begin() as conn:
                     yield conn
+
+    @asynccontextmanager
+    async def _queued(self) -> AsyncIterator[None]:
+        """This process's turn among the processes writing the SQLite file (``store/sqlite_lock.py``)."""
+        if self._writers is None:
+            yield
+            return
+        async with self._writers.held(self._lock_wait_s):
+            yield
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncConnection]:
@@ -151,6 +197,8 @@ class Database:
 
     async def dispose(self) -> None:
         await self.engine.dispose()
+        if self._writers is not None:
+            self._writers.close()
 
 
 @contextmanager
@@ -168,10 +216,10 @@ def _unavailable_when_down(faults: DbFaults, *, write: bool) -> Iterator[None]:
 
 # Texts (lower case) and driver error classes that mean "the database cannot serve now", not a bug:
 # unreachable, starting up or shutting down (PostgreSQL CannotConnectNow, AdminShutdown), disk full,
-# I/O error, read-only file system (SQLite).
+# I/O error, read-only file system, another process's write transaction held past busy_timeout (SQLite).
 _DOWN_TEXTS = ("connect", "connection", "closed", "terminat", "unable to open", "timeout", "shutdown",
                "shutting down", "starting up", "refused", "disk is full", "disk i/o error", "readonly database",
-               "read-only file system", "no space left", "recovery mode")
+               "read-only file system", "no space left", "recovery mode", "database is locked")
 _DOWN_CLASSES = ("CannotConnectNowError", "AdminShutdownError", "CrashShutdownError", "ConnectionDoesNotExistError",
                  "InterfaceError", "DiskFullError", "TooManyConnectionsError", "QueryCanceledError")
 
