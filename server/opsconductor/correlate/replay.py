@@ -32,7 +32,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import event, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from opsconductor.correlate.compiled import CompiledRuleSet
@@ -46,7 +46,7 @@ from opsconductor.metrics import Metrics
 from opsconductor.model.alert import Outcome
 from opsconductor.model.decision import AcceptedEvent
 from opsconductor.model.lifecycle import Transition
-from opsconductor.pipeline import Pipeline, build_pipeline
+from opsconductor.pipeline import STATS_MIN_GROWTH, Pipeline, build_pipeline
 from opsconductor.store.alert_writer import ALERTS, EVENTS, EventResult
 from opsconductor.store.db import Database
 from opsconductor.store.event_log import accept_in, fetch_unprocessed, stored_event
@@ -162,9 +162,7 @@ async def replay(compiled: CompiledRuleSet, log: Sequence[LoggedEvent], *, workd
         return run
     path = workdir / f"run-{uuid.uuid4().hex[:12]}.db"
     shutil.copyfile(await _template(workdir), path)
-    db = Database(f"sqlite+aiosqlite:///{path}")
-    # a throwaway database: no fsync, no write-ahead log to checkpoint
-    event.listen(db.engine.sync_engine, "connect", _scratch_pragmas)
+    db = Database(f"sqlite+aiosqlite:///{path}", scratch=True)  # throwaway: no fsync, no driver thread
     clock = _Clock(log[0].received_at)
     correlator = RulesCorrelator(compiled, clock)
     correlator.topology_graph, correlator.inventory = graph, inventory
@@ -174,6 +172,8 @@ async def replay(compiled: CompiledRuleSet, log: Sequence[LoggedEvent], *, workd
     pipeline = build_pipeline(db, metrics=Metrics(), correlator=correlator, suppression=suppression, sink=sink,
                               clock=clock, batch_size=SLICE, default_timeout=default_timeout)
     opened: dict[int, int] = {}  # alert id -> index of the logged event that opened it
+    heartbeats = bool(compiled.ruleset.of_kind("heartbeat"))  # else no heartbeat ever expires
+    growth = _Growth(db)
     started = time.perf_counter()
     try:
         last_pass = log[0].received_at
@@ -187,12 +187,15 @@ async def replay(compiled: CompiledRuleSet, log: Sequence[LoggedEvent], *, workd
             # negative ids: these events are not rows of the replay's event log (derived ones are)
             batch = [AcceptedEvent(-(k + 1), stored_event(log[k].payload, log[k].received_at), log[k].received_at)
                      for k in range(i, j)]
+            created = 0
             for r in await _process(pipeline, correlator, suppression, batch, clock.now):
                 if r.alert_id is not None and r.outcome in (Outcome.created, Outcome.suppressed):
                     opened.setdefault(r.alert_id, -r.event_id - 1)
+                    created += 1
+            await growth.created(created)
             if (clock.now - last_pass).total_seconds() >= reevaluate_s or j == len(log):
                 last_pass = clock.now
-                await _housekeeping(pipeline, suppression, clock.now)
+                await _housekeeping(pipeline, suppression, clock.now, heartbeats=heartbeats)
             i = j
         run.seconds = time.perf_counter() - started
         async with db.read() as conn:
@@ -202,18 +205,29 @@ async def replay(compiled: CompiledRuleSet, log: Sequence[LoggedEvent], *, workd
     return run
 
 
-def _scratch_pragmas(dbapi_conn: Any, _record: Any) -> None:
-    cur = dbapi_conn.cursor()
-    cur.execute("PRAGMA synchronous=OFF")
-    cur.execute("PRAGMA journal_mode=MEMORY")
-    cur.close()
+class _Growth:
+    """The processor's rule for planner statistics (``Pipeline._track_growth``): ANALYZE once the
+    alert table doubled (at least :data:`~opsconductor.pipeline.STATS_MIN_GROWTH` new alerts).
+    Without statistics SQLite reads every open alert for queries an index answers."""
+
+    def __init__(self, db: Database):
+        self.db = db
+        self.since = 0
+        self.rows = 0
+
+    async def created(self, n: int) -> None:
+        self.since += n
+        if self.since > max(STATS_MIN_GROWTH, self.rows):
+            self.rows += self.since
+            self.since = 0
+            await self.db.analyze()
 
 
 async def _process(pipeline: Pipeline, correlator: RulesCorrelator, suppression: RulesSuppression,
                    batch: Sequence[AcceptedEvent], now: datetime) -> list[EventResult]:
     """The pipeline's batch step (correlate -> store -> incident links -> suppression) for events
     that are not in the event log, then the events the batch derived (parents, clears), in one
-    transaction."""
+    transaction. Nothing is left unprocessed in the replay's log afterwards."""
     async with pipeline.store.transaction() as conn:
         results = await _step(pipeline, correlator, suppression, conn, batch, now)
         while derived := await fetch_unprocessed(conn, SLICE):
@@ -232,12 +246,17 @@ async def _step(pipeline: Pipeline, correlator: RulesCorrelator, suppression: Ru
     return results
 
 
-async def _housekeeping(pipeline: Pipeline, suppression: RulesSuppression, now: datetime) -> None:
-    async with pipeline.db.write() as conn:
-        await expire(conn, now)
-    await pipeline.drain()
+async def _housekeeping(pipeline: Pipeline, suppression: RulesSuppression, now: datetime, *,
+                        heartbeats: bool) -> None:
+    """The server's timed jobs at log time ``now``: heartbeat deadlines (their heartbeat_missing
+    events processed at once), then a re-evaluation pass. (The pass appends no events, and every
+    batch's derived events were processed with it: nothing else is left to drain.)"""
+    if heartbeats:
+        async with pipeline.db.write() as conn:
+            missing = await expire(conn, now)
+        if missing:
+            await pipeline.drain()
     await suppression.run_pass(pipeline.store)
-    await pipeline.drain()
 
 
 async def _alerts(conn: AsyncConnection, opened: Mapping[int, int], receivers: Mapping[int, set[str]]

@@ -9,17 +9,21 @@ it matters uses advisory locks (see ``pipeline.py``).
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 import time
-from collections.abc import AsyncIterator, Awaitable, Iterator
+import types
+from collections.abc import AsyncIterator, Awaitable, Callable, Generator, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
+import aiosqlite
 from sqlalchemy import event, text
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+from sqlalchemy.sql.compiler import InsertmanyvaluesSentinelOpts
 
 from opsconductor.errors import Unavailable
 from opsconductor.shipped import shipped
@@ -39,6 +43,63 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cur.execute("PRAGMA busy_timeout=10000")
     cur.execute("PRAGMA foreign_keys=ON")
     cur.close()
+
+
+def _scratch_pragmas(dbapi_conn: Any, _record: Any) -> None:
+    """A throwaway database: no fsync, the rollback journal in memory, a 256 MB page cache."""
+    cur = dbapi_conn.cursor()
+    cur.execute("PRAGMA journal_mode=MEMORY")
+    cur.execute("PRAGMA synchronous=OFF")
+    cur.execute("PRAGMA temp_store=MEMORY")
+    cur.execute("PRAGMA cache_size=-262144")
+    cur.execute("PRAGMA foreign_keys=ON")
+    cur.close()
+
+
+class _InlineQueue:
+    """Stands in for aiosqlite's queue to its worker thread: runs each call at once, here."""
+
+    @staticmethod
+    def put_nowait(item: tuple[asyncio.Future[Any] | None, Callable[[], Any]]) -> None:
+        future, function = item
+        try:
+            result = function()
+        except BaseException as exc:  # handed to the awaiting caller, as aiosqlite's thread does
+            if future is not None and not future.done():
+                future.set_exception(exc)
+            return
+        if future is not None and not future.done():
+            future.set_result(result)
+
+
+class _InlineConnection(aiosqlite.Connection):
+    """An aiosqlite connection whose calls run in the caller's thread: no worker thread, so no
+    thread hand-off (and event-loop wake-up) per statement; every statement blocks the loop."""
+
+    def __init__(self, connector: Callable[[], sqlite3.Connection], iter_chunk_size: int) -> None:
+        super().__init__(connector, iter_chunk_size)
+        self._tx = _InlineQueue()  # type: ignore[assignment]
+
+    async def _execute(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        if not self._running or not self._connection:
+            raise ValueError("Connection closed")
+        return fn(*args, **kwargs)
+
+    def __await__(self) -> Generator[Any, None, aiosqlite.Connection]:
+        return self._connect().__await__()  # no thread to start
+
+
+def _inline_sqlite_module() -> Any:
+    """SQLAlchemy's aiosqlite DBAPI adapter over :class:`_InlineConnection`."""
+    from sqlalchemy.dialects.sqlite.aiosqlite import AsyncAdapt_aiosqlite_dbapi
+
+    def connect(database: str | Path, *, iter_chunk_size: int = 64, **kwargs: Any) -> _InlineConnection:
+        return _InlineConnection(lambda: sqlite3.connect(str(database), **kwargs), iter_chunk_size)
+
+    module = types.ModuleType("opsconductor_inline_aiosqlite")
+    module.__dict__.update(vars(aiosqlite))
+    module.connect = connect  # type: ignore[attr-defined]
+    return AsyncAdapt_aiosqlite_dbapi(module, sqlite3)
 
 
 @dataclass
@@ -75,15 +136,23 @@ class DbFaults:
 class Database:
     """Owns the engine; hands out write transactions and read connections."""
 
-    def __init__(self, url: str, *, echo: bool = False, timeout_s: float = 2.0, statement_timeout_s: float = 30.0):
+    def __init__(self, url: str, *, echo: bool = False, timeout_s: float = 2.0, statement_timeout_s: float = 30.0,
+                 scratch: bool = False):
+        """``scratch`` (SQLite only, opt-in for private throwaway databases such as a replay's, never
+        the server's): the driver runs in the event loop's thread (each statement blocks the loop,
+        but costs no hand-off to a worker thread), no fsync, the journal in memory."""
         self.url = url
         self.is_sqlite = url.startswith("sqlite")
         self.timeout_s = timeout_s
+        if scratch and not self.is_sqlite:
+            raise ValueError("a scratch database is a SQLite one")
         kwargs: dict[str, Any] = {"echo": echo}
         if self.is_sqlite:
             path = url.split("///", 1)[-1]
             if path and path != ":memory:":
                 Path(path).parent.mkdir(parents=True, exist_ok=True)
+            if scratch:
+                kwargs["module"] = _inline_sqlite_module()
         else:
             # Every call has a time limit: connecting (and waiting for a pooled connection) gives up
             # after timeout_s, a statement after statement_timeout_s; a frozen server is a 503, not a hang.
@@ -91,7 +160,13 @@ class Database:
                           connect_args={"timeout": timeout_s, "command_timeout": statement_timeout_s})
         self.engine: AsyncEngine = create_async_engine(url, **kwargs)
         if self.is_sqlite:
-            event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
+            event.listen(self.engine.sync_engine, "connect", _scratch_pragmas if scratch else _sqlite_pragmas)
+        if scratch:
+            # INSERT ... RETURNING of many rows in one statement, the ids matched to the rows by their
+            # order: in one write transaction SQLite gives an INTEGER PRIMARY KEY max(id)+1 row by row.
+            # (By default SQLAlchemy inserts such rows one statement each on SQLite.)
+            self.engine.sync_engine.dialect.insertmanyvalues_implicit_sentinel = (
+                InsertmanyvaluesSentinelOpts.ANY_AUTOINCREMENT)
         self._write_lock = asyncio.Lock() if self.is_sqlite else None
         self.faults = DbFaults()
         self._abandoned: set[asyncio.Future[Any]] = set()  # cancelled work still cleaning up
