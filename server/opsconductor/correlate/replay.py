@@ -20,18 +20,24 @@ alert (parents by what they are), and groups the differences per rule and change
 
 from __future__ import annotations
 
+import asyncio
+import gc
 import logging
+import multiprocessing
+import pickle
 import re
 import shutil
 import tempfile
 import time
 import uuid
 from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
+import msgspec
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -41,6 +47,7 @@ from opsconductor.correlate.heartbeats import EVENT as HEARTBEAT_EVENT
 from opsconductor.correlate.heartbeats import SOURCE as HEARTBEAT_SOURCE
 from opsconductor.correlate.heartbeats import expire
 from opsconductor.correlate.redecide import RulesSuppression
+from opsconductor.correlate.rules import RuleSet
 from opsconductor.correlate.topology import Graph
 from opsconductor.metrics import Metrics
 from opsconductor.model.alert import Outcome
@@ -53,6 +60,9 @@ from opsconductor.store.event_log import accept_in, fetch_unprocessed, stored_ev
 
 SLICE = 5_000
 EXAMPLES = 3
+
+logger = logging.getLogger(__name__)
+_T = TypeVar("_T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -155,14 +165,17 @@ async def _template(directory: Path) -> Path:
 async def replay(compiled: CompiledRuleSet, log: Sequence[LoggedEvent], *, workdir: Path,
                  graph: Callable[[], Graph] = Graph, inventory: Callable[[], Mapping[str, Any]] = dict,
                  notify: Any | None = None, resolution_s: float = 5.0, reevaluate_s: float = 15.0,
-                 default_timeout: int = 86_400) -> ReplayRun:
-    """Replay ``log`` through ``compiled`` on a private database under ``workdir``."""
+                 default_timeout: int = 86_400, scratch: bool = True) -> ReplayRun:
+    """Replay ``log`` through ``compiled`` on a private database under ``workdir``.
+
+    ``scratch``: the database's fast settings (``Database(scratch=True)``); off, the server's
+    settings (the same outcome, slower: tests compare the two)."""
     run = ReplayRun(compiled.version, len(log))
     if not log:
         return run
     path = workdir / f"run-{uuid.uuid4().hex[:12]}.db"
     shutil.copyfile(await _template(workdir), path)
-    db = Database(f"sqlite+aiosqlite:///{path}", scratch=True)  # throwaway: no fsync, no driver thread
+    db = Database(f"sqlite+aiosqlite:///{path}", scratch=scratch)  # throwaway: no fsync, no driver thread
     clock = _Clock(log[0].received_at)
     correlator = RulesCorrelator(compiled, clock)
     correlator.topology_graph, correlator.inventory = graph, inventory
@@ -381,13 +394,119 @@ def _brief(a: dict[str, Any] | None) -> str:
 
 
 async def replay_diff(base: CompiledRuleSet, new: CompiledRuleSet, log: Sequence[LoggedEvent], *,
-                      base_notify: Any | None = None, new_notify: Any | None = None, **kw: Any) -> dict[str, Any]:
+                      base_notify: Path | None = None, new_notify: Path | None = None,
+                      graph: Callable[[], Graph] = Graph, inventory: Callable[[], Mapping[str, Any]] = dict,
+                      processes: bool = True, **kw: Any) -> dict[str, Any]:
     """Replay ``log`` through both rule sets (each in its own private database, each with its own
-    notification routing, a NotifyConfig or None) and diff them."""
+    notification routing: a notify.yaml, or None for none) and diff them.
+
+    ``processes``: the two replays run at the same time, each in a worker process of its own
+    (spawned: nothing of this process is inherited; the event loop here stays free); without it,
+    or when the inputs cannot be sent to a process, one after the other in this process. Both ways
+    run the same code on the same inputs and give the same diff."""
+    graph_now, inventory_now = graph(), inventory()
     workdir = Path(tempfile.mkdtemp(prefix="opsconductor-replay-"))
     try:
-        runs = [await replay(c, log, workdir=workdir, notify=cfg, **kw)
-                for c, cfg in ((base, base_notify), (new, new_notify))]
+        jobs = _jobs(workdir, kw, (("base", base, base_notify), ("new", new, new_notify)))
+        shared = (graph_now, inventory_now)
+        if processes and _sendable(jobs, shared):
+            runs = await _in_processes(jobs, log, shared)
+        else:
+            runs = [await _run_job(job, log, compiled, *shared) for job, compiled in zip(jobs, (base, new),
+                                                                                          strict=True)]
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
     return diff(runs[0], runs[1])
+
+
+@dataclass(frozen=True)
+class _Job:
+    """One replay as a worker process gets it (picklable: the rules, not their compiled engine)."""
+
+    ruleset: RuleSet
+    notify: str | None  # a notify.yaml
+    workdir: str
+    options: dict[str, Any]
+
+
+def _jobs(workdir: Path, options: dict[str, Any], sets: Sequence[tuple[str, CompiledRuleSet, Path | None]]
+          ) -> list[_Job]:
+    out = []
+    for name, compiled, notify in sets:
+        (workdir / name).mkdir()
+        out.append(_Job(compiled.ruleset, str(notify) if notify is not None else None, str(workdir / name),
+                        options))
+    return out
+
+
+async def _run_job(job: _Job, log: Sequence[LoggedEvent], compiled: CompiledRuleSet | None,
+                   graph: Graph, inventory: Mapping[str, Any]) -> ReplayRun:
+    from opsconductor.correlate.service import compile_ruleset
+    from opsconductor.notify.config import load_config
+
+    return await replay(compiled or compile_ruleset(job.ruleset), log, workdir=Path(job.workdir), graph=lambda: graph,
+                        inventory=lambda: inventory,
+                        notify=load_config(Path(job.notify)) if job.notify is not None else None, **job.options)
+
+
+def _sendable(jobs: Sequence[_Job], shared: tuple[Graph, Mapping[str, Any]]) -> bool:
+    try:
+        pickle.dumps((jobs, shared))
+    except (pickle.PicklingError, TypeError, AttributeError) as exc:
+        logger.info("replay runs in this process (its inputs cannot go to a worker process: %s)", exc)
+        return False
+    return True
+
+
+async def _in_processes(jobs: Sequence[_Job], events: Sequence[LoggedEvent],
+                        shared: tuple[Graph, Mapping[str, Any]]) -> list[ReplayRun]:
+    """Both replays at once, one spawned worker process each; the log is encoded once for both."""
+    blob = _encode_log(events)
+    loop = asyncio.get_running_loop()
+    pool = ProcessPoolExecutor(max_workers=len(jobs), mp_context=multiprocessing.get_context("spawn"))
+    try:
+        return list(await asyncio.gather(*(loop.run_in_executor(pool, _worker, job, blob, *shared)
+                                           for job in jobs)))
+    finally:
+        pool.shutdown(wait=False, cancel_futures=True)
+
+
+def _encode_log(events: Sequence[LoggedEvent]) -> bytes:
+    """The log for the worker processes: msgpack (the payloads are JSON values), else pickle."""
+    try:
+        return b"m" + msgspec.msgpack.encode([(e.received_at, e.payload) for e in events])
+    except (TypeError, OverflowError, msgspec.EncodeError):
+        return b"p" + pickle.dumps(list(events), protocol=pickle.HIGHEST_PROTOCOL)
+
+
+def _decode_log(blob: bytes) -> list[LoggedEvent]:
+    if blob[:1] == b"p":
+        return list(pickle.loads(blob[1:]))  # our own bytes, from the parent process
+    pairs = msgspec.msgpack.decode(blob[1:], type=list[tuple[datetime, dict[str, Any]]])
+    return [LoggedEvent(at, payload) for at, payload in pairs]
+
+
+def _worker(job: _Job, blob: bytes, graph: Graph, inventory: Mapping[str, Any]) -> ReplayRun:
+    """A worker process's replay: it owns its event loop, so the engine's calls run inline too."""
+    gc.freeze()  # the imported modules: never collected, never scanned again
+    return asyncio.run(_worker_main(job, _decode_log(blob), graph, inventory))
+
+
+async def _worker_main(job: _Job, events: list[LoggedEvent], graph: Graph, inventory: Mapping[str, Any]
+                       ) -> ReplayRun:
+    await _template(Path(job.workdir))  # (migrations run in a thread: before the inline executor)
+    asyncio.get_running_loop().set_default_executor(_InlineExecutor())
+    return await _run_job(job, events, None, graph, inventory)
+
+
+class _InlineExecutor(ThreadPoolExecutor):
+    """``asyncio.to_thread`` in a worker process: the call runs at once (nothing else waits on
+    this loop, so a hand-off to a thread would only cost a wake-up)."""
+
+    def submit(self, fn: Callable[..., _T], /, *args: Any, **kwargs: Any) -> Future[_T]:
+        out: Future[_T] = Future()
+        try:
+            out.set_result(fn(*args, **kwargs))
+        except BaseException as exc:
+            out.set_exception(exc)
+        return out
