@@ -99,3 +99,21 @@ def test_the_log_reaches_the_workers_unchanged() -> None:
     huge = [*log, LoggedEvent(at, {"resource": "c", "event": "z", "value": 1 << 70})]
     blob = _encode_log(huge)  # not msgpack's: pickled
     assert blob[:1] == b"p" and _decode_log(blob) == huge
+
+
+async def test_alerts_expire_in_log_time(tmp_path: Path) -> None:
+    """An alert not seen within its timeout expires before the next event of its kind arrives,
+    as the server's housekeeping would expire it: that event opens a new alert."""
+    f = tmp_path / "r.yaml"
+    f.write_text("rules:\n  - id: s\n    when: {event: link_down}\n    set: {severity: major}\n")
+    rs, errors = load_ruleset([f])
+    assert errors == []
+    t = datetime(2026, 1, 5, tzinfo=UTC)
+    down = {"resource": "sw1", "event": "link_down", "component": "ge-0/0/1"}
+    work = tmp_path / "w"
+    work.mkdir()
+    for gap, keys in ((30, {"event 1"}), (600, {"event 1", "event 2"})):
+        log = [LoggedEvent(t, down), LoggedEvent(t + timedelta(seconds=gap), down)]
+        run = await replay(compile_ruleset(rs), log, workdir=work, default_timeout=60)
+        assert set(run.alerts) == keys
+        assert run.alerts["event 1"]["status"] == ("expired" if gap > 60 else "active")

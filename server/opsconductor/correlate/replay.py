@@ -10,7 +10,17 @@ transitions the replay records.
 Events are processed in slices of at most :data:`SLICE` events spanning at most
 ``resolution_s`` seconds of log time (the store's clock is the slice's last receive time;
 maintenance windows, flap changes and correlation windows use each event's own receive
-time), and the re-evaluation job runs whenever the log's clock passed ``reevaluate_s`` seconds.
+time), and the server's timed jobs run whenever the log's clock passed ``reevaluate_s``
+seconds: heartbeat deadlines, alert expiry and the re-evaluation pass. Alerts not seen within
+their timeout expire in log time: before each slice, those due by its first event's time (as
+the server's housekeeping would have expired them before that event arrived). Heartbeats sent
+to ``POST /api/v1/heartbeats`` are not in the event log (the server keeps only each origin's
+last one) and are not replayed.
+
+:func:`replay_diff` runs the two replays at the same time, each in a worker process of its
+own, on scratch databases (``Database(scratch=True)``: no fsync, the driver in the loop's
+thread); ``bench/replay.py`` measures it.
+
 Events the server derived itself (correlation parents, heartbeat_missing) are not
 replayed: each replay derives its own.
 
@@ -196,6 +206,9 @@ async def replay(compiled: CompiledRuleSet, log: Sequence[LoggedEvent], *, workd
             limit = first + timedelta(seconds=resolution_s)
             while j < len(log) and j - i < SLICE and log[j].received_at <= limit:
                 j += 1
+            if first > clock.now:  # time passed: what expired meanwhile expires before these events
+                clock.now = first
+                await pipeline.expire_due()
             clock.now = max(clock.now, log[j - 1].received_at)
             # negative ids: these events are not rows of the replay's event log (derived ones are)
             batch = [AcceptedEvent(-(k + 1), stored_event(log[k].payload, log[k].received_at), log[k].received_at)
@@ -262,13 +275,15 @@ async def _step(pipeline: Pipeline, correlator: RulesCorrelator, suppression: Ru
 async def _housekeeping(pipeline: Pipeline, suppression: RulesSuppression, now: datetime, *,
                         heartbeats: bool) -> None:
     """The server's timed jobs at log time ``now``: heartbeat deadlines (their heartbeat_missing
-    events processed at once), then a re-evaluation pass. (The pass appends no events, and every
-    batch's derived events were processed with it: nothing else is left to drain.)"""
+    events processed at once), alert expiry (``Pipeline.expire_due``: open alerts whose
+    last_seen + timeout passed), then a re-evaluation pass. (Neither expiry nor the pass appends
+    events, and every batch's derived events were processed with it: nothing else to drain.)"""
     if heartbeats:
         async with pipeline.db.write() as conn:
             missing = await expire(conn, now)
         if missing:
             await pipeline.drain()
+    await pipeline.expire_due()
     await suppression.run_pass(pipeline.store)
 
 
@@ -488,8 +503,9 @@ def _decode_log(blob: bytes) -> list[LoggedEvent]:
 
 def _worker(job: _Job, blob: bytes, graph: Graph, inventory: Mapping[str, Any]) -> ReplayRun:
     """A worker process's replay: it owns its event loop, so the engine's calls run inline too."""
-    gc.freeze()  # the imported modules: never collected, never scanned again
-    return asyncio.run(_worker_main(job, _decode_log(blob), graph, inventory))
+    events = _decode_log(blob)
+    gc.freeze()  # the modules and the log live to the end: never scanned by the collector again
+    return asyncio.run(_worker_main(job, events, graph, inventory))
 
 
 async def _worker_main(job: _Job, events: list[LoggedEvent], graph: Graph, inventory: Mapping[str, Any]

@@ -9,6 +9,7 @@ it matters uses advisory locks (see ``pipeline.py``).
 from __future__ import annotations
 
 import asyncio
+import json
 import sqlite3
 import time
 import types
@@ -20,6 +21,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import aiosqlite
+import msgspec
 from sqlalchemy import event, text
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
@@ -89,6 +91,15 @@ class _InlineConnection(aiosqlite.Connection):
         return self._connect().__await__()  # no thread to start
 
 
+def _json_loads(text: str | bytes) -> Any:
+    """JSON columns of a scratch database: msgspec's decoder, the stdlib's for what msgspec refuses
+    (NaN, Infinity, numbers out of a double's range), so the values are the stdlib's."""
+    try:
+        return msgspec.json.decode(text)
+    except msgspec.MsgspecError:
+        return json.loads(text)
+
+
 def _inline_sqlite_module() -> Any:
     """SQLAlchemy's aiosqlite DBAPI adapter over :class:`_InlineConnection`."""
     from sqlalchemy.dialects.sqlite.aiosqlite import AsyncAdapt_aiosqlite_dbapi
@@ -140,7 +151,8 @@ class Database:
                  scratch: bool = False):
         """``scratch`` (SQLite only, opt-in for private throwaway databases such as a replay's, never
         the server's): the driver runs in the event loop's thread (each statement blocks the loop,
-        but costs no hand-off to a worker thread), no fsync, the journal in memory."""
+        but costs no hand-off to a worker thread), no fsync, the journal in memory, JSON columns
+        read by msgspec, many rows inserted with RETURNING in one statement."""
         self.url = url
         self.is_sqlite = url.startswith("sqlite")
         self.timeout_s = timeout_s
@@ -152,7 +164,7 @@ class Database:
             if path and path != ":memory:":
                 Path(path).parent.mkdir(parents=True, exist_ok=True)
             if scratch:
-                kwargs["module"] = _inline_sqlite_module()
+                kwargs.update(module=_inline_sqlite_module(), json_deserializer=_json_loads)
         else:
             # Every call has a time limit: connecting (and waiting for a pooled connection) gives up
             # after timeout_s, a statement after statement_timeout_s; a frozen server is a 503, not a hang.
