@@ -117,3 +117,27 @@ async def test_alerts_expire_in_log_time(tmp_path: Path) -> None:
         run = await replay(compile_ruleset(rs), log, workdir=work, default_timeout=60)
         assert set(run.alerts) == keys
         assert run.alerts["event 1"]["status"] == ("expired" if gap > 60 else "active")
+
+
+def test_row_event_builds_what_model_construct_builds() -> None:
+    """``row_event`` (every re-evaluation pass, a replay's hot path) skips pydantic's field-by-field
+    defaults; the model is the same one ``model_construct`` builds."""
+    from opsconductor.correlate.suppress import row_event
+    from opsconductor.model.event import NormalizedEvent, Severity
+
+    for row in ({"resource": "sw1", "event": "link_down", "component": "ge-0/0/1", "severity": "major",
+                 "summary": "down", "value": 3.5, "labels": {"site": "ams"}, "source": "snmp", "id": 7},
+                {"resource": "sw1", "event": "x", "component": None, "severity": None, "summary": None,
+                 "value": None, "labels": None, "source": None}):
+        sev = row["severity"]
+        expected = NormalizedEvent.model_construct(
+            resource=row["resource"], event=row["event"], component=row["component"],
+            severity=Severity(sev) if sev is not None else None, summary=row["summary"], value=row["value"],
+            labels=row["labels"] or {}, source=row["source"])
+        got = row_event(row)
+        assert type(got) is NormalizedEvent and got == expected and repr(got) == repr(expected)
+        assert got.__dict__ == expected.__dict__ and list(got.__dict__) == list(expected.__dict__)
+        assert got.model_fields_set == expected.model_fields_set
+        assert (got.__pydantic_extra__, got.__pydantic_private__) == (
+            expected.__pydantic_extra__, expected.__pydantic_private__)
+        assert got.model_dump() == expected.model_dump() and got.model_copy(update={"event": "y"}).event == "y"

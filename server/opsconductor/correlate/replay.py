@@ -214,7 +214,7 @@ async def replay(compiled: CompiledRuleSet, log: Sequence[LoggedEvent], *, workd
             batch = [AcceptedEvent(-(k + 1), stored_event(log[k].payload, log[k].received_at), log[k].received_at)
                      for k in range(i, j)]
             created = 0
-            for r in await _process(pipeline, correlator, suppression, batch, clock.now):
+            for r in await _process(pipeline, correlator, suppression, batch, clock.now, heartbeats=heartbeats):
                 if r.alert_id is not None and r.outcome in (Outcome.created, Outcome.suppressed):
                     opened.setdefault(r.alert_id, -r.event_id - 1)
                     created += 1
@@ -250,26 +250,32 @@ class _Growth:
 
 
 async def _process(pipeline: Pipeline, correlator: RulesCorrelator, suppression: RulesSuppression,
-                   batch: Sequence[AcceptedEvent], now: datetime) -> list[EventResult]:
+                   batch: Sequence[AcceptedEvent], now: datetime, *, heartbeats: bool) -> list[EventResult]:
     """The pipeline's batch step (correlate -> store -> incident links -> suppression) for events
     that are not in the event log, then the events the batch derived (parents, clears), in one
-    transaction. Nothing is left unprocessed in the replay's log afterwards."""
+    transaction. Nothing is left unprocessed in the replay's log afterwards. (Derived events are
+    the ones a step accepted, or, with heartbeat rules, a heartbeat's clear: without either the
+    log is not read.)"""
     async with pipeline.store.transaction() as conn:
-        results = await _step(pipeline, correlator, suppression, conn, batch, now)
-        while derived := await fetch_unprocessed(conn, SLICE):
-            await _step(pipeline, correlator, suppression, conn, derived, now)
+        results, pending = await _step(pipeline, correlator, suppression, conn, batch, now)
+        while (pending or heartbeats) and (derived := await fetch_unprocessed(conn, SLICE)):
+            _, accepted = await _step(pipeline, correlator, suppression, conn, derived, now)
+            pending = accepted or len(derived) == SLICE  # (a full read may have left more)
     return results
 
 
 async def _step(pipeline: Pipeline, correlator: RulesCorrelator, suppression: RulesSuppression,
-                conn: AsyncConnection, batch: Sequence[AcceptedEvent], now: datetime) -> list[EventResult]:
+                conn: AsyncConnection, batch: Sequence[AcceptedEvent], now: datetime
+                ) -> tuple[list[EventResult], bool]:
+    """One batch through the stages; and whether it accepted derived events."""
     decided = await correlator.decide(conn, batch)
     await accept_in(conn, decided.derived, now)
     mark = await suppression.mark(conn)
     results = await pipeline.store.apply_decisions(conn, decided.decisions, now, decided.open_rows)
-    await accept_in(conn, await correlator.after_apply(conn, decided.decisions), now)
+    linked = await correlator.after_apply(conn, decided.decisions)
+    await accept_in(conn, linked, now)
     await suppression.after_batch(conn, mark, now, pipeline.sink)
-    return results
+    return results, bool(decided.derived or linked)
 
 
 async def _housekeeping(pipeline: Pipeline, suppression: RulesSuppression, now: datetime, *,
