@@ -430,7 +430,7 @@ async def replay_diff(base: CompiledRuleSet, new: CompiledRuleSet, log: Sequence
     try:
         jobs = _jobs(workdir, kw, (("base", base, base_notify), ("new", new, new_notify)))
         shared = (graph_now, inventory_now)
-        if processes and _sendable(jobs, shared):
+        if processes and log and _sendable(jobs, shared):  # (an empty log needs no worker)
             runs = await _in_processes(jobs, log, shared)
         else:
             runs = [await _run_job(job, log, compiled, *shared) for job, compiled in zip(jobs, (base, new),
