@@ -22,7 +22,7 @@ from opsconductor.api.contract import errors as problem_responses
 from opsconductor.correlate.correlator import RulesCorrelator
 from opsconductor.correlate.loader import load_ruleset
 from opsconductor.correlate.replay import read_log, replay_diff
-from opsconductor.correlate.replay_cli import notify_config_in
+from opsconductor.correlate.replay_cli import notify_file_in
 from opsconductor.correlate.rules import parse_duration
 from opsconductor.correlate.service import compile_ruleset
 from opsconductor.errors import FieldProblem, Unavailable, ValidationFailed
@@ -112,11 +112,11 @@ async def replay_rules(state: State, data: JSONBody[ReplayRequest]) -> ReplayDif
         new = compile_ruleset(rs)
         async with rt.db.read() as conn:
             log = await read_log(conn, rt.pipeline.clock() - timedelta(seconds=since), body.limit)
-        notify = notify_config_in([tmp], rt.settings.effective_notify_file)
+        notify = notify_file_in([tmp], rt.settings.effective_notify_file)
         base = compile_ruleset(correlator.current.ruleset)  # its own engine: the live worker stays the live one
         report = await replay_diff(base, new, log, graph=correlator.topology_graph,
                                    inventory=correlator.inventory,
-                                   base_notify=notify_config_in([], rt.settings.effective_notify_file),
+                                   base_notify=notify_file_in([], rt.settings.effective_notify_file),
                                    new_notify=notify)
         return msgspec.convert(report, ReplayDiff)
     finally:

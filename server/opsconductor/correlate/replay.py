@@ -10,7 +10,17 @@ transitions the replay records.
 Events are processed in slices of at most :data:`SLICE` events spanning at most
 ``resolution_s`` seconds of log time (the store's clock is the slice's last receive time;
 maintenance windows, flap changes and correlation windows use each event's own receive
-time), and the re-evaluation job runs whenever the log's clock passed ``reevaluate_s`` seconds.
+time), and the server's timed jobs run whenever the log's clock passed ``reevaluate_s``
+seconds: heartbeat deadlines, alert expiry and the re-evaluation pass. Alerts not seen within
+their timeout expire in log time: before each slice, those due by its first event's time (as
+the server's housekeeping would have expired them before that event arrived). Heartbeats sent
+to ``POST /api/v1/heartbeats`` are not in the event log (the server keeps only each origin's
+last one) and are not replayed.
+
+:func:`replay_diff` runs the two replays at the same time, each in a worker process of its
+own, on scratch databases (``Database(scratch=True)``: no fsync, the driver in the loop's
+thread); ``bench/replay.py`` measures it.
+
 Events the server derived itself (correlation parents, heartbeat_missing) are not
 replayed: each replay derives its own.
 
@@ -20,19 +30,25 @@ alert (parents by what they are), and groups the differences per rule and change
 
 from __future__ import annotations
 
+import asyncio
+import gc
 import logging
+import multiprocessing
+import pickle
 import re
 import shutil
 import tempfile
 import time
 import uuid
 from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
-from sqlalchemy import event, select
+import msgspec
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from opsconductor.correlate.compiled import CompiledRuleSet
@@ -41,18 +57,22 @@ from opsconductor.correlate.heartbeats import EVENT as HEARTBEAT_EVENT
 from opsconductor.correlate.heartbeats import SOURCE as HEARTBEAT_SOURCE
 from opsconductor.correlate.heartbeats import expire
 from opsconductor.correlate.redecide import RulesSuppression
+from opsconductor.correlate.rules import RuleSet
 from opsconductor.correlate.topology import Graph
 from opsconductor.metrics import Metrics
 from opsconductor.model.alert import Outcome
 from opsconductor.model.decision import AcceptedEvent
 from opsconductor.model.lifecycle import Transition
-from opsconductor.pipeline import Pipeline, build_pipeline
+from opsconductor.pipeline import STATS_MIN_GROWTH, Pipeline, build_pipeline
 from opsconductor.store.alert_writer import ALERTS, EVENTS, EventResult
 from opsconductor.store.db import Database
 from opsconductor.store.event_log import accept_in, fetch_unprocessed, stored_event
 
 SLICE = 5_000
 EXAMPLES = 3
+
+logger = logging.getLogger(__name__)
+_T = TypeVar("_T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -155,16 +175,17 @@ async def _template(directory: Path) -> Path:
 async def replay(compiled: CompiledRuleSet, log: Sequence[LoggedEvent], *, workdir: Path,
                  graph: Callable[[], Graph] = Graph, inventory: Callable[[], Mapping[str, Any]] = dict,
                  notify: Any | None = None, resolution_s: float = 5.0, reevaluate_s: float = 15.0,
-                 default_timeout: int = 86_400) -> ReplayRun:
-    """Replay ``log`` through ``compiled`` on a private database under ``workdir``."""
+                 default_timeout: int = 86_400, scratch: bool = True) -> ReplayRun:
+    """Replay ``log`` through ``compiled`` on a private database under ``workdir``.
+
+    ``scratch``: the database's fast settings (``Database(scratch=True)``); off, the server's
+    settings (the same outcome, slower: tests compare the two)."""
     run = ReplayRun(compiled.version, len(log))
     if not log:
         return run
     path = workdir / f"run-{uuid.uuid4().hex[:12]}.db"
     shutil.copyfile(await _template(workdir), path)
-    db = Database(f"sqlite+aiosqlite:///{path}")
-    # a throwaway database: no fsync, no write-ahead log to checkpoint
-    event.listen(db.engine.sync_engine, "connect", _scratch_pragmas)
+    db = Database(f"sqlite+aiosqlite:///{path}", scratch=scratch)  # throwaway: no fsync, no driver thread
     clock = _Clock(log[0].received_at)
     correlator = RulesCorrelator(compiled, clock)
     correlator.topology_graph, correlator.inventory = graph, inventory
@@ -174,6 +195,8 @@ async def replay(compiled: CompiledRuleSet, log: Sequence[LoggedEvent], *, workd
     pipeline = build_pipeline(db, metrics=Metrics(), correlator=correlator, suppression=suppression, sink=sink,
                               clock=clock, batch_size=SLICE, default_timeout=default_timeout)
     opened: dict[int, int] = {}  # alert id -> index of the logged event that opened it
+    heartbeats = bool(compiled.ruleset.of_kind("heartbeat"))  # else no heartbeat ever expires
+    growth = _Growth(db)
     started = time.perf_counter()
     try:
         last_pass = log[0].received_at
@@ -183,16 +206,22 @@ async def replay(compiled: CompiledRuleSet, log: Sequence[LoggedEvent], *, workd
             limit = first + timedelta(seconds=resolution_s)
             while j < len(log) and j - i < SLICE and log[j].received_at <= limit:
                 j += 1
+            if first > clock.now:  # time passed: what expired meanwhile expires before these events
+                clock.now = first
+                await pipeline.expire_due()
             clock.now = max(clock.now, log[j - 1].received_at)
             # negative ids: these events are not rows of the replay's event log (derived ones are)
             batch = [AcceptedEvent(-(k + 1), stored_event(log[k].payload, log[k].received_at), log[k].received_at)
                      for k in range(i, j)]
-            for r in await _process(pipeline, correlator, suppression, batch, clock.now):
+            created = 0
+            for r in await _process(pipeline, correlator, suppression, batch, clock.now, heartbeats=heartbeats):
                 if r.alert_id is not None and r.outcome in (Outcome.created, Outcome.suppressed):
                     opened.setdefault(r.alert_id, -r.event_id - 1)
+                    created += 1
+            await growth.created(created)
             if (clock.now - last_pass).total_seconds() >= reevaluate_s or j == len(log):
                 last_pass = clock.now
-                await _housekeeping(pipeline, suppression, clock.now)
+                await _housekeeping(pipeline, suppression, clock.now, heartbeats=heartbeats)
             i = j
         run.seconds = time.perf_counter() - started
         async with db.read() as conn:
@@ -202,42 +231,66 @@ async def replay(compiled: CompiledRuleSet, log: Sequence[LoggedEvent], *, workd
     return run
 
 
-def _scratch_pragmas(dbapi_conn: Any, _record: Any) -> None:
-    cur = dbapi_conn.cursor()
-    cur.execute("PRAGMA synchronous=OFF")
-    cur.execute("PRAGMA journal_mode=MEMORY")
-    cur.close()
+class _Growth:
+    """The processor's rule for planner statistics (``Pipeline._track_growth``): ANALYZE once the
+    alert table doubled (at least :data:`~opsconductor.pipeline.STATS_MIN_GROWTH` new alerts).
+    Without statistics SQLite reads every open alert for queries an index answers."""
+
+    def __init__(self, db: Database):
+        self.db = db
+        self.since = 0
+        self.rows = 0
+
+    async def created(self, n: int) -> None:
+        self.since += n
+        if self.since > max(STATS_MIN_GROWTH, self.rows):
+            self.rows += self.since
+            self.since = 0
+            await self.db.analyze()
 
 
 async def _process(pipeline: Pipeline, correlator: RulesCorrelator, suppression: RulesSuppression,
-                   batch: Sequence[AcceptedEvent], now: datetime) -> list[EventResult]:
+                   batch: Sequence[AcceptedEvent], now: datetime, *, heartbeats: bool) -> list[EventResult]:
     """The pipeline's batch step (correlate -> store -> incident links -> suppression) for events
     that are not in the event log, then the events the batch derived (parents, clears), in one
-    transaction."""
+    transaction. Nothing is left unprocessed in the replay's log afterwards. (Derived events are
+    the ones a step accepted, or, with heartbeat rules, a heartbeat's clear: without either the
+    log is not read.)"""
     async with pipeline.store.transaction() as conn:
-        results = await _step(pipeline, correlator, suppression, conn, batch, now)
-        while derived := await fetch_unprocessed(conn, SLICE):
-            await _step(pipeline, correlator, suppression, conn, derived, now)
+        results, pending = await _step(pipeline, correlator, suppression, conn, batch, now)
+        while (pending or heartbeats) and (derived := await fetch_unprocessed(conn, SLICE)):
+            _, accepted = await _step(pipeline, correlator, suppression, conn, derived, now)
+            pending = accepted or len(derived) == SLICE  # (a full read may have left more)
     return results
 
 
 async def _step(pipeline: Pipeline, correlator: RulesCorrelator, suppression: RulesSuppression,
-                conn: AsyncConnection, batch: Sequence[AcceptedEvent], now: datetime) -> list[EventResult]:
+                conn: AsyncConnection, batch: Sequence[AcceptedEvent], now: datetime
+                ) -> tuple[list[EventResult], bool]:
+    """One batch through the stages; and whether it accepted derived events."""
     decided = await correlator.decide(conn, batch)
     await accept_in(conn, decided.derived, now)
     mark = await suppression.mark(conn)
     results = await pipeline.store.apply_decisions(conn, decided.decisions, now, decided.open_rows)
-    await accept_in(conn, await correlator.after_apply(conn, decided.decisions), now)
+    linked = await correlator.after_apply(conn, decided.decisions)
+    await accept_in(conn, linked, now)
     await suppression.after_batch(conn, mark, now, pipeline.sink)
-    return results
+    return results, bool(decided.derived or linked)
 
 
-async def _housekeeping(pipeline: Pipeline, suppression: RulesSuppression, now: datetime) -> None:
-    async with pipeline.db.write() as conn:
-        await expire(conn, now)
-    await pipeline.drain()
+async def _housekeeping(pipeline: Pipeline, suppression: RulesSuppression, now: datetime, *,
+                        heartbeats: bool) -> None:
+    """The server's timed jobs at log time ``now``: heartbeat deadlines (their heartbeat_missing
+    events processed at once), alert expiry (``Pipeline.expire_due``: open alerts whose
+    last_seen + timeout passed), then a re-evaluation pass. (Neither expiry nor the pass appends
+    events, and every batch's derived events were processed with it: nothing else to drain.)"""
+    if heartbeats:
+        async with pipeline.db.write() as conn:
+            missing = await expire(conn, now)
+        if missing:
+            await pipeline.drain()
+    await pipeline.expire_due()
     await suppression.run_pass(pipeline.store)
-    await pipeline.drain()
 
 
 async def _alerts(conn: AsyncConnection, opened: Mapping[int, int], receivers: Mapping[int, set[str]]
@@ -362,13 +415,120 @@ def _brief(a: dict[str, Any] | None) -> str:
 
 
 async def replay_diff(base: CompiledRuleSet, new: CompiledRuleSet, log: Sequence[LoggedEvent], *,
-                      base_notify: Any | None = None, new_notify: Any | None = None, **kw: Any) -> dict[str, Any]:
+                      base_notify: Path | None = None, new_notify: Path | None = None,
+                      graph: Callable[[], Graph] = Graph, inventory: Callable[[], Mapping[str, Any]] = dict,
+                      processes: bool = True, **kw: Any) -> dict[str, Any]:
     """Replay ``log`` through both rule sets (each in its own private database, each with its own
-    notification routing, a NotifyConfig or None) and diff them."""
+    notification routing: a notify.yaml, or None for none) and diff them.
+
+    ``processes``: the two replays run at the same time, each in a worker process of its own
+    (spawned: nothing of this process is inherited; the event loop here stays free); without it,
+    or when the inputs cannot be sent to a process, one after the other in this process. Both ways
+    run the same code on the same inputs and give the same diff."""
+    graph_now, inventory_now = graph(), inventory()
     workdir = Path(tempfile.mkdtemp(prefix="opsconductor-replay-"))
     try:
-        runs = [await replay(c, log, workdir=workdir, notify=cfg, **kw)
-                for c, cfg in ((base, base_notify), (new, new_notify))]
+        jobs = _jobs(workdir, kw, (("base", base, base_notify), ("new", new, new_notify)))
+        shared = (graph_now, inventory_now)
+        if processes and log and _sendable(jobs, shared):  # (an empty log needs no worker)
+            runs = await _in_processes(jobs, log, shared)
+        else:
+            runs = [await _run_job(job, log, compiled, *shared) for job, compiled in zip(jobs, (base, new),
+                                                                                          strict=True)]
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
     return diff(runs[0], runs[1])
+
+
+@dataclass(frozen=True)
+class _Job:
+    """One replay as a worker process gets it (picklable: the rules, not their compiled engine)."""
+
+    ruleset: RuleSet
+    notify: str | None  # a notify.yaml
+    workdir: str
+    options: dict[str, Any]
+
+
+def _jobs(workdir: Path, options: dict[str, Any], sets: Sequence[tuple[str, CompiledRuleSet, Path | None]]
+          ) -> list[_Job]:
+    out = []
+    for name, compiled, notify in sets:
+        (workdir / name).mkdir()
+        out.append(_Job(compiled.ruleset, str(notify) if notify is not None else None, str(workdir / name),
+                        options))
+    return out
+
+
+async def _run_job(job: _Job, log: Sequence[LoggedEvent], compiled: CompiledRuleSet | None,
+                   graph: Graph, inventory: Mapping[str, Any]) -> ReplayRun:
+    from opsconductor.correlate.service import compile_ruleset
+    from opsconductor.notify.config import load_config
+
+    return await replay(compiled or compile_ruleset(job.ruleset), log, workdir=Path(job.workdir), graph=lambda: graph,
+                        inventory=lambda: inventory,
+                        notify=load_config(Path(job.notify)) if job.notify is not None else None, **job.options)
+
+
+def _sendable(jobs: Sequence[_Job], shared: tuple[Graph, Mapping[str, Any]]) -> bool:
+    try:
+        pickle.dumps((jobs, shared))
+    except (pickle.PicklingError, TypeError, AttributeError) as exc:
+        logger.info("replay runs in this process (its inputs cannot go to a worker process: %s)", exc)
+        return False
+    return True
+
+
+async def _in_processes(jobs: Sequence[_Job], events: Sequence[LoggedEvent],
+                        shared: tuple[Graph, Mapping[str, Any]]) -> list[ReplayRun]:
+    """Both replays at once, one spawned worker process each; the log is encoded once for both."""
+    blob = _encode_log(events)
+    loop = asyncio.get_running_loop()
+    pool = ProcessPoolExecutor(max_workers=len(jobs), mp_context=multiprocessing.get_context("spawn"))
+    try:
+        return list(await asyncio.gather(*(loop.run_in_executor(pool, _worker, job, blob, *shared)
+                                           for job in jobs)))
+    finally:
+        pool.shutdown(wait=False, cancel_futures=True)
+
+
+def _encode_log(events: Sequence[LoggedEvent]) -> bytes:
+    """The log for the worker processes: msgpack (the payloads are JSON values), else pickle."""
+    try:
+        return b"m" + msgspec.msgpack.encode([(e.received_at, e.payload) for e in events])
+    except (TypeError, OverflowError, msgspec.EncodeError):
+        return b"p" + pickle.dumps(list(events), protocol=pickle.HIGHEST_PROTOCOL)
+
+
+def _decode_log(blob: bytes) -> list[LoggedEvent]:
+    if blob[:1] == b"p":
+        return list(pickle.loads(blob[1:]))  # our own bytes, from the parent process
+    pairs = msgspec.msgpack.decode(blob[1:], type=list[tuple[datetime, dict[str, Any]]])
+    return [LoggedEvent(at, payload) for at, payload in pairs]
+
+
+def _worker(job: _Job, blob: bytes, graph: Graph, inventory: Mapping[str, Any]) -> ReplayRun:
+    """A worker process's replay: it owns its event loop, so the engine's calls run inline too."""
+    events = _decode_log(blob)
+    gc.freeze()  # the modules and the log live to the end: never scanned by the collector again
+    return asyncio.run(_worker_main(job, events, graph, inventory))
+
+
+async def _worker_main(job: _Job, events: list[LoggedEvent], graph: Graph, inventory: Mapping[str, Any]
+                       ) -> ReplayRun:
+    await _template(Path(job.workdir))  # (migrations run in a thread: before the inline executor)
+    asyncio.get_running_loop().set_default_executor(_InlineExecutor())
+    return await _run_job(job, events, None, graph, inventory)
+
+
+class _InlineExecutor(ThreadPoolExecutor):
+    """``asyncio.to_thread`` in a worker process: the call runs at once (nothing else waits on
+    this loop, so a hand-off to a thread would only cost a wake-up)."""
+
+    def submit(self, fn: Callable[..., _T], /, *args: Any, **kwargs: Any) -> Future[_T]:
+        out: Future[_T] = Future()
+        try:
+            out.set_result(fn(*args, **kwargs))
+        except BaseException as exc:
+            out.set_exception(exc)
+        return out

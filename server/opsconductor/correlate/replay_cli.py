@@ -8,7 +8,6 @@ import json
 import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
 
 from opsconductor.config.settings import Settings
 from opsconductor.correlate.loader import load_ruleset
@@ -20,16 +19,18 @@ from opsconductor.errors import OpsConductorError
 from opsconductor.store.db import Database
 
 
-def notify_config_in(paths: list[Path], fallback: Path) -> Any | None:
-    """The routing of a rule set: its own notify.yaml, else the server's; None if there is none."""
+def notify_file_in(paths: list[Path], fallback: Path) -> Path | None:
+    """The notify.yaml that routes for a rule set: its own, else the server's; None if there is
+    none or the one found does not load."""
     from opsconductor.notify.config import load_config
 
     for p in [*(q / "notify.yaml" for q in paths if q.is_dir()), fallback]:
         if p.is_file():
             try:
-                return load_config(p)
+                load_config(p)
             except OpsConductorError:
                 return None
+            return p
     return None
 
 
@@ -69,7 +70,7 @@ async def run_replay(args: argparse.Namespace) -> int:
     graph = graph_of(targets.values())
     report = await replay_diff(sets[0], sets[1], log, graph=lambda: graph, inventory=lambda: targets,
                                resolution_s=resolution,
-                               base_notify=notify_config_in(base_paths, settings.effective_notify_file),
-                               new_notify=notify_config_in(new_paths, settings.effective_notify_file))
+                               base_notify=notify_file_in(base_paths, settings.effective_notify_file),
+                               new_notify=notify_file_in(new_paths, settings.effective_notify_file))
     print(json.dumps(report, indent=2, default=str) if args.json else render_text(report))
     return 1 if report["changed"] else 0
