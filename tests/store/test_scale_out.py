@@ -175,6 +175,9 @@ async def test_two_nodes_equal_one(tmp_path: Path) -> None:
     assert any(a[5] > 0 for a in one["alerts"]), "the stream deduplicates"
     assert two["alerts"] == one["alerts"]
     assert two["history"] == one["history"]
-    # Notifications: the same alerts went to the same receivers (how many transient transitions, an
-    # alert active for one batch before a parent suppressed it, depends on batch boundaries).
-    assert {k[:2] for k in two["outbox"]} == {k[:2] for k in one["outbox"]}
+    # Notifications: every alert still open and active at the end was announced to the same receivers
+    # on both. Which alerts were briefly active (and so notified) before a parent suppressed them
+    # depends on batch boundaries, on one node too, so those are not compared.
+    active = {a[0] for a in one["alerts"] if a[3] == "active"}
+    assert {k[:2] for k in two["outbox"] if k[0] in active} == {k[:2] for k in one["outbox"] if k[0] in active}
+    assert active and any(k[0] in active for k in one["outbox"]), "the stream notifies"
