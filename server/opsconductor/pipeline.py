@@ -177,6 +177,9 @@ class Pipeline:
         self._elsewhere: asyncio.Task[None] | None = None
         # PostgreSQL: processors in several processes and nodes, each on its partitions.
         self.partitioned = not self.db.is_sqlite
+        # Whether other processes may process what this one accepted (PostgreSQL, or several
+        # server workers): only then does a reader look for their results (_watch_elsewhere).
+        self.shared = self.partitioned
 
     @property
     def clock(self) -> Callable[[], datetime]:
@@ -446,7 +449,7 @@ class Pipeline:
             self._task = asyncio.create_task(self._run(), name="opsconductor-processor")
         if self._writer is None:
             self._writer = asyncio.create_task(self._group_commit(), name="opsconductor-intake")
-        if self._elsewhere is None:
+        if self._elsewhere is None and self.shared:
             self._elsewhere = asyncio.create_task(self._watch_elsewhere(), name="opsconductor-elsewhere")
 
     async def stop(self) -> None:
@@ -487,7 +490,7 @@ class Pipeline:
                 if remaining <= 0:
                     break
                 await asyncio.wait({w.complete}, timeout=min(remaining, 1.0))
-                if w.pending and self._elsewhere is None:  # not started (tests, tools): look itself
+                if w.pending and self._elsewhere is None:  # no reader (one process, tests, tools): look itself
                     async with self.db.read() as conn:
                         for r in (await results_for(conn, [i for i in ids if i not in w.done])).values():
                             if self._waiting.pop(r.event_id, None) is w:

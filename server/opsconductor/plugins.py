@@ -32,6 +32,7 @@ def build_runtime(settings: Settings) -> Runtime:
         default_timeout=settings.alert_timeout_s, batch_size=settings.process_batch_size,
         max_future_skew_s=settings.max_future_skew_s, clock=clock,
     )
+    pipeline.shared = pipeline.partitioned or settings.workers > 1
     rt = Runtime(settings=settings, db=db, metrics=metrics, pipeline=pipeline, rules=rules.service,
                  suppression=rules.suppression, notify=notify.service, notify_worker=notify.worker)
     install_components(rt)

@@ -61,6 +61,7 @@ def _rule_sets(tmp: Path):  # type: ignore[no-untyped-def]
     return compile_ruleset(base), compile_ruleset(new)
 
 
+@pytest.mark.faults  # spawns worker processes: the slow step of .ci/run
 @pytest.mark.parametrize("resolution", [5.0, 60.0])
 async def test_worker_processes_on_scratch_databases_give_the_same_alerts(tmp_path: Path, resolution: float) -> None:
     base, new = _rule_sets(tmp_path)

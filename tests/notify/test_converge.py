@@ -20,6 +20,8 @@ from tests.notify.support import FakeService, JiraFake, ServiceNowFake, serving
 from tests.notify.test_reliability import TIMING, rows, send
 from tests.support.process import ServerProcess
 
+pytestmark = pytest.mark.faults
+
 EV = {"resource": "rtr1.ams", "event": "link_down", "component": "ge-0/0/1", "severity": "major"}
 JIRA = """
 receivers:

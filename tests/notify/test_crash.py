@@ -7,9 +7,12 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 
 from tests.notify.support import JiraFake, WebhookSink, serving
 from tests.support.process import ServerProcess
+
+pytestmark = pytest.mark.faults
 
 CONFIG = """
 receivers:

@@ -17,6 +17,8 @@ from tests.notify.support import WebhookSink, serving
 from tests.notify.test_reliability import rows, send
 from tests.support.process import ServerProcess
 
+pytestmark = pytest.mark.faults
+
 EV = {"resource": "rtr1.ams", "event": "link_down", "component": "ge-0/0/1", "severity": "major"}
 HOOK = """
 receivers:

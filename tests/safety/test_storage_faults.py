@@ -21,6 +21,8 @@ from tests.safety.support import eventually, self_alert_status, self_alerts
 from tests.support.server import LiveServer, start_live_server
 from tests.support.tcp_proxy import TcpProxy
 
+pytestmark = pytest.mark.faults
+
 EV = {"resource": "rtr1", "event": "link_down", "severity": "major"}
 
 

@@ -12,6 +12,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from opsconductor.model.event import Severity
 from opsconductor.sources.kinds import Target, default_registry
 from opsconductor.sources.manifest import parse_manifest
@@ -85,6 +87,7 @@ async def test_failure_kind_change_clears_the_old_one(tmp_path: Path) -> None:
     await poller.clients.close()
 
 
+@pytest.mark.faults  # a long outage in real time
 async def test_recovery_shows_within_two_intervals_after_a_long_outage(tmp_path: Path) -> None:
     port = free_udp_port()
     m = generic(tmp_path, **{"interval: 60": "interval: 2", "    kind: snmp\n": "    kind: snmp\n    timeout: 0.5\n"})

@@ -15,6 +15,8 @@ from opsconductor.store.alert_writer import ALERTS, EVENTS
 from tests.support.server import start_live_server
 from tests.support.tcp_proxy import TcpProxy
 
+pytestmark = pytest.mark.faults
+
 
 def test_serve_exits_non_zero_with_a_clear_message_when_the_database_is_down(tmp_path) -> None:  # type: ignore[no-untyped-def]
     env = {**os.environ, "OPSCONDUCTOR_DATABASE_URL": "postgresql+asyncpg://postgres:s3cret@127.0.0.1:1/nope",

@@ -14,6 +14,8 @@ from sqlalchemy import text
 from opsconductor.errors import Unavailable
 from opsconductor.store.db import Database
 
+pytestmark = pytest.mark.faults
+
 
 async def _setup(url: str) -> None:
     db = Database(url)

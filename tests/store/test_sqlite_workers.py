@@ -16,6 +16,8 @@ import pytest
 
 from tests.support.process import ServerProcess
 
+pytestmark = pytest.mark.faults
+
 KEYS = 120  # fingerprints
 PER_KEY = 12  # firing events per fingerprint (duplicate_count = PER_KEY - 1)
 CONNECTIONS = 8
