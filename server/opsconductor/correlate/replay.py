@@ -57,6 +57,7 @@ from opsconductor.correlate.heartbeats import EVENT as HEARTBEAT_EVENT
 from opsconductor.correlate.heartbeats import SOURCE as HEARTBEAT_SOURCE
 from opsconductor.correlate.heartbeats import expire
 from opsconductor.correlate.redecide import RulesSuppression
+from opsconductor.correlate.reevaluate import Reevaluator
 from opsconductor.correlate.rules import RuleSet
 from opsconductor.correlate.topology import Graph
 from opsconductor.metrics import Metrics
@@ -191,7 +192,10 @@ async def replay(compiled: CompiledRuleSet, log: Sequence[LoggedEvent], *, workd
     correlator.topology_graph, correlator.inventory = graph, inventory
     correlator.event_time = True  # windows, flap and correlation counts at each event's own time
     sink = _RecordingSink(notify_planner(notify) if notify is not None else None, clock)
-    suppression = RulesSuppression(correlator)
+    # No periodic full sweep: it is the server's backstop for changes no history row records
+    # (operator actions, silences edited elsewhere), and a replay has none; a rule set or window
+    # change still sweeps everything.
+    suppression = RulesSuppression(correlator, Reevaluator(full_every=1 << 62))
     pipeline = build_pipeline(db, metrics=Metrics(), correlator=correlator, suppression=suppression, sink=sink,
                               clock=clock, batch_size=SLICE, default_timeout=default_timeout)
     opened: dict[int, int] = {}  # alert id -> index of the logged event that opened it
