@@ -97,3 +97,30 @@ async def test_alertmanager_and_webhook_intakes_honour_the_key(settings_factory:
         assert first.status_code == again.status_code == 202, first.text
         assert again.json() == first.json() and again.headers["idempotent-replayed"] == "true"
         assert await stored(server) == 2
+
+
+async def test_two_server_processes_run_a_key_once(settings_factory: Any) -> None:
+    """Concurrent duplicates sent to two servers on one database (``workers: 2``; two runtimes
+    have two engines, so to the database they are two processes): one stores, the others get a
+    409 or the first answer, and a retry to either server gets the first answer."""
+    settings = settings_factory(workers=2)
+    async with start_live_server(settings) as a, start_live_server(settings) as b, \
+            a.client(a.write_key) as ca, b.client(a.write_key) as cb:  # one API key, shared by the database
+        h = {"Idempotency-Key": "across"}
+        rs = await asyncio.gather(*((ca if i % 2 else cb).post("/api/v1/events", json=[EV] * 50, headers=h)
+                                    for i in range(8)))
+        assert {r.status_code for r in rs} <= {202, 409}, [r.text for r in rs]
+        assert any(r.status_code == 409 for r in rs)
+        first = {tuple(r.json()["ids"]) for r in rs if r.status_code == 202}
+        assert len(first) == 1
+        assert await stored(a) == 50
+        for c in (ca, cb):
+            again = await c.post("/api/v1/events", json=[EV] * 50, headers=h)
+            assert again.status_code == 202 and tuple(again.json()["ids"]) in first
+            assert again.headers["idempotent-replayed"] == "true"
+        # a request that stores nothing (refused) leaves the key free for its corrected retry
+        bad = await ca.post("/api/v1/events", json=[{"resource": "r"}], headers={"Idempotency-Key": "fixed"})
+        assert bad.status_code == 422
+        good = await cb.post("/api/v1/events", json=[EV], headers={"Idempotency-Key": "fixed"})
+        assert good.status_code == 202, good.text
+        assert await stored(a) == 51

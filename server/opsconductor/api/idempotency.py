@@ -12,7 +12,7 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import timedelta
-from typing import Any
+from typing import Any, NoReturn
 
 import msgspec
 from litestar import Request, Response
@@ -36,7 +36,7 @@ class InFlight:
     @contextlib.contextmanager
     def hold(self, key: str) -> Any:
         if key in self.keys:
-            raise Conflict("a request with this Idempotency-Key is still being processed; retry later")
+            _running()
         self.keys.add(key)
         try:
             yield
@@ -73,23 +73,44 @@ async def idempotent(request: Request[Any, Any, Any], rt: Runtime,
     req_hash = store.request_hash(request.url.query or "", await request.body())
     with _in_flight(request).hold(key):
         now = rt.pipeline.clock()
+        not_before = now - timedelta(seconds=rt.settings.idempotency_ttl_s)
+        # a claim older than the longest a request can run belongs to a request that died
+        abandoned = now - timedelta(seconds=rt.settings.wait_timeout_s + 4 * rt.settings.db_timeout_s + 30)
         async with rt.db.read() as conn:
-            row = await store.lookup(conn, key, now - timedelta(seconds=rt.settings.idempotency_ttl_s))
-        if row is not None:
+            row = await store.lookup(conn, key, not_before)
+        if row is not None and not store.is_abandoned(row, abandoned):
             return _replay(row, req_hash)
+        claimed = rt.pipeline.shared  # other processes may run the same key: claim it in the database
+        if claimed:
+            async with _bounded_write(rt) as conn:
+                mine = await store.claim(conn, key, req_hash, now, not_before, abandoned)
+            if not mine:
+                async with rt.db.read() as conn:
+                    row = await store.lookup(conn, key, not_before)
+                return _replay(row, req_hash) if row is not None else _running()
         stored: list[int] = []
 
         async def in_txn(conn: AsyncConnection, ids: list[int]) -> None:
-            await store.remember(conn, key, req_hash, ids, now)
+            await store.remember(conn, key, req_hash, ids, now, not_before, abandoned)
             stored.append(len(ids))
 
-        response = await handle(in_txn)
+        try:
+            response = await handle(in_txn)
+        finally:
+            if claimed and not stored:  # nothing stored: free the key for a retry
+                with contextlib.suppress(Unavailable, TimeoutError):  # else it is taken over once abandoned
+                    async with _bounded_write(rt) as conn:
+                        await store.release(conn, key, now)
         if stored:
             with contextlib.suppress(Unavailable, TimeoutError):  # ids are kept already: a replay rebuilds the answer
                 async with _bounded_write(rt) as conn:
                     await store.store_response(conn, key, response.status_code or 200,
                                               msgspec.to_builtins(response.content))
         return response
+
+
+def _running() -> NoReturn:
+    raise Conflict("a request with this Idempotency-Key is still being processed; retry later")
 
 
 @contextlib.asynccontextmanager
@@ -99,6 +120,8 @@ async def _bounded_write(rt: Runtime) -> AsyncIterator[AsyncConnection]:
 
 
 def _replay(row: dict[str, Any], req_hash: str) -> Response[Any]:
+    if row["status_code"] == store.PENDING and row["request_hash"] == req_hash:
+        _running()  # claimed by the same request running in another process
     if row["request_hash"] != req_hash:
         raise ValidationFailed("this Idempotency-Key was used with a different request",
                                [FieldProblem("Idempotency-Key", "already used with another body or query")])
