@@ -120,7 +120,7 @@ class RuleTestRunner:
                 alembic_log.setLevel(level)
         path = self._dir / f"test{n}.db"
         shutil.copyfile(self._template, path)
-        return Database(f"sqlite+aiosqlite:///{path}")
+        return Database(f"sqlite+aiosqlite:///{path}", scratch=True)  # throwaway: no fsync, no driver thread
 
     async def run(self, tests: list[RuleTest]) -> list[RuleTestResult]:
         try:
