@@ -10,17 +10,23 @@ import os
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from opsconductor.config.settings import Settings
 from opsconductor.errors import Unavailable
-from opsconductor.shipped import with_shipped_defaults
-from opsconductor.store.db import Database
+
+if TYPE_CHECKING:
+    from opsconductor.config.settings import Settings
+
+# The server's modules are imported by the commands that use them: `opsconductor --help` and
+# the client commands start without loading the database layer.
 
 log = logging.getLogger("opsconductor")
 
 
 def _settings(args: argparse.Namespace) -> Settings:
+    from opsconductor.config.settings import Settings
+    from opsconductor.shipped import with_shipped_defaults
+
     overrides: dict[str, Any] = {}
     for name in ("host", "port", "workers"):
         if getattr(args, name, None) is not None:
@@ -31,6 +37,8 @@ def _settings(args: argparse.Namespace) -> Settings:
 async def _check_database(settings: Settings, *, schema: bool = False) -> None:
     """Unavailable (one line) unless the database answers (and, with ``schema``, is migrated to head)."""
     from sqlalchemy.exc import DBAPIError
+
+    from opsconductor.store.db import Database
 
     db = Database(settings.effective_database_url)
     quiet = logging.getLogger("alembic")
@@ -58,6 +66,7 @@ async def _check_database(settings: Settings, *, schema: bool = False) -> None:
 async def ensure_admin_key(settings: Settings) -> Path | None:
     """On a fresh install (no keys at all) create the first admin key; return the file holding it."""
     from opsconductor.store.api_keys import Scope, any_key, create_key
+    from opsconductor.store.db import Database
 
     db = Database(settings.effective_database_url)
     try:
@@ -148,6 +157,7 @@ def cmd_db_upgrade(args: argparse.Namespace) -> int:
 
 async def _keys(args: argparse.Namespace) -> int:
     from opsconductor.store.api_keys import Scope, create_key, list_keys, revoke_key
+    from opsconductor.store.db import Database
 
     settings = _settings(args)
     db = Database(settings.effective_database_url)
@@ -188,6 +198,8 @@ def cmd_schema_dump(args: argparse.Namespace) -> int:
 
 def settings_table() -> str:
     """The Markdown table of every setting, for docs/configuration.md."""
+    from opsconductor.config.settings import Settings
+
     lines = ["| Setting | Environment variable | Default | Meaning |", "| --- | --- | --- | --- |"]
     for name, f in Settings.model_fields.items():
         default = f.get_default(call_default_factory=True)

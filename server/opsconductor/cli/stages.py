@@ -10,7 +10,7 @@ def register_cli(sub: Any) -> None:
     from opsconductor.correlate.cli import register as register_rules
 
     register_rules(sub)  # opsconductor rules check|test|explain
-    from opsconductor.notify.install import register as register_notify
+    from opsconductor.notify.cli import register as register_notify
 
     register_notify(sub)  # opsconductor notify check
     from opsconductor.sources.cli import register as register_addons

@@ -9,18 +9,20 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from opsconductor.config.settings import Settings
-from opsconductor.correlate.lint import lint_ruleset
-from opsconductor.correlate.loader import load_ruleset
-from opsconductor.correlate.service import compile_ruleset
-from opsconductor.correlate.testing import RuleTestRunner
+# Each command imports what it runs: every `opsconductor` command registers these parsers, and
+# the loader, compiler and test runner are a good part of a second to import.
 
 
 def _paths(args: argparse.Namespace) -> list[Path]:
+    from opsconductor.config.settings import Settings
+
     return [Path(p) for p in args.paths] if args.paths else [Settings().rules_dir]
 
 
 def cmd_check(args: argparse.Namespace) -> int:
+    from opsconductor.correlate.lint import lint_ruleset
+    from opsconductor.correlate.loader import load_ruleset
+
     rs, errors = load_ruleset(_paths(args), check_notify=True)
     for e in errors:
         print(str(e), file=sys.stderr)
@@ -37,6 +39,10 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 
 def cmd_test(args: argparse.Namespace) -> int:
+    from opsconductor.correlate.loader import load_ruleset
+    from opsconductor.correlate.service import compile_ruleset
+    from opsconductor.correlate.testing import RuleTestRunner
+
     rs, errors = load_ruleset(_paths(args))
     for e in errors:
         print(str(e), file=sys.stderr)

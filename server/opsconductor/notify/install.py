@@ -2,18 +2,15 @@
 
 from __future__ import annotations
 
-import argparse
 import logging
-import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from opsconductor.config.settings import Settings
 from opsconductor.metrics import Metrics
-from opsconductor.notify.config import check_file, load_config
+from opsconductor.notify.config import load_config
 from opsconductor.notify.metrics import NotifyMetrics
 from opsconductor.notify.outbox import NotifySink
 from opsconductor.notify.service import NotifyService
@@ -68,21 +65,3 @@ def install(rt: Runtime) -> None:
         runtime.spawn(worker.run, "notify-worker")
 
     rt.on_start(start)
-
-
-def _check(args: argparse.Namespace) -> int:
-    errors = check_file(Path(args.file))
-    for e in errors:
-        print(str(e), file=sys.stderr)
-    if not errors:
-        print(f"{args.file}: ok")
-    return 1 if errors else 0
-
-
-def register(sub: Any) -> None:
-    """``opsconductor notify check [FILE]``."""
-    p = sub.add_parser("notify", help="notification routing")
-    nsub = p.add_subparsers(dest="notify_command", metavar="SUBCOMMAND", required=True)
-    c = nsub.add_parser("check", help="validate a notify file (routes and receivers)")
-    c.add_argument("file", nargs="?", default="rules/notify.yaml")
-    c.set_defaults(func=_check)
