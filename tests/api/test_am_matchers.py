@@ -46,6 +46,7 @@ labels_st = st.fixed_dictionaries({}, optional={"alertname": st.sampled_from(["a
                                                 "site": st.sampled_from(VALUES), "role": st.sampled_from(VALUES)})
 
 
+@pytest.mark.fuzz
 @settings(max_examples=400, deadline=None)
 @given(st.lists(matcher_st, min_size=1, max_size=3), labels_st)
 def test_silence_mapping_matches_exactly_what_alertmanager_would(ms: list[AmMatcher], labels: dict[str, str]) -> None:

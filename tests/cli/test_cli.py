@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 import httpx
+import pytest
 
 from tests.support.process import ServerProcess
 
@@ -64,6 +65,7 @@ def test_first_start_writes_admin_key_and_events_send_then_alerts_list(tmp_path:
         server.stop()
 
 
+@pytest.mark.faults
 def test_kill_9_during_ingest_loses_and_double_counts_nothing(tmp_path: Path) -> None:
     server = ServerProcess(tmp_path / "srv")
     server.start()

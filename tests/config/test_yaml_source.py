@@ -170,6 +170,7 @@ def _dump(data: Any, flow: bool | None, indent: tuple[int, int, int], start: boo
     return text.replace("\n", "\r\n") if crlf else text
 
 
+@pytest.mark.fuzz
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     data=_data(),
@@ -207,6 +208,7 @@ def _soup(draw: st.DrawFn) -> str:
     return "\n".join(lines) + draw(st.sampled_from(["", "\n"]))
 
 
+@pytest.mark.fuzz
 @settings(max_examples=600, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(text=_soup())
 def test_token_soup_parses_or_fails_the_same(text: str) -> None:
@@ -234,6 +236,7 @@ def _unquoted(draw: st.DrawFn) -> str:
     return "\n".join(lines) + "\n"
 
 
+@pytest.mark.fuzz
 @settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(text=_unquoted())
 def test_unquoted_text_parses_or_fails_the_same(text: str) -> None:
@@ -271,6 +274,7 @@ def _anchored(draw: st.DrawFn) -> str:
     return "\n".join(lines) + "\n"
 
 
+@pytest.mark.fuzz
 @settings(max_examples=200, deadline=None)
 @given(text=_anchored())
 def test_anchors_aliases_and_merges_parse_the_same(text: str) -> None:

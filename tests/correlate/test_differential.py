@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -60,6 +61,7 @@ def events(draw: Any) -> NormalizedEvent:
     )
 
 
+@pytest.mark.fuzz
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.lists(MATCHERS, min_size=1, max_size=12), st.lists(events(), min_size=1, max_size=8),
        st.integers(1, 5))
@@ -114,6 +116,7 @@ def test_every_atom_and_its_negation_on_a_value_grid() -> None:
         assert got == want, (v, [slots[i][1] for i in set(got) ^ set(want)])
 
 
+@pytest.mark.fuzz
 @settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.lists(MATCHERS, min_size=1, max_size=10), st.lists(events(), min_size=1, max_size=12))
 def test_compiled_ruleset_with_memo_caches_equals_reference(rules: list[Matcher], evs: list[NormalizedEvent]) -> None:

@@ -7,6 +7,7 @@ import os
 import signal
 from pathlib import Path
 
+import pytest
 from sqlalchemy import func, select
 
 from opsconductor.correlate.service import RulesService
@@ -14,6 +15,7 @@ from opsconductor.store.alert_writer import ALERTS, EVENTS
 from tests.support.server import LiveServer
 
 
+@pytest.mark.faults
 async def test_killing_the_engine_worker_loses_no_event(rules_server: LiveServer) -> None:
     rt = rules_server.runtime
     svc = rt.rules
@@ -111,6 +113,7 @@ def test_large_any_of_lists_are_sharded_so_the_engine_never_hangs() -> None:
         worker.close()
 
 
+@pytest.mark.faults
 def test_a_hung_engine_is_killed_and_replaced(monkeypatch: object) -> None:
     import pytest
 

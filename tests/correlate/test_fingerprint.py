@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -10,11 +11,13 @@ from opsconductor.model.decision import default_fingerprint, fingerprint
 from opsconductor.model.event import NormalizedEvent
 
 
+@pytest.mark.fuzz
 @given(st.lists(st.none() | st.text(), max_size=6))
 def test_fast_fingerprint_equals_the_spine_fingerprint(parts: list[str | None]) -> None:
     assert fast_fingerprint(*parts) == fingerprint(*parts)
 
 
+@pytest.mark.fuzz
 @given(st.text(min_size=1, max_size=20).filter(str.strip), st.none() | st.text(max_size=20))
 def test_default_identity_is_the_spine_default(resource: str, component: str | None) -> None:
     ev = NormalizedEvent(resource=resource.strip(), event="link_down", component=component)

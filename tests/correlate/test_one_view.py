@@ -151,6 +151,7 @@ async def run_rules_test(case: Case, rules_dir: Path, expected: list[dict[str, A
     return [p for r in results for p in r.problems]
 
 
+@pytest.mark.fuzz
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
                                                                  HealthCheck.too_slow])
 @given(case=cases())

@@ -60,6 +60,7 @@ async def _heartbeats(db: Database) -> int:
             "SELECT count(*) FROM events WHERE payload->>'event' = 'heartbeat'"))).scalar_one())
 
 
+@pytest.mark.faults
 @pytest.mark.slow
 async def test_kill_the_leader_and_polling_continues(db_url, tmp_path, snmpd: SnmpAgent):
     (tmp_path / "addons" / "heartbeat").mkdir(parents=True)

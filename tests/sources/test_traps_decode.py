@@ -50,6 +50,7 @@ def v2c_message(community: bytes, varbinds: list[tuple[tuple[int, ...], Any]], p
     return bytes(encoder.encode(msg))
 
 
+@pytest.mark.fuzz
 @settings(max_examples=150, deadline=None)
 @given(community=st.binary(min_size=1, max_size=32), varbinds=st.lists(st.tuples(oids, values), max_size=8))
 def test_decoder_agrees_with_pysnmp_encoder(community: bytes, varbinds: list[tuple[tuple[int, ...], Any]]) -> None:

@@ -223,6 +223,7 @@ async def test_a_taken_port_is_reported_and_the_server_keeps_running(
                 assert (await c.get("/api/v1/alerts")).status_code == 200
 
 
+@pytest.mark.faults
 async def test_a_crashed_receiver_process_is_restarted(
     tmp_path: Path, settings_factory: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
