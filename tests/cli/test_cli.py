@@ -110,3 +110,26 @@ def test_kill_9_during_ingest_loses_and_double_counts_nothing(tmp_path: Path) ->
         assert counted == len(stored_ids)  # each stored event counted exactly once
     finally:
         server.stop()
+
+
+async def test_servers_starting_together_on_a_fresh_database_make_one_admin_key(settings_factory, tmp_path: Path
+                                                                                 ) -> None:  # type: ignore[no-untyped-def]
+    """Two nodes starting at the same moment on one empty database: one creates the first admin
+    key, the other starts without one (it used to die with 'an API key named admin already exists')."""
+    import asyncio
+
+    from sqlalchemy import func, select
+
+    from opsconductor.cli.server_cmds import ensure_admin_key
+    from opsconductor.store.api_keys import KEYS
+    from opsconductor.store.db import Database
+
+    nodes = [settings_factory(data_dir=tmp_path / f"node{i}") for i in range(4)]
+    written = await asyncio.gather(*(ensure_admin_key(s) for s in nodes))
+    assert len([p for p in written if p is not None]) == 1
+    db = Database(nodes[0].effective_database_url)
+    try:
+        async with db.read() as conn:
+            assert (await conn.execute(select(func.count()).select_from(KEYS))).scalar_one() == 1
+    finally:
+        await db.dispose()

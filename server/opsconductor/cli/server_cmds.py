@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from opsconductor.errors import Unavailable
+from opsconductor.errors import Conflict, Unavailable
 
 if TYPE_CHECKING:
     from opsconductor.config.settings import Settings
@@ -69,12 +69,16 @@ async def ensure_admin_key(settings: Settings) -> Path | None:
     from opsconductor.store.db import Database
 
     db = Database(settings.effective_database_url)
+    preset = settings.admin_key.get_secret_value() if settings.admin_key else None
     try:
         async with db.write() as conn:
             if await any_key(conn):
                 return None
-            preset = settings.admin_key.get_secret_value() if settings.admin_key else None
             key = await create_key(conn, "admin", Scope.admin, datetime.now(UTC), key=preset)
+    except Conflict:
+        # Another server (a node starting at the same moment on PostgreSQL) created it between
+        # our check and our insert: that one holds the first key, this one starts without.
+        return None
     finally:
         await db.dispose()
     if preset:
