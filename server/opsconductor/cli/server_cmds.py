@@ -21,6 +21,7 @@ if TYPE_CHECKING:
 # the client commands start without loading the database layer.
 
 log = logging.getLogger("opsconductor")
+KEEP_ALIVE_S = 120
 
 
 def _settings(args: argparse.Namespace) -> Settings:
@@ -127,6 +128,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
         workers=settings.workers,
         log_level=settings.log_level,
         access_log=False,
+        # Keep idle connections longer than clients keep them pooled (Go's default is 90 s, httpx's 5 s):
+        # with uvicorn's 5 s a client sending on a connection the server is closing gets a reset
+        # and a POST is not retried.
+        timeout_keep_alive=KEEP_ALIVE_S,
     )
     return 0
 
