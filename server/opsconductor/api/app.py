@@ -18,7 +18,7 @@ from litestar.middleware import DefineMiddleware
 from litestar.types import ASGIApp, HTTPScope, Receive, Scope, Send
 
 from opsconductor.api import alerts, events, health
-from opsconductor.api.auth import ApiKeyMiddleware, KeyCache, scope_guard
+from opsconductor.api.auth import ApiKeyMiddleware, KeyCache
 from opsconductor.api.console.docs import render_plugins
 from opsconductor.api.contract import finish_document, openapi_config
 from opsconductor.api.params import screen_request
@@ -88,7 +88,6 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         route_handlers=_route_modules(),
         lifespan=[lifespan],
         exception_handlers=EXCEPTION_HANDLERS,
-        guards=[scope_guard],
         before_request=screen_request,
         middleware=[
             _latency_middleware,

@@ -19,17 +19,14 @@ from __future__ import annotations
 
 import asyncio
 import json
-import sqlite3
 import time
-import types
-from collections.abc import AsyncIterator, Awaitable, Callable, Generator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
-import aiosqlite
 import msgspec
 from sqlalchemy import event, text
 from sqlalchemy.engine import make_url
@@ -39,6 +36,7 @@ from sqlalchemy.sql.compiler import InsertmanyvaluesSentinelOpts
 
 from opsconductor.errors import Unavailable
 from opsconductor.shipped import shipped
+from opsconductor.store.sqlite_driver import sqlite_module
 from opsconductor.store.sqlite_lock import WriterQueue
 
 T = TypeVar("T")
@@ -88,39 +86,6 @@ def _scratch_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cur.close()
 
 
-class _InlineQueue:
-    """Stands in for aiosqlite's queue to its worker thread: runs each call at once, here."""
-
-    @staticmethod
-    def put_nowait(item: tuple[asyncio.Future[Any] | None, Callable[[], Any]]) -> None:
-        future, function = item
-        try:
-            result = function()
-        except BaseException as exc:  # handed to the awaiting caller, as aiosqlite's thread does
-            if future is not None and not future.done():
-                future.set_exception(exc)
-            return
-        if future is not None and not future.done():
-            future.set_result(result)
-
-
-class _InlineConnection(aiosqlite.Connection):
-    """An aiosqlite connection whose calls run in the caller's thread: no worker thread, so no
-    thread hand-off (and event-loop wake-up) per statement; every statement blocks the loop."""
-
-    def __init__(self, connector: Callable[[], sqlite3.Connection], iter_chunk_size: int) -> None:
-        super().__init__(connector, iter_chunk_size)
-        self._tx = _InlineQueue()  # type: ignore[assignment]
-
-    async def _execute(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-        if not self._running or not self._connection:
-            raise ValueError("Connection closed")
-        return fn(*args, **kwargs)
-
-    def __await__(self) -> Generator[Any, None, aiosqlite.Connection]:
-        return self._connect().__await__()  # no thread to start
-
-
 def _json_loads(text: str | bytes) -> Any:
     """JSON columns: msgspec's decoder (several times the stdlib's speed: the processor reads the
     labels of every open alert a batch touches), the stdlib's for what msgspec refuses (NaN,
@@ -129,19 +94,6 @@ def _json_loads(text: str | bytes) -> Any:
         return msgspec.json.decode(text)
     except msgspec.MsgspecError:
         return json.loads(text)
-
-
-def _inline_sqlite_module() -> Any:
-    """SQLAlchemy's aiosqlite DBAPI adapter over :class:`_InlineConnection`."""
-    from sqlalchemy.dialects.sqlite.aiosqlite import AsyncAdapt_aiosqlite_dbapi
-
-    def connect(database: str | Path, *, iter_chunk_size: int = 64, **kwargs: Any) -> _InlineConnection:
-        return _InlineConnection(lambda: sqlite3.connect(str(database), **kwargs), iter_chunk_size)
-
-    module = types.ModuleType("opsconductor_inline_aiosqlite")
-    module.__dict__.update(vars(aiosqlite))
-    module.connect = connect  # type: ignore[attr-defined]
-    return AsyncAdapt_aiosqlite_dbapi(module, sqlite3)
 
 
 @dataclass
@@ -196,11 +148,13 @@ class Database:
             path = url.split("///", 1)[-1]
             if path and path != ":memory:":
                 Path(path).parent.mkdir(parents=True, exist_ok=True)
-            if scratch:  # private to this process: no queue of writing processes
-                kwargs.update(module=_inline_sqlite_module())
-            elif (file := make_url(url).database) and file != ":memory:" and not file.startswith("file:"):
+            # aiosqlite with one thread hand-off per statement (store/sqlite_driver.py);
+            # scratch: private to this process (no queue of writing processes), no thread at all
+            kwargs.update(module=sqlite_module(inline=scratch))
+            if not scratch and (file := make_url(url).database) and file != ":memory:" and not file.startswith("file:"):
                 self._writers = WriterQueue(Path(file).with_name(Path(file).name + "-write"),
                                             on_timeout=lambda why: self.faults.failed(why, write=True))
+                kwargs.update(pool_size=8, max_overflow=0, pool_timeout=timeout_s)
         else:
             # Every call has a time limit: connecting (and waiting for a pooled connection) gives up
             # after timeout_s, a statement after statement_timeout_s; a frozen server is a 503, not a hang.
