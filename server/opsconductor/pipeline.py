@@ -63,6 +63,9 @@ BUSY_RETRY_S = 0.01
 ELSEWHERE_POLL_S = 0.05
 """How often outcomes of events another process processed are read for waiting requests."""
 
+LINGER_BELOW = 50
+"""A batch smaller than this is followed by the linger (``linger_s``) before the next."""
+
 RECENT_RESULTS = 50_000
 """Results kept for ``wait=true`` requests that ask after their events were processed."""
 
@@ -131,6 +134,7 @@ def build_pipeline(
     default_timeout: int = 86_400,
     batch_size: int = 1_000,
     max_future_skew_s: float = 86_400.0,
+    linger_s: float = 0.0,
     clock: Callable[[], datetime] = utcnow,
 ) -> Pipeline:
     """Compose the stages: correlator -> store (with the sink) -> suppression, in this order.
@@ -142,14 +146,14 @@ def build_pipeline(
         raise ValueError("a given store brings its own database and sink")
     return Pipeline(store, metrics=metrics, correlator=correlator or DefaultCorrelator(),
                     suppression=suppression or NoSuppression(), batch_size=batch_size,
-                    max_future_skew_s=max_future_skew_s)
+                    max_future_skew_s=max_future_skew_s, linger_s=linger_s)
 
 
 class Pipeline:
     """Accepts normalized events and drives them through correlate -> store -> suppression -> notify."""
 
     def __init__(self, store: AlertStore, *, metrics: Metrics, correlator: Correlator, suppression: Suppression,
-                 batch_size: int = 1_000, max_future_skew_s: float = 86_400.0):
+                 batch_size: int = 1_000, max_future_skew_s: float = 86_400.0, linger_s: float = 0.0):
         self.store = store
         self.db = store.db
         self.metrics = metrics
@@ -180,6 +184,7 @@ class Pipeline:
         # Whether other processes may process what this one accepted (PostgreSQL, or several
         # server workers): only then does a reader look for their results (_watch_elsewhere).
         self.shared = self.partitioned
+        self.linger_s = linger_s
 
     @property
     def clock(self) -> Callable[[], datetime]:
@@ -427,6 +432,10 @@ class Pipeline:
                 n = await self.process_once()
                 delay = 0.0
                 if n:
+                    # A batch has a fixed cost (its transaction, ~30 statements) that a few events
+                    # cannot carry: after a small one, let more arrive (single-event senders).
+                    if n < LINGER_BELOW and self.linger_s:
+                        await asyncio.sleep(self.linger_s)
                     continue
             except Unavailable as exc:
                 self.metrics.processing_errors.inc()

@@ -30,7 +30,7 @@ def build_runtime(settings: Settings) -> Runtime:
     pipeline = build_pipeline(
         db, metrics=metrics, correlator=rules.correlator, suppression=rules.suppression, sink=notify.sink,
         default_timeout=settings.alert_timeout_s, batch_size=settings.process_batch_size,
-        max_future_skew_s=settings.max_future_skew_s, clock=clock,
+        max_future_skew_s=settings.max_future_skew_s, linger_s=settings.process_linger_ms / 1000, clock=clock,
     )
     pipeline.shared = pipeline.partitioned or settings.workers > 1
     rt = Runtime(settings=settings, db=db, metrics=metrics, pipeline=pipeline, rules=rules.service,

@@ -156,3 +156,34 @@ async def test_bulk_alert_updates_read_back_like_orm_writes(db: Database) -> Non
     async with db.read() as conn:  # SQL sees the same: times compare as times, labels as JSON
         newer = select(ALERTS.c.id).where(ALERTS.c.last_seen > clock.now - timedelta(seconds=1))
         assert len((await conn.execute(newer)).all()) == 1
+
+
+async def _batches_of(db: Database, ids: list[int]) -> int:
+    """How many batches processed these events: a batch stamps its events with one processed_at."""
+    async with db.read() as conn:
+        stamps = (await conn.execute(select(EVENTS.c.processed_at).where(EVENTS.c.id.in_(ids)))).scalars().all()
+    assert len(stamps) == len(ids) and None not in stamps
+    return len(set(stamps))
+
+
+@pytest.mark.parametrize("linger_s", [0.0, 1.0])
+async def test_after_a_small_batch_the_processor_lingers_for_more(db: Database, linger_s: float) -> None:
+    """Single-event senders: without the linger every event is a batch of its own (each paying a
+    transaction and ~30 statements); with it, events that arrive meanwhile share the next batch."""
+    p = build_pipeline(db, metrics=Metrics(), linger_s=linger_s)  # the real clock: each batch its own time
+    p.start()
+    try:
+        first = await p.accept([ev("first")])
+        assert (await p.wait_results(first, 10))[first[0]].alert_id is not None  # a batch of one: the linger begins
+        ids: list[int] = []
+        for i in range(5):
+            ids += await p.accept([ev(f"r{i}")])
+            await asyncio.sleep(0.05)
+        assert len(await p.wait_results(ids, 10)) == 5
+    finally:
+        await p.stop()
+    batches = await _batches_of(db, ids)
+    if linger_s:
+        assert batches == 1
+    else:
+        assert batches >= 3

@@ -91,6 +91,12 @@ class Settings(BaseSettings):
     alert_timeout_s: int = Field(default=86_400, ge=0, description="Default seconds unseen before expired")
     housekeeping_interval_s: float = Field(default=30.0, description="How often alerts are checked for expiry")
     process_batch_size: int = Field(default=1_000, description="Events processed per transaction")
+    process_linger_ms: float = Field(
+        default=10.0, ge=0, le=1_000,
+        description="After a batch of fewer than 50 events the processor waits this long for more before the "
+                    "next (many small batches cost far more than one larger one); adds at most this to "
+                    "accept->visible latency",
+    )
     wait_timeout_s: float = Field(default=30.0, description="Longest ?wait=true waits for processing")
     max_future_skew_s: float = Field(
         default=86_400.0, ge=0,

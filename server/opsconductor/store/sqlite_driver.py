@@ -71,11 +71,11 @@ class OneHopCursor:
         return _Ran(cur)
 
     async def execute(self, sql: str, parameters: Any = None) -> OneHopCursor:
-        self._ran = await self._conn._execute(self._run, sql, parameters, False)
+        self._ran = await self._conn._execute(self._run, sql, parameters, False)  # type: ignore[no-untyped-call]
         return self
 
     async def executemany(self, sql: str, parameters: Iterable[Any]) -> OneHopCursor:
-        self._ran = await self._conn._execute(self._run, sql, parameters, True)
+        self._ran = await self._conn._execute(self._run, sql, parameters, True)  # type: ignore[no-untyped-call]
         return self
 
     async def fetchall(self) -> list[Any]:
