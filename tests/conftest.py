@@ -18,6 +18,11 @@ from tests.support.server import LiveServer, start_live_server
 
 PG_ENV = "OPSCONDUCTOR_TEST_POSTGRES_URL"
 
+# Parallel workers (pytest-xdist, `./dev test -n 2`): servers started with the shipped addons listen
+# for traps on the default port 1162; each worker gets its own, in its settings and its children's.
+if (_worker := os.environ.get("PYTEST_XDIST_WORKER", "")).startswith("gw"):
+    os.environ.setdefault("OPSCONDUCTOR_TRAP_PORT", str(11620 + int(_worker[2:])))
+
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     for item in items:

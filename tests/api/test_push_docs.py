@@ -74,6 +74,7 @@ def test_settings_example(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> No
     config.write_text(docs_example("settings"))
     monkeypatch.setenv("OPSCONDUCTOR_CONFIG", str(config))
     monkeypatch.setenv("TRAP_COMMUNITY", "s3cret-community")
+    monkeypatch.delenv("OPSCONDUCTOR_TRAP_PORT", raising=False)  # parallel test workers set their own
     settings = Settings()
     assert (settings.trap_host, settings.trap_port) == ("0.0.0.0", 1162)
     # the v3 user file of the example does not exist here: a clear error naming the reference
