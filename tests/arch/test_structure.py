@@ -8,6 +8,7 @@ from pathlib import Path
 from tests.arch.imports import ROOT, cycles, graph
 
 WRITES = re.compile(r"\b(update|insert|delete)\(\s*(ALERTS|HISTORY)\b|__table__\.(update|insert|delete)\("
+                    r"|\binsert_rows\(\s*\w+,\s*(ALERTS|HISTORY)\b"  # the driver's bulk insert (store/types.py)
                     r"|\b(UPDATE|INSERT INTO|DELETE FROM) (alerts|alert_history)\b")  # ORM or driver SQL
 
 

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import bindparam, delete, func, insert, select, update
+from sqlalchemy import bindparam, delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from opsconductor.correlate.compiled import CompiledRuleSet, Plan
@@ -58,6 +58,7 @@ from opsconductor.model.event import NormalizedEvent, Severity
 from opsconductor.model.lifecycle import as_stored
 from opsconductor.store.alert_writer import load_open_alerts
 from opsconductor.store.partitions import Scope, require_global, scope_of
+from opsconductor.store.types import insert_rows
 
 PARENT_SOURCE = "opsconductor"
 _CLEAR = Severity.clear
@@ -554,7 +555,7 @@ class RulesCorrelator:
             for i in range(0, len(stored), CHUNK):
                 await conn.execute(_DELETE_FLAPS, {"fps": stored[i : i + CHUNK]})
             rows: list[FlapRow] = [b.ctx.flaps[f] for f in dirty]
-            await conn.execute(insert(FLAPS), [
+            await insert_rows(conn, FLAPS, [
                 {"fingerprint": r.fingerprint, "rule_id": r.rule_id, "last_state": r.last_state,
                  "changes": r.changes, "flapping": r.flapping, "updated_at": now} for r in rows])
         # Memberships loaded at the start say exactly which rows exist (else: as if all might).
@@ -568,5 +569,5 @@ class RulesCorrelator:
             if replaced:
                 await conn.execute(delete(MEMBERS).where(MEMBERS.c.fingerprint.in_(sorted(replaced)),
                                                          MEMBERS.c.rule_id.in_(sorted({u[0] for u in ups}))))
-            await conn.execute(insert(MEMBERS), [{"rule_id": r, "group_key": k, "fingerprint": f, "last_seen": seen,
-                                                  "open": True} for r, k, f, seen in ups])
+            await insert_rows(conn, MEMBERS, [{"rule_id": r, "group_key": k, "fingerprint": f, "last_seen": seen,
+                                               "open": True} for r, k, f, seen in ups])

@@ -27,7 +27,7 @@ from opsconductor.model.decision import Decision
 from opsconductor.model.lifecycle import ActionTrigger, Change, EventTrigger, Row, Transition, transition
 from opsconductor.store.partitions import require_global, scope_of
 from opsconductor.store.tables import Alert, AlertHistory, EventRecord
-from opsconductor.store.types import driver_value, sqlite_time
+from opsconductor.store.types import driver_value, insert_rows, sqlite_time
 
 ALERTS = Alert.__table__  # type: ignore[attr-defined]
 HISTORY = AlertHistory.__table__  # type: ignore[attr-defined]
@@ -159,8 +159,7 @@ async def write_changes(
         for p, alert_id in zip(new, result.scalars().all(), strict=True):
             p.row["id"] = alert_id
     history = [{**h, "alert_id": p.row["id"]} for p in pendings.values() for h in p.history]
-    if history:
-        await conn.execute(insert(HISTORY), history)
+    await insert_rows(conn, HISTORY, history)
     if transitions:
         # A transition holds the row as it was at that step; rows created in this batch got
         # their id only now.

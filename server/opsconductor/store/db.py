@@ -154,7 +154,6 @@ class Database:
             if not scratch and (file := make_url(url).database) and file != ":memory:" and not file.startswith("file:"):
                 self._writers = WriterQueue(Path(file).with_name(Path(file).name + "-write"),
                                             on_timeout=lambda why: self.faults.failed(why, write=True))
-                kwargs.update(pool_size=8, max_overflow=0, pool_timeout=timeout_s)
         else:
             # Every call has a time limit: connecting (and waiting for a pooled connection) gives up
             # after timeout_s, a statement after statement_timeout_s; a frozen server is a 503, not a hang.

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
 import msgspec
-from sqlalchemy import JSON, DateTime
+from sqlalchemy import JSON, DateTime, Table
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Dialect
+from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.types import TypeDecorator
 
 
@@ -50,3 +52,18 @@ def driver_value(column: Any, value: Any, *, sqlite: bool) -> Any:
     if isinstance(column.type, UTCDateTime) and value is not None:
         return sqlite_time(value) if sqlite else value
     return value
+
+
+async def insert_rows(conn: AsyncConnection, table: Table, rows: Sequence[Mapping[str, Any]]) -> None:
+    """INSERT many rows through the driver's executemany, values converted once by
+    :func:`driver_value`: SQLAlchemy's ``insert(table), rows`` builds and converts the parameters
+    of every row and column in Python (its costliest part under a batch). Every row has the
+    first row's keys; columns left out get the database's defaults."""
+    if not rows:
+        return
+    sqlite = conn.dialect.name == "sqlite"
+    columns = [table.c[name] for name in rows[0]]  # KeyError for anything that is not a column
+    marks = ", ".join("?" if sqlite else f"${i}" for i in range(1, len(columns) + 1))
+    sql = f"INSERT INTO {table.name} ({', '.join(c.name for c in columns)}) VALUES ({marks})"
+    await conn.exec_driver_sql(sql, [tuple(driver_value(c, r[c.name], sqlite=sqlite) for c in columns) for r in rows])
+
