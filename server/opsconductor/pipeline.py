@@ -433,8 +433,9 @@ class Pipeline:
                 delay = 0.0
                 if n:
                     # A batch has a fixed cost (its transaction, ~30 statements) that a few events
-                    # cannot carry: after a small one, let more arrive (single-event senders).
-                    if n < LINGER_BELOW and self.linger_s:
+                    # cannot carry: after a small one, let more arrive (single-event senders) -
+                    # unless it left busy partitions for the next (PostgreSQL: half of them per batch).
+                    if n < LINGER_BELOW and self.linger_s and not (self.partitioned and self.store.left_for_next):
                         await asyncio.sleep(self.linger_s)
                     continue
             except Unavailable as exc:

@@ -59,6 +59,7 @@ class AlertStore:
         self.default_timeout = default_timeout
         self.clock = clock if isinstance(clock, Clock) else Clock(clock or utcnow)
         self.busy_elsewhere = False  # the last partition transaction found every busy partition taken
+        self.left_for_next = False  # ... or left busy partitions for its next batch (at most half per batch)
 
     @contextlib.asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncConnection]:
@@ -78,16 +79,18 @@ class AlertStore:
             pending = await pending_partitions(conn)
             cap = max(1, (len(pending) + 1) // 2)
             taken: list[int] = []
-            n = 0
+            n = tried = 0
             for part, count in pending:  # oldest first
                 if n >= limit or len(taken) >= cap:
                     break
+                tried += 1
                 got = await conn.execute(text("SELECT pg_try_advisory_xact_lock(:c, :p)"),
                                          {"c": PARTITION_LOCK_CLASS, "p": part})
                 if got.scalar_one():
                     taken.append(part)
                     n += count
             self.busy_elsewhere = bool(pending) and not taken
+            self.left_for_next = tried < len(pending)  # busy partitions this batch did not even try
             if not taken:
                 yield conn, None
                 return
