@@ -55,12 +55,17 @@ async def start_live_server(settings: Settings, *, runtime: Runtime | None = Non
                             lifespan="on")
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve())
-    for _ in range(200):
+    # Start-up (rules compiled, leader elected, listeners bound) can take several seconds on a
+    # loaded 2-core machine (parallel test workers): wait for it, never hand out a dead URL.
+    for _ in range(3_000):
         if server.started:
             break
         if task.done():
             task.result()
         await asyncio.sleep(0.02)
+    else:
+        server.should_exit = True
+        raise RuntimeError("the live server did not start within 60 s")
     try:
         yield LiveServer(f"http://127.0.0.1:{port}", rt, keys[Scope.admin], keys[Scope.write], keys[Scope.read])
     finally:
